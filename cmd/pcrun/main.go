@@ -1,0 +1,17 @@
+// Command pcrun runs producer/consumer pipelines declared in YAML.
+//
+//	pcrun examples/fruit.yaml           run a pipeline (same as `pcrun run`)
+//	pcrun validate pipelines/*.yaml     report every problem, run nothing
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	os.Exit(Main(os.Args, sig, os.Stdout, os.Stderr))
+}

@@ -1,0 +1,428 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+)
+
+// pipeline walks the top-level mapping.
+func (p *parser) pipeline(root *yaml.Node) *Pipeline {
+	pl := &Pipeline{File: p.file, Name: Base(p.file)}
+	pl.Shutdown = Shutdown{Strategy: Close, Grace: DefaultGrace}
+	var queuesNode *yaml.Node
+	p.mapping(root, "the pipeline", []field{
+		{name: "version", parse: func(_, v *yaml.Node) {
+			if n, ok := p.integer(v, "version"); ok && n != 1 {
+				p.diags.Errorf(p.pos(v), CodeVersion, "write `version: 1` or leave it out", "unsupported version %d: this pcrun reads version 1", n)
+			}
+		}},
+		{name: "name", parse: func(_, v *yaml.Node) {
+			if s, _, ok := p.name(v, "pipeline name"); ok {
+				pl.Name = s
+			}
+		}},
+		{name: "vars", parse: func(_, v *yaml.Node) { pl.Vars = p.vars(v) }},
+		{name: "queues", parse: func(_, v *yaml.Node) { queuesNode = v; pl.Queues = p.queues(v) }},
+		{name: "shutdown", parse: func(_, v *yaml.Node) { p.shutdown(v, &pl.Shutdown) }},
+		{name: "producers", parse: func(_, v *yaml.Node) {
+			p.list(v, "producers", func(i int, n *yaml.Node) { pl.Producers = append(pl.Producers, p.producer(n, i)) })
+		}},
+		{name: "consumers", parse: func(_, v *yaml.Node) {
+			p.list(v, "consumers", func(i int, n *yaml.Node) { pl.Consumers = append(pl.Consumers, p.consumer(n, i)) })
+		}},
+	})
+	if queuesNode == nil {
+		pl.Queues = []Queue{{Name: "main", Capacity: DefaultCapacity, Implicit: true, Pos: Pos{File: p.file}}}
+	}
+	return pl
+}
+
+func (p *parser) list(n *yaml.Node, what string, each func(int, *yaml.Node)) {
+	n = resolve(n)
+	if n.Kind != yaml.SequenceNode {
+		p.diags.Errorf(p.pos(n), CodeType, fmt.Sprintf("write %s as a list: each entry starts with `- name: ...`", what),
+			"%s must be a list, not %s", what, describe(n))
+		return
+	}
+	for i, e := range n.Content {
+		each(i, e)
+	}
+}
+
+// reserved are names expressions already define; a var may not shadow them.
+var reserved = []string{"env", "i", "count", "item", "name", "replica", "worker"}
+
+func (p *parser) vars(n *yaml.Node) []Var {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		p.diags.Errorf(p.pos(n), CodeType, "e.g. vars: {food: watermelon}", "vars must be a mapping of names to values, not %s", describe(n))
+		return nil
+	}
+	var vars []Var
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !identifier(k.Value) {
+			p.diags.Errorf(p.pos(k), CodeVar, "use letters, digits and _, starting with a letter or _", "var name %q is not an identifier", k.Value)
+			continue
+		}
+		if seen[k.Value] {
+			p.diags.Errorf(p.pos(k), CodeDuplicateKey, "remove one of them", "var `%s` is given twice", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		for _, r := range reserved {
+			if k.Value == r {
+				p.diags.Errorf(p.pos(k), CodeVar, "rename the var; these names are built in: "+Quoted(reserved),
+					"var `%s` would hide the built-in name `%s`", k.Value, r)
+			}
+		}
+		var val any
+		if err := resolve(v).Decode(&val); err != nil {
+			p.diags.Errorf(p.pos(v), CodeType, "", "var `%s`: %v", k.Value, err)
+		}
+		vars = append(vars, Var{Name: k.Value, Pos: p.pos(k), Value: val})
+	}
+	return vars
+}
+
+func identifier(s string) bool {
+	for i, r := range s {
+		if r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9') {
+			continue
+		}
+		return false
+	}
+	return s != ""
+}
+
+func (p *parser) queues(n *yaml.Node) []Queue {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		p.diags.Errorf(p.pos(n), CodeType, "e.g. queues: {main: {capacity: 10}}", "queues must be a mapping of queue names to settings, not %s", describe(n))
+		return nil
+	}
+	var qs []Queue
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		name, pos, ok := p.name(k, "queue name")
+		if !ok {
+			continue
+		}
+		if seen[name] {
+			p.diags.Errorf(pos, CodeDuplicateKey, "remove one of them", "queue `%s` is declared twice", name)
+			continue
+		}
+		seen[name] = true
+		q := Queue{Name: name, Pos: pos, Capacity: DefaultCapacity}
+		if resolve(v).Tag != "!!null" {
+			p.mapping(v, fmt.Sprintf("queue `%s`", name), []field{
+				{name: "capacity", parse: func(_, v *yaml.Node) { p.capacity(v, &q) }},
+			})
+		}
+		qs = append(qs, q)
+	}
+	return qs
+}
+
+const capacityHint = "capacity is the number of items that may wait in the queue (at least 1); write `capacity: unbounded` for no limit"
+
+func (p *parser) capacity(v *yaml.Node, q *Queue) {
+	v = resolve(v)
+	if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+		if v.Value == "unbounded" {
+			q.Unbounded = true
+			return
+		}
+		p.diags.Errorf(p.pos(v), CodeCapacity, capacityHint, "capacity must be a whole number or `unbounded`, not %q", v.Value)
+		return
+	}
+	n, ok := p.integer(v, "capacity")
+	if !ok {
+		return
+	}
+	if n < 1 {
+		p.diags.Errorf(p.pos(v), CodeCapacity, capacityHint, "capacity %d is less than 1", n)
+		return
+	}
+	q.Capacity = n
+}
+
+func (p *parser) shutdown(n *yaml.Node, s *Shutdown) {
+	p.mapping(n, "shutdown", []field{
+		{name: "strategy", parse: func(_, v *yaml.Node) {
+			str, ok := p.str(v, "strategy")
+			if !ok {
+				return
+			}
+			s.StrategyPos = p.pos(v)
+			for _, name := range Strategies {
+				if str == name {
+					s.Strategy = Strategy(str)
+					return
+				}
+			}
+			p.diags.Errorf(p.pos(v), CodeEnum, DidYouMean(str, Strategies)+" (close, sentinel, join or none)",
+				"unknown shutdown strategy %q", str)
+		}},
+		{name: "deadline", parse: func(_, v *yaml.Node) {
+			if d, ok := p.duration(v, "deadline"); ok {
+				if d == 0 {
+					p.diags.Errorf(p.pos(v), CodeDuration, "leave deadline out to run until the producers finish", "deadline must be longer than 0")
+				}
+				s.Deadline, s.DeadlinePos = d, p.pos(v)
+			}
+		}},
+		{name: "grace", parse: func(_, v *yaml.Node) {
+			if d, ok := p.duration(v, "grace"); ok {
+				s.Grace, s.GracePos = d, p.pos(v)
+			}
+		}},
+	})
+}
+
+// MaxReplicas bounds replicas: each replica is a goroutine.
+const MaxReplicas = 10000
+
+func (p *parser) stageFields(st *Stage, what *string) []field {
+	return []field{
+		{name: "name", required: true, parse: func(_, v *yaml.Node) {
+			if s, pos, ok := p.name(v, "stage name"); ok {
+				st.Name, st.Pos = s, pos
+				*what = fmt.Sprintf("%s `%s`", *what, s)
+			}
+		}},
+		{name: "replicas", parse: func(_, v *yaml.Node) {
+			n, ok := p.integer(v, "replicas")
+			st.ReplicasPos = p.pos(v)
+			switch {
+			case !ok:
+			case n < 1:
+				p.diags.Errorf(p.pos(v), CodeRange, "replicas is how many workers run this stage; use 1 or more", "replicas must be at least 1, not %d", n)
+			case n > MaxReplicas:
+				p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use at most %d", MaxReplicas), "replicas %d is too many", n)
+			default:
+				st.Replicas = n
+			}
+		}},
+	}
+}
+
+func (p *parser) ref(r *Ref, what string) func(_, v *yaml.Node) {
+	return func(_, v *yaml.Node) {
+		if s, pos, ok := p.name(v, what); ok {
+			*r = Ref{Name: s, Pos: pos, Set: true}
+		}
+	}
+}
+
+func (p *parser) producer(n *yaml.Node, i int) Producer {
+	pr := Producer{Stage: Stage{Replicas: 1, Pos: p.pos(n)}, CountPos: p.pos(n)}
+	what := "producer"
+	if resolve(n).Kind == yaml.MappingNode {
+		what = p.peekName(n, "producer", i)
+	}
+	fields := append(p.stageFields(&pr.Stage, new(string)),
+		field{name: "to", parse: p.ref(&pr.To, "queue name")},
+		field{name: "count", parse: func(_, v *yaml.Node) {
+			n, ok := p.integer(v, "count")
+			pr.CountPos = p.pos(v)
+			if ok && n < 0 {
+				p.diags.Errorf(p.pos(v), CodeRange, "count is how many items each replica makes; use 0 or more", "count must not be negative, not %d", n)
+			} else if ok {
+				pr.Count = n
+			}
+		}},
+		field{name: "delay", parse: func(_, v *yaml.Node) { pr.Delay = p.value(v, "delay") }},
+		field{name: "item", required: true, parse: func(_, v *yaml.Node) { pr.Item = p.value(v, "item") }},
+		field{name: "print", parse: func(_, v *yaml.Node) { pr.Print = p.scalarText(v, "print") }},
+	)
+	p.mapping(n, what, fields)
+	return pr
+}
+
+func (p *parser) consumer(n *yaml.Node, i int) Consumer {
+	c := Consumer{Stage: Stage{Replicas: 1, Pos: p.pos(n)}}
+	what := "consumer"
+	if resolve(n).Kind == yaml.MappingNode {
+		what = p.peekName(n, "consumer", i)
+	}
+	fields := append(p.stageFields(&c.Stage, new(string)),
+		field{name: "from", parse: p.ref(&c.From, "queue name")},
+		field{name: "to", parse: p.ref(&c.To, "queue name")},
+		field{name: "when", parse: func(_, v *yaml.Node) { c.When = p.scalarText(v, "when") }},
+		field{name: "do", parse: func(_, v *yaml.Node) {
+			p.list(v, "do", func(_ int, s *yaml.Node) {
+				if st, ok := p.step(s); ok {
+					c.Steps = append(c.Steps, st)
+				}
+			})
+		}},
+	)
+	p.mapping(n, what, fields)
+	return c
+}
+
+// peekName names a stage for messages before its fields are walked.
+func (p *parser) peekName(n *yaml.Node, kind string, i int) string {
+	n = resolve(n)
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		if n.Content[j].Value == "name" && resolve(n.Content[j+1]).Kind == yaml.ScalarNode {
+			return fmt.Sprintf("%s `%s`", kind, resolve(n.Content[j+1]).Value)
+		}
+	}
+	return fmt.Sprintf("%s #%d", kind, i+1)
+}
+
+func (p *parser) scalarText(v *yaml.Node, what string) *Value {
+	if r := resolve(v); r.Kind != yaml.ScalarNode {
+		p.diags.Errorf(p.pos(v), CodeType, "quote it if it contains `: ` or starts with `{` or `[`", "%s must be a string, not %s", what, describe(r))
+		return nil
+	}
+	return p.value(v, what)
+}
+
+func (p *parser) step(n *yaml.Node) (Step, bool) {
+	r := resolve(n)
+	if r.Kind != yaml.MappingNode || len(r.Content) != 2 {
+		hint := "write each step as `- action: argument`, e.g. `- print: \"${item}\"`"
+		if r.Kind == yaml.MappingNode && len(r.Content) > 2 {
+			keys := []string{}
+			for i := 0; i < len(r.Content); i += 2 {
+				keys = append(keys, r.Content[i].Value)
+			}
+			p.diags.Errorf(p.pos(n), CodeStep, "split it into one step per action, each starting with `-`",
+				"a step must have exactly one action, this one has %d: %s", len(keys), Quoted(keys))
+			return Step{}, false
+		}
+		p.diags.Errorf(p.pos(n), CodeStep, hint, "a step must be a mapping with one action, not %s", describe(r))
+		return Step{}, false
+	}
+	k, v := r.Content[0], r.Content[1]
+	return Step{Action: k.Value, ActionPos: p.pos(k), Arg: p.value(v, "`"+k.Value+"`")}, true
+}
+
+// check runs the checks that need the whole file: names, queue references
+// and the shape of the graph.
+func (p *parser) check(pl *Pipeline) {
+	if len(pl.Producers) == 0 && len(pl.Consumers) == 0 && !p.diags.HasErrors() {
+		p.diags.Errorf(Pos{File: p.file, Line: 1, Col: 1}, CodeNoStages, "add a `producers:` list", "the pipeline has no stages")
+	}
+	names := map[string]Pos{}
+	dup := func(st Stage) {
+		if st.Name == "" {
+			return
+		}
+		if prev, ok := names[st.Name]; ok {
+			p.diags.Errorf(st.Pos, CodeDuplicateName, fmt.Sprintf("stage names must be unique; the other `%s` is at line %d", st.Name, prev.Line),
+				"duplicate stage name `%s`", st.Name)
+			return
+		}
+		names[st.Name] = st.Pos
+	}
+	for _, pr := range pl.Producers {
+		dup(pr.Stage)
+	}
+	for _, c := range pl.Consumers {
+		dup(c.Stage)
+	}
+	qnames := make([]string, len(pl.Queues))
+	for i, q := range pl.Queues {
+		qnames[i] = q.Name
+	}
+	resolveRef := func(r *Ref, st Stage, key string) {
+		if !r.Set {
+			if len(pl.Queues) == 1 {
+				r.Name = pl.Queues[0].Name
+			} else if len(pl.Queues) > 1 {
+				p.diags.Errorf(st.Pos, CodeAmbiguousQueue, "name one of "+Quoted(qnames),
+					"stage `%s` needs `%s:`: the file declares %d queues", st.Name, key, len(pl.Queues))
+			}
+			return
+		}
+		for _, q := range qnames {
+			if q == r.Name {
+				return
+			}
+		}
+		hint := DidYouMean(r.Name, qnames)
+		if len(qnames) == 0 || (len(pl.Queues) == 1 && pl.Queues[0].Implicit && Suggest(r.Name, qnames) == "") {
+			hint = fmt.Sprintf("declare it under `queues:`, e.g. queues: {%s: {capacity: 100}}", r.Name)
+		}
+		p.diags.Errorf(r.Pos, CodeUndefinedQueue, hint, "undefined queue `%s`", r.Name)
+		r.Name = ""
+	}
+	for i := range pl.Producers {
+		resolveRef(&pl.Producers[i].To, pl.Producers[i].Stage, "to")
+	}
+	for i := range pl.Consumers {
+		c := &pl.Consumers[i]
+		resolveRef(&c.From, c.Stage, "from")
+		if c.To.Set {
+			resolveRef(&c.To, c.Stage, "to")
+		}
+	}
+}
+
+// Writers and readers of each queue, by stage name, for graph checks.
+func (pl *Pipeline) Readers(queue string) []string {
+	var out []string
+	for _, c := range pl.Consumers {
+		if c.From.Name == queue {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// QueueNames returns the declared queue names, sorted.
+func (pl *Pipeline) QueueNames() []string {
+	var out []string
+	for _, q := range pl.Queues {
+		out = append(out, q.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Queue returns the queue named name, or nil.
+func (pl *Pipeline) Queue(name string) *Queue {
+	for i := range pl.Queues {
+		if pl.Queues[i].Name == name {
+			return &pl.Queues[i]
+		}
+	}
+	return nil
+}
+
+// SetVar overrides the value of a declared var (`pcrun run --set
+// NAME=VALUE`). A var declared as a string takes value as it is; any other
+// var takes value as YAML (so numbers stay numbers).
+func (pl *Pipeline) SetVar(name, value string) error {
+	names := make([]string, 0, len(pl.Vars))
+	for i := range pl.Vars {
+		v := &pl.Vars[i]
+		names = append(names, v.Name)
+		if v.Name != name {
+			continue
+		}
+		if _, isString := v.Value.(string); isString {
+			v.Value = value
+			return nil
+		}
+		var x any
+		if err := yaml.Unmarshal([]byte(value), &x); err != nil {
+			return fmt.Errorf("--set %s: %q is not a YAML value: %v", name, value, err)
+		}
+		v.Value = x
+		return nil
+	}
+	hint := DidYouMean(name, names)
+	if len(names) == 0 {
+		hint = "the file declares no vars; add them under `vars:`"
+	}
+	return fmt.Errorf("--set %s: the pipeline has no var `%s`; %s", name, name, hint)
+}

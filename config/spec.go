@@ -1,0 +1,126 @@
+package config
+
+import "time"
+
+// Pipeline is a parsed pipeline file (format version 1).
+type Pipeline struct {
+	File      string
+	Name      string
+	Vars      []Var   // in file order
+	Queues    []Queue // in file order; one implicit "main" queue when the file has none
+	Shutdown  Shutdown
+	Producers []Producer
+	Consumers []Consumer
+}
+
+// Var is a named constant visible in every expression.
+type Var struct {
+	Name  string
+	Pos   Pos
+	Value any // decoded YAML: string, int, float64, bool, nil, []any, map[string]any
+}
+
+// Queue describes a queue between stages.
+type Queue struct {
+	Name      string
+	Pos       Pos
+	Capacity  int  // items; meaningless when Unbounded
+	Unbounded bool // capacity: unbounded
+	Implicit  bool // the default "main" queue of a file without `queues`
+}
+
+// DefaultCapacity is a queue's capacity when the file does not say.
+const DefaultCapacity = 1000
+
+// DefaultGrace is how long queues may drain after a deadline or signal when
+// the file does not say.
+const DefaultGrace = 10 * time.Second
+
+// Strategy is how readers of a queue learn to stop.
+type Strategy string
+
+// The shutdown strategies; see DESIGN.md.
+const (
+	Close    Strategy = "close"
+	Sentinel Strategy = "sentinel"
+	Join     Strategy = "join"
+	None     Strategy = "none"
+)
+
+// Strategies lists the valid strategies in documentation order.
+var Strategies = []string{string(Close), string(Sentinel), string(Join), string(None)}
+
+// Shutdown says how the run ends.
+type Shutdown struct {
+	Strategy    Strategy
+	StrategyPos Pos
+	Deadline    time.Duration // 0: none
+	DeadlinePos Pos
+	Grace       time.Duration
+	GracePos    Pos
+}
+
+// Stage holds what producers and consumers share.
+type Stage struct {
+	Name        string
+	Pos         Pos // position of the stage's `name` value (or the stage itself)
+	Replicas    int
+	ReplicasPos Pos
+}
+
+// Ref names a queue from a stage's `to` or `from`.
+type Ref struct {
+	Name string
+	Pos  Pos
+	Set  bool // written in the file (else inferred from the single queue)
+}
+
+// Producer makes items from a template.
+type Producer struct {
+	Stage
+	To       Ref
+	Count    int
+	CountPos Pos
+	Delay    *Value // optional: duration or template
+	Item     *Value // required: item template
+	Print    *Value // optional: line template
+}
+
+// Consumer takes items from a queue and runs steps on each.
+type Consumer struct {
+	Stage
+	From  Ref
+	When  *Value // optional: a bare boolean expression
+	Steps []Step
+	To    Ref
+}
+
+// Step is one entry of a consumer's `do` list: an action and its argument.
+type Step struct {
+	Action    string
+	ActionPos Pos
+	Arg       *Value
+}
+
+// ValueKind says what shape a YAML value has.
+type ValueKind int
+
+// The shapes of a Value.
+const (
+	ScalarValue ValueKind = iota
+	MapValue
+	ListValue
+)
+
+// Value is a YAML value that stages compile: a template string, a constant,
+// or a map or list of them. Strings keep enough of their source to map a
+// column inside them back to the file ([Text.At]).
+type Value struct {
+	Kind  ValueKind
+	Pos   Pos
+	Text  Text   // scalars: the text as written, decoded
+	Str   bool   // scalars: a string (else Const holds a number, bool or nil)
+	Const any    // scalars that are not strings
+	Keys  []Text // maps: keys in file order
+	Elems []*Value
+}

@@ -1,0 +1,291 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+)
+
+// world is the shared state of a run's memory queues: one lock for all of
+// them and the record of who waits on what. Holding queue state and waits
+// under one lock makes deadlock detection exact: when every live worker is
+// blocked on a queue operation that no state change can satisfy, nothing
+// can ever run again.
+type world struct {
+	mu     sync.Mutex
+	active int // live workers not blocked in a queue wait
+	waits  map[*waiter]struct{}
+	stall  chan Stall // capacity 1; read by the supervisor
+}
+
+func newWorld() *world {
+	return &world{waits: map[*waiter]struct{}{}, stall: make(chan Stall, 1)}
+}
+
+// worker is a live goroutine the world tracks.
+type worker struct{ name string }
+
+type ctxKey struct{}
+
+func withWorker(ctx context.Context, w *worker) context.Context {
+	return context.WithValue(ctx, ctxKey{}, w)
+}
+
+func workerFrom(ctx context.Context) *worker {
+	w, _ := ctx.Value(ctxKey{}).(*worker)
+	return w
+}
+
+// enter registers a live worker; leave unregisters it when it exits.
+func (w *world) enter() {
+	w.mu.Lock()
+	w.active++
+	w.mu.Unlock()
+}
+
+func (w *world) leave() {
+	w.mu.Lock()
+	w.active--
+	w.checkStall()
+	w.mu.Unlock()
+}
+
+type waitOp int
+
+const (
+	opGet waitOp = iota
+	opPut
+	opJoin
+)
+
+func (o waitOp) String() string {
+	return [...]string{"take from", "put into", "join"}[o]
+}
+
+type waiter struct {
+	who *worker
+	op  waitOp
+	q   *memQueue
+}
+
+// satisfiable reports whether the wait could end now. Call with w.mu held.
+func (x *waiter) satisfiable() bool {
+	q := x.q
+	switch x.op {
+	case opGet:
+		return q.len() > 0 || q.closed
+	case opPut:
+		return !q.full() || q.closed
+	default:
+		return q.unfinished == 0
+	}
+}
+
+// wait blocks on cond (whose lock is w.mu, held by the caller) until it is
+// signalled or ctx ends. The caller loops on its own condition.
+func (w *world) wait(ctx context.Context, cond *sync.Cond, op waitOp, q *memQueue) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	x := &waiter{who: workerFrom(ctx), op: op, q: q}
+	tracked := x.who != nil
+	if tracked {
+		w.waits[x] = struct{}{}
+		w.active--
+		w.checkStall()
+	}
+	stop := context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		cond.Broadcast()
+		w.mu.Unlock()
+	})
+	cond.Wait()
+	stop()
+	if tracked {
+		delete(w.waits, x)
+		w.active++
+	}
+	return ctx.Err()
+}
+
+// checkStall reports a stall when no live worker can make progress. Call
+// with w.mu held.
+func (w *world) checkStall() {
+	if w.active > 0 || len(w.waits) == 0 { // nobody waits: the run is over, not stuck
+		return
+	}
+	for x := range w.waits {
+		if x.satisfiable() {
+			return
+		}
+	}
+	s := Stall{}
+	for x := range w.waits {
+		s.Waits = append(s.Waits, Wait{Worker: x.who.name, Op: x.op.String(), Queue: x.q.name,
+			Depth: x.q.len(), Capacity: x.q.capacity})
+	}
+	s.sort()
+	select {
+	case w.stall <- s:
+	default: // the supervisor has one report pending already
+	}
+}
+
+// memQueue is the in-process queue. It blocks on sync.Cond (so tests in a
+// synctest bubble see its waits as durable) and grows a ring buffer up to
+// its capacity.
+type memQueue struct {
+	w          *world
+	name       string
+	capacity   int // 0: unbounded
+	buf        []Item
+	head, n    int
+	closed     bool
+	unfinished int
+	notEmpty   sync.Cond
+	notFull    sync.Cond
+	idle       sync.Cond
+	stats      QueueStats
+}
+
+func newMemQueue(w *world, name string, capacity int) *memQueue {
+	q := &memQueue{w: w, name: name, capacity: capacity}
+	q.notEmpty.L, q.notFull.L, q.idle.L = &w.mu, &w.mu, &w.mu
+	q.stats = QueueStats{Name: name, Capacity: capacity}
+	return q
+}
+
+func (q *memQueue) Name() string { return q.name }
+func (q *memQueue) len() int     { return q.n }
+func (q *memQueue) full() bool   { return q.capacity > 0 && q.n >= q.capacity }
+
+func (q *memQueue) push(it Item) {
+	if q.n == len(q.buf) {
+		size := max(16, 2*len(q.buf))
+		if q.capacity > 0 {
+			size = min(size, q.capacity)
+		}
+		nb := make([]Item, size)
+		for i := 0; i < q.n; i++ {
+			nb[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = nb, 0
+	}
+	q.buf[(q.head+q.n)%len(q.buf)] = it
+	q.n++
+}
+
+func (q *memQueue) pop() Item {
+	it := q.buf[q.head]
+	q.buf[q.head] = Item{}
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	return it
+}
+
+func (q *memQueue) Put(ctx context.Context, it Item) error {
+	if err := ctx.Err(); err != nil {
+		return err // cancelled: never block, never add
+	}
+	q.w.mu.Lock()
+	defer q.w.mu.Unlock()
+	for q.full() {
+		if err := q.w.wait(ctx, &q.notFull, opPut, q); err != nil {
+			return err
+		}
+	}
+	if q.closed {
+		panic("pcrun: put into closed queue " + q.name) // a bug in the run, not in the file
+	}
+	q.push(it)
+	if it.marker {
+		q.stats.Markers++
+	} else {
+		q.unfinished++
+		q.stats.Put++
+	}
+	q.stats.MaxDepth = max(q.stats.MaxDepth, q.n)
+	q.notEmpty.Signal()
+	return nil
+}
+
+func (q *memQueue) Get(ctx context.Context) (Item, error) {
+	if err := ctx.Err(); err != nil {
+		return Item{}, err // cancelled: leave the rest in the queue, to be counted
+	}
+	q.w.mu.Lock()
+	defer q.w.mu.Unlock()
+	for q.n == 0 {
+		if q.closed {
+			return Item{}, errClosed
+		}
+		if err := q.w.wait(ctx, &q.notEmpty, opGet, q); err != nil {
+			return Item{}, err
+		}
+	}
+	it := q.pop()
+	if !it.marker {
+		q.stats.Taken++
+	}
+	q.notFull.Signal()
+	return it, nil
+}
+
+func (q *memQueue) Ack(it Item) {
+	if it.marker {
+		return
+	}
+	q.w.mu.Lock()
+	q.unfinished--
+	if q.unfinished == 0 {
+		q.idle.Broadcast()
+	}
+	q.w.mu.Unlock()
+}
+
+func (q *memQueue) Join(ctx context.Context) error {
+	q.w.mu.Lock()
+	defer q.w.mu.Unlock()
+	for q.unfinished > 0 {
+		if err := q.w.wait(ctx, &q.idle, opJoin, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (q *memQueue) Close() {
+	q.w.mu.Lock()
+	q.closed = true
+	q.notEmpty.Broadcast()
+	q.notFull.Broadcast()
+	q.w.mu.Unlock()
+}
+
+func (q *memQueue) Drain() []Item {
+	q.w.mu.Lock()
+	defer q.w.mu.Unlock()
+	var out []Item
+	for q.n > 0 {
+		if it := q.pop(); !it.marker {
+			out = append(out, it)
+			q.unfinished--
+		}
+	}
+	q.stats.Abandoned += int64(len(out))
+	return out
+}
+
+func (q *memQueue) Stats() QueueStats {
+	q.w.mu.Lock()
+	defer q.w.mu.Unlock()
+	s := q.stats
+	s.Depth = q.n
+	return s
+}
+
+// idleNow reports whether the queue holds no unfinished item.
+func (q *memQueue) idleNow() bool {
+	q.w.mu.Lock()
+	defer q.w.mu.Unlock()
+	return q.unfinished == 0
+}

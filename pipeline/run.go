@@ -1,0 +1,345 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/stages"
+)
+
+// Options configure a run.
+type Options struct {
+	// Stdout receives `print` lines, one whole line per write. Nil discards.
+	Stdout io.Writer
+	// Stderr receives notices: failures as they happen, signals, deadline.
+	// Nil discards. The summary is not written here; see Result.WriteSummary.
+	Stderr io.Writer
+	// Signals delivers SIGINT/SIGTERM (or anything else: every value counts
+	// as one signal). The first stops the producers and lets the queues
+	// drain for up to the grace period; the second cancels at once.
+	Signals <-chan os.Signal
+}
+
+// Errors Run returns; cmd/pcrun maps them to exit codes.
+var (
+	// ErrInterrupted: a signal stopped the run (exit 130).
+	ErrInterrupted = errors.New("interrupted by a signal")
+	errDeadline    = errors.New("deadline reached")
+	errFailure     = errors.New("an item failed")
+	errFinished    = errors.New("finished")
+)
+
+// FailedError: the run ended with items failed or abandoned (exit 1).
+type FailedError struct {
+	Failed, Abandoned int64
+	First             string // the first failure, if any
+}
+
+func (e *FailedError) Error() string {
+	switch {
+	case e.Failed > 0 && e.First != "":
+		return fmt.Sprintf("%d item(s) failed, %d abandoned; first failure: %s", e.Failed, e.Abandoned, e.First)
+	case e.Failed > 0:
+		return fmt.Sprintf("%d item(s) failed, %d abandoned", e.Failed, e.Abandoned)
+	}
+	return fmt.Sprintf("%d item(s) abandoned: produced but never consumed", e.Abandoned)
+}
+
+// run is one execution of a graph.
+type run struct {
+	g      *stages.Graph
+	opts   Options
+	out    *lineWriter
+	world  *world
+	queues map[string]Queue
+	mem    map[string]*memQueue
+	stats  []*counters // producers, then consumers, in file order
+	ids    atomic.Uint64
+
+	hard, soft           context.Context
+	hardCancel, softStop context.CancelCauseFunc
+	writersLeft          map[string]*atomic.Int64
+	producersLeft        atomic.Int64
+	failMu               sync.Mutex
+	failures             []string
+	failed               chan struct{} // capacity 1: a failure happened
+}
+
+// Run runs the graph to its end and returns its result; it blocks until
+// every goroutine it started has exited. The error is nil on success, a
+// *DeadlockError, ErrInterrupted, a *FailedError, or ctx's cause.
+func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	opts.Stderr = &lockedWriter{w: opts.Stderr} // workers and the supervisor both write notices
+	r := &run{
+		g: g, opts: opts, out: &lineWriter{w: opts.Stdout}, world: newWorld(),
+		queues: map[string]Queue{}, mem: map[string]*memQueue{},
+		writersLeft: map[string]*atomic.Int64{}, failed: make(chan struct{}, 1),
+	}
+	for _, q := range g.Queues {
+		capacity := q.Capacity
+		if q.Unbounded {
+			capacity = 0
+		}
+		mq := newMemQueue(r.world, q.Name, capacity)
+		r.queues[q.Name], r.mem[q.Name] = mq, mq
+		r.writersLeft[q.Name] = new(atomic.Int64)
+		r.writersLeft[q.Name].Store(int64(q.WriterReplicas))
+	}
+	for range len(g.Producers) + len(g.Consumers) {
+		r.stats = append(r.stats, new(counters))
+	}
+	r.hard, r.hardCancel = context.WithCancelCause(ctx)
+	r.soft, r.softStop = context.WithCancelCause(r.hard)
+	defer r.hardCancel(errFinished)
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	r.startWorkers(&wg)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	stop, deadlock := r.supervise(ctx, done)
+	<-done
+
+	res := r.result(time.Since(start), stop)
+	if err := res.Balanced(); err != nil {
+		fmt.Fprintln(opts.Stderr, "pcrun:", err)
+		return res, err
+	}
+	_, _, failed, abandoned := res.Totals()
+	switch {
+	case deadlock != nil:
+		return res, deadlock
+	case errors.Is(stop, ErrInterrupted):
+		return res, ErrInterrupted
+	case failed > 0 || abandoned > 0:
+		first := ""
+		if len(res.Failures) > 0 {
+			first = res.Failures[0]
+		}
+		return res, &FailedError{Failed: failed, Abandoned: abandoned, First: first}
+	case stop != nil && !errors.Is(stop, errDeadline) && !errors.Is(stop, errFinished):
+		return res, stop
+	}
+	return res, nil
+}
+
+// startWorkers registers every worker with the world, then starts them.
+// Registering first means no worker can see the others as stalled before
+// they have started.
+func (r *run) startWorkers(wg *sync.WaitGroup) {
+	n := 0
+	for _, p := range r.g.Producers {
+		n += p.Replicas
+	}
+	r.producersLeft.Store(int64(n))
+	for _, c := range r.g.Consumers {
+		n += c.Replicas
+	}
+	for range n {
+		r.world.enter()
+	}
+	for _, q := range r.g.Queues {
+		if q.WriterReplicas == 0 {
+			r.world.enter()
+			wg.Go(func() {
+				ctx := withWorker(r.hard, &worker{name: "pcrun"})
+				defer r.world.leave()
+				r.endOfWriters(ctx, q.Name)
+			})
+		}
+	}
+	for i, p := range r.g.Producers {
+		for replica := 1; replica <= p.Replicas; replica++ {
+			wg.Go(func() { r.producer(p, replica, i) })
+		}
+	}
+	for j, c := range r.g.Consumers {
+		row := len(r.g.Producers) + j
+		for replica := 1; replica <= c.Replicas; replica++ {
+			wg.Go(func() { r.consumer(c, replica, row) })
+		}
+	}
+}
+
+// writerDone is called as each writer replica of a queue exits. The last
+// one ends the queue as the strategy says: close it, or put one end marker
+// per reader replica.
+func (r *run) writerDone(ctx context.Context, queue string) {
+	if r.writersLeft[queue].Add(-1) == 0 {
+		r.endOfWriters(ctx, queue)
+	}
+}
+
+func (r *run) endOfWriters(ctx context.Context, queue string) {
+	q := r.queues[queue]
+	switch r.g.Strategy {
+	case config.Close:
+		q.Close()
+	case config.Sentinel:
+		for range r.g.Queue(queue).ReaderReplicas {
+			if q.Put(ctx, Item{marker: true}) != nil {
+				return
+			}
+		}
+	}
+}
+
+// fail records a failure and asks the supervisor to stop producing.
+func (r *run) fail(msg string) {
+	r.failMu.Lock()
+	r.failures = append(r.failures, msg)
+	r.failMu.Unlock()
+	fmt.Fprintf(r.opts.Stderr, "pcrun: error: %s\n", msg)
+	select {
+	case r.failed <- struct{}{}:
+	default:
+	}
+}
+
+// supervise waits for the run to end, applying deadline, grace, signals,
+// failures and stalls. It returns why producers were stopped early (nil if
+// they were not) and the deadlock, if any.
+func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, deadlock *DeadlockError) {
+	var deadlineC, graceC <-chan time.Time
+	if r.g.Deadline > 0 {
+		t := time.NewTimer(r.g.Deadline)
+		defer t.Stop()
+		deadlineC = t.C
+	}
+	var grace *time.Timer
+	defer func() {
+		if grace != nil {
+			grace.Stop()
+		}
+	}()
+	signals := r.opts.Signals
+	nsig := 0
+	begin := func(cause error, notice string) {
+		if stop == nil {
+			stop = cause
+			r.softStop(cause)
+			if r.g.Grace == 0 {
+				fmt.Fprintf(r.opts.Stderr, "pcrun: %s: producers stopped; no grace period, cancelling workers\n", notice)
+				r.hardCancel(cause)
+				return
+			}
+			fmt.Fprintf(r.opts.Stderr, "pcrun: %s: producers stopped; draining queues for up to %s\n", notice, r.g.Grace)
+			grace = time.NewTimer(r.g.Grace)
+			graceC = grace.C
+		}
+	}
+	for {
+		select {
+		case <-done:
+			return stop, deadlock
+		case s := <-r.world.stall:
+			if r.hard.Err() != nil {
+				continue
+			}
+			switch {
+			case r.g.Strategy == config.Join && stop == nil && r.joined():
+				r.hardCancel(errFinished) // every item is done: stop the daemon consumers
+			case stop != nil:
+				r.hardCancel(stop) // drained as far as anything can go
+			default:
+				deadlock = &DeadlockError{Stall: s, Strategy: string(r.g.Strategy)}
+				stop = deadlock
+				r.softStop(deadlock)
+				r.hardCancel(deadlock)
+			}
+		case <-signals:
+			nsig++
+			if nsig == 1 {
+				if stop != nil {
+					stop = ErrInterrupted
+					fmt.Fprintf(r.opts.Stderr, "pcrun: interrupted while stopping; interrupt again to cancel at once\n")
+					continue
+				}
+				begin(ErrInterrupted, "interrupted (interrupt again to cancel at once)")
+				continue
+			}
+			stop = ErrInterrupted
+			fmt.Fprintf(r.opts.Stderr, "pcrun: interrupted again: cancelling workers now\n")
+			r.hardCancel(ErrInterrupted)
+			signals = nil
+		case <-deadlineC:
+			begin(errDeadline, fmt.Sprintf("deadline %s reached", r.g.Deadline))
+		case <-r.failed:
+			begin(errFailure, "a stage failed")
+		case <-graceC:
+			fmt.Fprintf(r.opts.Stderr, "pcrun: grace period %s over: cancelling workers\n", r.g.Grace)
+			r.hardCancel(stop)
+		case <-ctx.Done():
+			if stop == nil {
+				stop = context.Cause(ctx)
+			}
+			r.hardCancel(stop)
+			ctx = context.Background() // stop selecting on it
+		}
+	}
+}
+
+// joined reports whether the join strategy's end has come: every producer
+// has returned and no queue holds an unfinished item.
+func (r *run) joined() bool {
+	if r.producersLeft.Load() > 0 {
+		return false
+	}
+	for _, q := range r.mem {
+		if !q.idleNow() {
+			return false
+		}
+	}
+	return true
+}
+
+// result drains the queues (what is left was never consumed: abandoned)
+// and collects the counters.
+func (r *run) result(elapsed time.Duration, stop error) *Result {
+	res := &Result{Pipeline: r.g.Name, Strategy: string(r.g.Strategy), Elapsed: elapsed}
+	for _, q := range r.g.Queues {
+		for _, it := range r.queues[q.Name].Drain() {
+			r.stats[it.Origin].abandoned.Add(1)
+		}
+		res.Queues = append(res.Queues, r.queues[q.Name].Stats())
+	}
+	row := func(name, kind string, workers int, c *counters) StageStats {
+		return StageStats{Name: name, Kind: kind, Workers: workers, Taken: c.taken.Load(),
+			Produced: c.produced.Load(), Done: c.done.Load(), Filtered: c.filtered.Load(),
+			Failed: c.failed.Load(), Abandoned: c.abandoned.Load()}
+	}
+	for i, p := range r.g.Producers {
+		res.Stages = append(res.Stages, row(p.Name, "producer", p.Replicas, r.stats[i]))
+	}
+	for j, c := range r.g.Consumers {
+		res.Stages = append(res.Stages, row(c.Name, "consumer", c.Replicas, r.stats[len(r.g.Producers)+j]))
+	}
+	switch {
+	case stop == nil, errors.Is(stop, errFinished):
+	case errors.Is(stop, ErrInterrupted):
+		res.Stop = "interrupt"
+	case errors.Is(stop, errDeadline):
+		res.Stop = "deadline"
+	case errors.Is(stop, errFailure):
+		res.Stop = "failure"
+	case errors.As(stop, new(*DeadlockError)):
+		res.Stop = "deadlock"
+	}
+	r.failMu.Lock()
+	res.Failures = append(res.Failures, r.failures...)
+	r.failMu.Unlock()
+	return res
+}

@@ -1,0 +1,142 @@
+package stages
+
+import (
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/pcrun/pcrun/config"
+)
+
+// Options tune compilation.
+type Options struct {
+	// Environ is the environment expressions see as `env`; nil means the
+	// process environment.
+	Environ []string
+}
+
+type compiler struct {
+	diags config.Diagnostics
+	vars  map[string]any
+	env   map[string]string
+}
+
+// Compile turns a parsed pipeline into a runnable Graph. Every expression
+// and template is compiled once here. It returns every problem found, and a
+// nil Graph when any of them is an error.
+func Compile(pl *config.Pipeline, opts Options) (*Graph, config.Diagnostics) {
+	c := &compiler{vars: map[string]any{}, env: map[string]string{}}
+	for _, v := range pl.Vars {
+		c.vars[v.Name] = v.Value
+	}
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			c.env[k] = v
+		}
+	}
+	g := &Graph{
+		Name: pl.Name, File: pl.File,
+		Strategy: pl.Shutdown.Strategy, Deadline: pl.Shutdown.Deadline, Grace: pl.Shutdown.Grace,
+	}
+	for i := range pl.Producers {
+		g.Producers = append(g.Producers, c.producer(&pl.Producers[i]))
+	}
+	for i := range pl.Consumers {
+		g.Consumers = append(g.Consumers, c.consumer(&pl.Consumers[i]))
+	}
+	c.link(g, pl)
+	c.diags.Sort()
+	if c.diags.HasErrors() {
+		return nil, c.diags
+	}
+	return g, c.diags
+}
+
+// Check parses nothing and runs nothing: it compiles pl only to report its
+// problems. It is what `pcrun validate` runs after config.Parse.
+func Check(pl *config.Pipeline, opts Options) config.Diagnostics {
+	_, ds := Compile(pl, opts)
+	return ds
+}
+
+func (c *compiler) producerEnv() *exprEnv {
+	return &exprEnv{sample: ProducerEnv{}, names: producerNames, vars: c.vars}
+}
+
+func (c *compiler) consumerEnv() *exprEnv {
+	return &exprEnv{sample: ConsumerEnv{}, names: consumerNames, vars: c.vars}
+}
+
+func (c *compiler) producer(p *config.Producer) *Producer {
+	out := &Producer{Name: p.Name, Replicas: p.Replicas, To: p.To.Name, Count: p.Count, Pos: p.Pos, env: c.env}
+	itemEnv := c.producerEnv()
+	itemEnv.noItem = "a producer's `item` template makes the item, so it cannot use `item`; use `i` (the index) or vars"
+	out.item = c.compileTemplate(p.Item, itemEnv)
+	out.delay = c.duration(p.Delay, itemEnv, "delay")
+	if p.Print != nil {
+		out.print = c.compileString(p.Print.Text, c.producerEnv())
+	}
+	return out
+}
+
+func (c *compiler) consumer(cs *config.Consumer) *Consumer {
+	out := &Consumer{Name: cs.Name, Replicas: cs.Replicas, From: cs.From.Name, To: cs.To.Name, Pos: cs.Pos, ToPos: cs.To.Pos, env: c.env}
+	if cs.When != nil {
+		out.when = c.predicate(cs.When)
+	}
+	for _, st := range cs.Steps {
+		a := actions[st.Action]
+		if a == nil {
+			c.diags.Errorf(st.ActionPos, config.CodeUnknownAction, config.DidYouMean(st.Action, actionNames()),
+				"unknown step action `%s`", st.Action)
+			continue
+		}
+		if a.emits {
+			out.Emits = true
+			if !cs.To.Set {
+				c.diags.Errorf(st.ActionPos, config.CodeEmitWithoutTo,
+					"add `to: QUEUE` to consumer `"+cs.Name+"`: emitted items go to that queue",
+					"`emit` needs the consumer to have `to`")
+			}
+		}
+		if s := a.compile(c, st); s != nil {
+			out.steps = append(out.steps, s)
+		}
+	}
+	if cs.To.Set && !out.Emits {
+		c.diags.Warnf(cs.To.Pos, config.CodeToWithoutEmit, "add an `emit` step, or remove `to`",
+			"consumer `%s` has `to` but no step emits", cs.Name)
+	}
+	return out
+}
+
+// predicate compiles a `when` expression, which must give a boolean.
+func (c *compiler) predicate(v *config.Value) *program {
+	if !v.Str {
+		if b, ok := v.Const.(bool); ok {
+			c.diags.Warnf(v.Pos, config.CodeExprType, "remove `when` to take every item", "`when: %v` is constant", b)
+		} else {
+			c.diags.Errorf(v.Pos, config.CodeExprType, "write a condition, e.g. when: 'item != \"\"'", "`when` must be a boolean expression, not %s", v.Text.Value)
+			return nil
+		}
+	}
+	if HasPlaceholder(v.Text.Value) && strings.HasPrefix(strings.TrimSpace(v.Text.Value), "${") {
+		c.diags.Errorf(v.Pos, config.CodeExprSyntax, "`when` is a bare expression: drop the ${ }",
+			"`when` takes an expression, not a template")
+		return nil
+	}
+	p := c.compile(v.Text.Value, source{text: v.Text, line: 1, col: 0}, c.consumerEnv())
+	if p == nil {
+		return nil
+	}
+	if k := resultKind(p.prog); k != reflect.Bool && k != reflect.Interface {
+		c.diags.Errorf(v.Pos, config.CodeExprType, "compare something, e.g. len(item) > 0",
+			"`when` must be a boolean expression; this one gives %s", typeName(p.prog))
+		return nil
+	}
+	return p
+}

@@ -1,0 +1,188 @@
+package stages
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/pcrun/pcrun/config"
+)
+
+// source says where an expression's text sits in the file: in text t,
+// starting at line/col (1-based line, 0-based rune col) of t's value.
+type source struct {
+	text config.Text
+	line int
+	col  int
+}
+
+// pos maps a position inside the expression to the file.
+func (s source) pos(line, col int) config.Pos {
+	if line <= 1 {
+		return s.text.At(s.line, s.col+col)
+	}
+	return s.text.At(s.line+line-1, col)
+}
+
+// program is a compiled expression and where it came from.
+type program struct {
+	prog *vm.Program
+	src  source
+	code string
+}
+
+// RuntimeError is an expression that failed while a worker ran it. Pos is
+// the expression's place in the pipeline file.
+type RuntimeError struct {
+	Pos config.Pos
+	Msg string
+}
+
+func (e *RuntimeError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
+
+// run evaluates the program on a worker's VM.
+func (p *program) run(m *vm.VM, env any) (any, error) {
+	out, err := m.Run(p.prog, env)
+	if err != nil {
+		return nil, p.runtimeError(err)
+	}
+	return out, nil
+}
+
+func (p *program) runtimeError(err error) error {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return &RuntimeError{Pos: p.src.pos(fe.Line, fe.Column), Msg: fe.Message}
+	}
+	return &RuntimeError{Pos: p.src.pos(1, 0), Msg: err.Error()}
+}
+
+// exprEnv is what the compiler knows about the names an expression may use.
+type exprEnv struct {
+	sample any      // ProducerEnv{} or ConsumerEnv{}
+	names  []string // built-in names, for hints
+	vars   map[string]any
+	noItem string // non-empty: `item` is not available, and this says why
+}
+
+var unknownName = regexp.MustCompile(`unknown name ([A-Za-z_][A-Za-z0-9_]*)`)
+
+// compile compiles one expression, reporting problems at their place in the
+// file. It returns nil after reporting a diagnostic.
+func (c *compiler) compile(code string, src source, env *exprEnv) *program {
+	patch := &varPatcher{vars: env.vars}
+	prog, err := expr.Compile(code, expr.Env(env.sample), expr.Patch(patch))
+	if err == nil && env.noItem != "" && patch.usedItem != nil {
+		loc := patch.usedItem.Location()
+		line, col := lineCol(code, loc.From)
+		c.diags.Errorf(src.pos(line, col), config.CodeUnknownName, env.noItem, "`item` is not defined here")
+		return nil
+	}
+	if err != nil {
+		c.exprError(err, code, src, env)
+		return nil
+	}
+	return &program{prog: prog, src: src, code: code}
+}
+
+func (c *compiler) exprError(err error, code string, src source, env *exprEnv) {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		c.diags.Errorf(src.pos(1, 0), config.CodeExprSyntax, "", "%v", err)
+		return
+	}
+	pos := src.pos(fe.Line, fe.Column)
+	msg := fe.Message
+	code2, hint := config.CodeExprSyntax, ""
+	if m := unknownName.FindStringSubmatch(msg); m != nil {
+		code2 = config.CodeUnknownName
+		candidates := append([]string(nil), env.names...)
+		for v := range env.vars {
+			candidates = append(candidates, v)
+		}
+		hint = config.DidYouMean(m[1], candidates)
+		if s := config.Suggest(m[1], candidates); s == "" {
+			hint = "names here: " + config.Quoted(sortedCopy(candidates)) + "; declare constants under `vars:`"
+		}
+		if m[1] == "item" && env.noItem != "" {
+			hint = env.noItem
+		}
+		msg = fmt.Sprintf("unknown name `%s`", m[1])
+	} else if strings.Contains(msg, "mismatched types") || strings.Contains(msg, "cannot use") ||
+		strings.Contains(msg, "invalid operation") || strings.Contains(msg, "not enough arguments") ||
+		strings.Contains(msg, "too many arguments") || strings.Contains(msg, "has no field") {
+		code2 = config.CodeExprType
+	}
+	if hint == "" && code2 == config.CodeExprSyntax {
+		hint = "expressions use expr syntax: https://expr-lang.org/docs/language-definition"
+	}
+	c.diags.Errorf(pos, code2, hint, "%s", msg)
+}
+
+// lineCol converts a rune offset in code to a 1-based line and 0-based column.
+func lineCol(code string, from int) (int, int) {
+	line, col, n := 1, 0, 0
+	for _, r := range code {
+		if n == from {
+			break
+		}
+		if r == '\n' {
+			line, col = line+1, 0
+		} else {
+			col++
+		}
+		n++
+	}
+	return line, col
+}
+
+// varPatcher replaces the names of vars with their constant values, so a
+// var is typed like its value and costs nothing at run time. It also notes
+// whether the expression uses `item`.
+type varPatcher struct {
+	vars     map[string]any
+	usedItem ast.Node
+}
+
+func (v *varPatcher) Visit(n *ast.Node) {
+	id, ok := (*n).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if id.Value == "item" && v.usedItem == nil {
+		v.usedItem = id
+	}
+	if val, ok := v.vars[id.Value]; ok {
+		ast.Patch(n, &ast.ConstantNode{Value: val})
+	}
+}
+
+// resultKind returns the static kind of a program's result, or Interface
+// when only the run can tell.
+func resultKind(p *vm.Program) reflect.Kind {
+	if p == nil || p.Node() == nil {
+		return reflect.Interface
+	}
+	t := p.Node().Type()
+	if t == nil {
+		return reflect.Interface
+	}
+	return t.Kind()
+}
+
+func typeName(p *vm.Program) string {
+	if t := p.Node().Type(); t != nil {
+		return t.String()
+	}
+	return "unknown"
+}
+
+func runeLen(s string) int { return utf8.RuneCountInString(s) }

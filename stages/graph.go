@@ -1,0 +1,195 @@
+package stages
+
+import (
+	"time"
+
+	"github.com/pcrun/pcrun/config"
+)
+
+// Graph is a compiled pipeline: its queues and stages, ready to run.
+// It is immutable; the pipeline package builds workers from it.
+type Graph struct {
+	Name      string
+	File      string
+	Strategy  config.Strategy
+	Deadline  time.Duration // 0: none
+	Grace     time.Duration
+	Queues    []*Queue
+	Producers []*Producer
+	Consumers []*Consumer
+}
+
+// Queue is a queue of the graph with the stages around it.
+type Queue struct {
+	Name      string
+	Capacity  int // ignored when Unbounded
+	Unbounded bool
+	Writers   []string // stages that put into it
+	Readers   []string // stages that take from it
+	// WriterReplicas and ReaderReplicas count workers, not stages.
+	WriterReplicas int
+	ReaderReplicas int
+}
+
+// Queue returns the queue named name, or nil.
+func (g *Graph) Queue(name string) *Queue {
+	for _, q := range g.Queues {
+		if q.Name == name {
+			return q
+		}
+	}
+	return nil
+}
+
+// Stages returns the names of all stages, producers first, in file order.
+func (g *Graph) Stages() []string {
+	var out []string
+	for _, p := range g.Producers {
+		out = append(out, p.Name)
+	}
+	for _, c := range g.Consumers {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// link fills in every queue's writers and readers and reports hazards in
+// the shape of the graph.
+func (c *compiler) link(g *Graph, pl *config.Pipeline) {
+	for _, q := range pl.Queues {
+		g.Queues = append(g.Queues, &Queue{Name: q.Name, Capacity: q.Capacity, Unbounded: q.Unbounded})
+	}
+	for _, p := range g.Producers {
+		if q := g.Queue(p.To); q != nil {
+			q.Writers = append(q.Writers, p.Name)
+			q.WriterReplicas += p.Replicas
+		}
+	}
+	for _, cs := range g.Consumers {
+		if q := g.Queue(cs.From); q != nil {
+			q.Readers = append(q.Readers, cs.Name)
+			q.ReaderReplicas += cs.Replicas
+		}
+		if q := g.Queue(cs.To); q != nil && cs.Emits {
+			q.Writers = append(q.Writers, cs.Name)
+			q.WriterReplicas += cs.Replicas
+		}
+	}
+	c.checkQueues(g, pl)
+	c.checkCycles(g, pl)
+	if g.Strategy == config.None && len(g.Consumers) > 0 {
+		c.diags.Warnf(pl.Shutdown.StrategyPos, config.CodeWillDeadlock,
+			"use `strategy: close` (readers stop when the queue is closed and empty), `sentinel` or `join`",
+			"strategy `none` never tells consumers to stop: once the producers finish, the run will deadlock (pcrun detects it and exits 3)")
+	}
+}
+
+func (c *compiler) checkQueues(g *Graph, pl *config.Pipeline) {
+	for i, q := range g.Queues {
+		spec := pl.Queues[i]
+		pos := spec.Pos
+		switch {
+		case len(q.Writers) > 0 && len(q.Readers) == 0:
+			if spec.Implicit {
+				pos = c.writerPos(pl, q.Name)
+			}
+			c.diags.Errorf(pos, config.CodeQueueUnread,
+				"add a consumer with `from: "+q.Name+"`; items put there would never be taken",
+				"queue `%s` is written by %s but no consumer reads it", q.Name, config.Quoted(q.Writers))
+		case len(q.Writers) == 0 && len(q.Readers) > 0:
+			if spec.Implicit {
+				pos = c.readerPos(pl, q.Name)
+			}
+			c.diags.Warnf(pos, config.CodeQueueUnwritten,
+				"add a producer with `to: "+q.Name+"`, or an `emit` step in a consumer with `to: "+q.Name+"`",
+				"queue `%s` is read by %s but no stage writes to it", q.Name, config.Quoted(q.Readers))
+		case len(q.Writers) == 0 && len(q.Readers) == 0 && !spec.Implicit:
+			c.diags.Warnf(pos, config.CodeQueueUnused, "remove it, or connect a stage to it with `to:` or `from:`",
+				"queue `%s` is not used by any stage", q.Name)
+		}
+	}
+}
+
+func (c *compiler) writerPos(pl *config.Pipeline, q string) config.Pos {
+	for _, p := range pl.Producers {
+		if p.To.Name == q {
+			return p.Pos
+		}
+	}
+	for _, cs := range pl.Consumers {
+		if cs.To.Name == q {
+			return cs.Pos
+		}
+	}
+	return config.Pos{File: pl.File, Line: 1, Col: 1}
+}
+
+func (c *compiler) readerPos(pl *config.Pipeline, q string) config.Pos {
+	for _, cs := range pl.Consumers {
+		if cs.From.Name == q {
+			return cs.Pos
+		}
+	}
+	return config.Pos{File: pl.File, Line: 1, Col: 1}
+}
+
+// checkCycles warns about queues that feed themselves through consumers:
+// under close and sentinel they never learn that their writers finished.
+func (c *compiler) checkCycles(g *Graph, pl *config.Pipeline) {
+	next := map[string][]*Consumer{}
+	for _, cs := range g.Consumers {
+		if cs.Emits && cs.To != "" {
+			next[cs.From] = append(next[cs.From], cs)
+		}
+	}
+	const (
+		unseen = iota
+		active
+		finished
+	)
+	state := map[string]int{}
+	var path []*Consumer
+	var visit func(q string)
+	visit = func(q string) {
+		state[q] = active
+		for _, cs := range next[q] {
+			path = append(path, cs)
+			switch state[cs.To] {
+			case unseen:
+				visit(cs.To)
+			case active:
+				var loop []string
+				start := 0
+				for i, s := range path {
+					if s.From == cs.To {
+						start = i
+					}
+				}
+				for _, s := range path[start:] {
+					loop = append(loop, s.From+" → "+s.Name)
+				}
+				c.diags.Warnf(cs.ToPos, config.CodeCycle,
+					"a queue in a cycle is never closed: its readers wait for its own writers; break the cycle or use a deadline",
+					"queues form a cycle: %s → %s", joinArrows(loop), cs.To)
+			}
+			path = path[:len(path)-1]
+		}
+		state[q] = finished
+	}
+	for _, q := range g.Queues {
+		if state[q.Name] == unseen {
+			visit(q.Name)
+		}
+	}
+}
+
+func joinArrows(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " → "
+		}
+		out += x
+	}
+	return out
+}

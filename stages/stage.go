@@ -1,0 +1,189 @@
+package stages
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/pcrun/pcrun/config"
+)
+
+// Producer is a compiled producer stage.
+type Producer struct {
+	Name     string
+	Replicas int
+	To       string
+	Count    int // items per replica
+	Pos      config.Pos
+	item     *Template
+	delay    *Duration
+	print    *Template
+	env      map[string]string
+}
+
+// Worker returns the state one replica (1-based) needs to make items. A
+// worker is used by one goroutine only.
+func (p *Producer) Worker(replica int) *ProducerWorker {
+	return &ProducerWorker{p: p, env: ProducerEnv{
+		Name: p.Name, Replica: replica, Worker: workerName(p.Name, replica, p.Replicas),
+		Count: p.Count, Env: p.env,
+	}}
+}
+
+// ProducerWorker makes the items of one producer replica.
+type ProducerWorker struct {
+	p   *Producer
+	vm  vm.VM
+	env ProducerEnv
+}
+
+// Name is the worker's name: the stage name, or name-N.
+func (w *ProducerWorker) Name() string { return w.env.Worker }
+
+// Delay returns how long to wait before making item i.
+func (w *ProducerWorker) Delay(i int) (time.Duration, error) {
+	if w.p.delay == nil {
+		return 0, nil
+	}
+	w.env.I, w.env.Item = i, nil
+	return w.p.delay.Eval(&w.vm, w.env)
+}
+
+// Item makes item i.
+func (w *ProducerWorker) Item(i int) (any, error) {
+	w.env.I, w.env.Item = i, nil
+	return w.p.item.Eval(&w.vm, w.env)
+}
+
+// Line returns the line to print after item i was put, and false when the
+// producer prints nothing.
+func (w *ProducerWorker) Line(i int, item any) (string, bool, error) {
+	if w.p.print == nil {
+		return "", false, nil
+	}
+	w.env.I, w.env.Item = i, item
+	s, err := w.p.print.String(&w.vm, w.env)
+	return s, err == nil, err
+}
+
+// Consumer is a compiled consumer stage.
+type Consumer struct {
+	Name     string
+	Replicas int
+	From     string
+	To       string // "" when the stage does not emit
+	Emits    bool   // some step emits into To
+	Pos      config.Pos
+	ToPos    config.Pos
+	when     *program
+	steps    []Step
+	env      map[string]string
+}
+
+// Effects is what a consumer's steps do to the world. The pipeline package
+// implements it for each worker; tests can record calls. Every method that
+// can block watches ctx.
+type Effects interface {
+	// Print writes one whole line to the run's output.
+	Print(line string) error
+	// Emit puts an item into the consumer's `to` queue, blocking while it is full.
+	Emit(ctx context.Context, item any) error
+	// Sleep waits for d or until ctx is done.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// Step is one compiled step of a consumer.
+type Step interface {
+	// Run performs the step for the worker's current item.
+	Run(ctx context.Context, w *ConsumerWorker) error
+}
+
+// Worker returns the state one replica (1-based) needs to handle items.
+func (c *Consumer) Worker(replica int, fx Effects) *ConsumerWorker {
+	return &ConsumerWorker{c: c, fx: fx, env: ConsumerEnv{
+		Name: c.Name, Replica: replica, Worker: workerName(c.Name, replica, c.Replicas), Env: c.env,
+	}}
+}
+
+// ConsumerWorker handles the items of one consumer replica.
+type ConsumerWorker struct {
+	c   *Consumer
+	fx  Effects
+	vm  vm.VM
+	env ConsumerEnv
+}
+
+// Name is the worker's name: the stage name, or name-N.
+func (w *ConsumerWorker) Name() string { return w.env.Worker }
+
+// Outcome is how a consumer finished an item.
+type Outcome int
+
+const (
+	// Done: every step ran.
+	Done Outcome = iota
+	// Filtered: `when` was false, so the item is done without its steps.
+	Filtered
+)
+
+// StepError is an item that failed in a consumer.
+type StepError struct {
+	Stage  string
+	Worker string
+	Item   any
+	Err    error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("%s: item %s: %v", e.Worker, Quote(e.Item), e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Handle runs the consumer's `when` and steps on one item. A context error
+// means the item was interrupted, not failed; any other error is a
+// *StepError.
+func (w *ConsumerWorker) Handle(ctx context.Context, item any) (Outcome, error) {
+	w.env.Item = item
+	if w.c.when != nil {
+		v, err := w.c.when.run(&w.vm, w.env)
+		if err != nil {
+			return Done, w.fail(item, err)
+		}
+		b, ok := v.(bool)
+		if !ok {
+			return Done, w.fail(item, &RuntimeError{Pos: w.c.when.src.pos(1, 0), Msg: fmt.Sprintf("`when` gave %s, not a boolean", Quote(v))})
+		}
+		if !b {
+			return Filtered, nil
+		}
+	}
+	for _, s := range w.c.steps {
+		if err := s.Run(ctx, w); err != nil {
+			if ctx.Err() != nil {
+				return Done, ctx.Err()
+			}
+			return Done, w.fail(item, err)
+		}
+	}
+	return Done, nil
+}
+
+func (w *ConsumerWorker) fail(item any, err error) error {
+	return &StepError{Stage: w.c.Name, Worker: w.env.Worker, Item: item, Err: err}
+}
+
+// Quote formats an item for messages: strings quoted, the rest as Format
+// shows them, cut short when long.
+func Quote(v any) string {
+	s := Format(v)
+	if _, ok := v.(string); ok {
+		s = fmt.Sprintf("%q", s)
+	}
+	if runeLen(s) > 80 {
+		s = string([]rune(s)[:77]) + "..."
+	}
+	return s
+}
