@@ -358,7 +358,7 @@ func TestRunDeadline(t *testing.T) {
 		if l.Produced < 1 || l.Produced > 3 {
 			t.Errorf("produced %d items, want about 2 (a 2s deadline, one item a second)", l.Produced)
 		}
-		if !strings.Contains(stderr, "deadline 2s reached") || !strings.Contains(stderr, "draining queues for up to 1s") {
+		if !strings.Contains(stderr, "deadline 2.5s reached") || !strings.Contains(stderr, "draining queues for up to 1s") {
 			t.Errorf("stderr does not announce the deadline and the drain")
 		}
 		produced, eaten := producedAndEaten(t, stdoutLines(t, stdout))
