@@ -187,12 +187,11 @@ func (p *parser) shutdown(n *yaml.Node, s *Shutdown) {
 // MaxReplicas bounds replicas: each replica is a goroutine.
 const MaxReplicas = 10000
 
-func (p *parser) stageFields(st *Stage, what *string) []field {
+func (p *parser) stageFields(st *Stage) []field {
 	return []field{
 		{name: "name", required: true, parse: func(_, v *yaml.Node) {
 			if s, pos, ok := p.name(v, "stage name"); ok {
 				st.Name, st.Pos = s, pos
-				*what = fmt.Sprintf("%s `%s`", *what, s)
 			}
 		}},
 		{name: "replicas", parse: func(_, v *yaml.Node) {
@@ -225,7 +224,7 @@ func (p *parser) producer(n *yaml.Node, i int) Producer {
 	if resolve(n).Kind == yaml.MappingNode {
 		what = p.peekName(n, "producer", i)
 	}
-	fields := append(p.stageFields(&pr.Stage, new(string)),
+	fields := append(p.stageFields(&pr.Stage),
 		field{name: "to", parse: p.ref(&pr.To, "queue name")},
 		field{name: "count", parse: func(_, v *yaml.Node) {
 			n, ok := p.integer(v, "count")
@@ -250,7 +249,7 @@ func (p *parser) consumer(n *yaml.Node, i int) Consumer {
 	if resolve(n).Kind == yaml.MappingNode {
 		what = p.peekName(n, "consumer", i)
 	}
-	fields := append(p.stageFields(&c.Stage, new(string)),
+	fields := append(p.stageFields(&c.Stage),
 		field{name: "from", parse: p.ref(&c.From, "queue name")},
 		field{name: "to", parse: p.ref(&c.To, "queue name")},
 		field{name: "when", parse: func(_, v *yaml.Node) { c.When = p.scalarText(v, "when") }},
@@ -365,17 +364,6 @@ func (p *parser) check(pl *Pipeline) {
 			resolveRef(&c.To, c.Stage, "to")
 		}
 	}
-}
-
-// Writers and readers of each queue, by stage name, for graph checks.
-func (pl *Pipeline) Readers(queue string) []string {
-	var out []string
-	for _, c := range pl.Consumers {
-		if c.From.Name == queue {
-			out = append(out, c.Name)
-		}
-	}
-	return out
 }
 
 // QueueNames returns the declared queue names, sorted.
