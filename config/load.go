@@ -262,16 +262,18 @@ func (p *parser) mapping(n *yaml.Node, what string, fields []field) bool {
 		names[i] = f.name
 	}
 	seen := map[string]*yaml.Node{}
-	p.walkKeys(n, what, fields, names, seen, false)
+	suggested := map[string]bool{}
+	p.walkKeys(n, what, fields, names, seen, suggested, false)
 	for _, f := range fields {
-		if f.required && seen[f.name] == nil {
+		// A misspelt required key was already reported with a suggestion.
+		if f.required && seen[f.name] == nil && !suggested[f.name] {
 			p.diags.Errorf(p.pos(n), CodeMissing, fmt.Sprintf("add `%s:` to %s", f.name, what), "%s is missing required key `%s`", what, f.name)
 		}
 	}
 	return true
 }
 
-func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []string, seen map[string]*yaml.Node, merged bool) {
+func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []string, seen map[string]*yaml.Node, suggested map[string]bool, merged bool) {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -294,6 +296,7 @@ func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []str
 		}
 		if f == nil {
 			p.diags.Errorf(p.pos(k), CodeUnknownField, DidYouMean(k.Value, names), "unknown key `%s` in %s", k.Value, what)
+			suggested[Suggest(k.Value, names)] = true
 			continue
 		}
 		seen[k.Value] = k
@@ -313,7 +316,7 @@ func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []str
 		}
 		for _, mm := range list {
 			if mm = resolve(mm); mm.Kind == yaml.MappingNode {
-				p.walkKeys(mm, what, fields, names, seen, true)
+				p.walkKeys(mm, what, fields, names, seen, suggested, true)
 			}
 		}
 	}

@@ -27,10 +27,10 @@ func (p *parser) pipeline(root *yaml.Node) *Pipeline {
 		{name: "queues", parse: func(_, v *yaml.Node) { queuesNode = v; pl.Queues = p.queues(v) }},
 		{name: "shutdown", parse: func(_, v *yaml.Node) { p.shutdown(v, &pl.Shutdown) }},
 		{name: "producers", parse: func(_, v *yaml.Node) {
-			p.list(v, "producers", func(i int, n *yaml.Node) { pl.Producers = append(pl.Producers, p.producer(n, i)) })
+			p.list(v, "producers", "name: ...", func(i int, n *yaml.Node) { pl.Producers = append(pl.Producers, p.producer(n, i)) })
 		}},
 		{name: "consumers", parse: func(_, v *yaml.Node) {
-			p.list(v, "consumers", func(i int, n *yaml.Node) { pl.Consumers = append(pl.Consumers, p.consumer(n, i)) })
+			p.list(v, "consumers", "name: ...", func(i int, n *yaml.Node) { pl.Consumers = append(pl.Consumers, p.consumer(n, i)) })
 		}},
 	})
 	if queuesNode == nil {
@@ -39,10 +39,10 @@ func (p *parser) pipeline(root *yaml.Node) *Pipeline {
 	return pl
 }
 
-func (p *parser) list(n *yaml.Node, what string, each func(int, *yaml.Node)) {
+func (p *parser) list(n *yaml.Node, what, entry string, each func(int, *yaml.Node)) {
 	n = resolve(n)
 	if n.Kind != yaml.SequenceNode {
-		p.diags.Errorf(p.pos(n), CodeType, fmt.Sprintf("write %s as a list: each entry starts with `- name: ...`", what),
+		p.diags.Errorf(p.pos(n), CodeType, fmt.Sprintf("write %s as a list: each entry starts with `- %s`", what, entry),
 			"%s must be a list, not %s", what, describe(n))
 		return
 	}
@@ -226,7 +226,7 @@ func (p *parser) producer(n *yaml.Node, i int) Producer {
 	}
 	fields := append(p.stageFields(&pr.Stage),
 		field{name: "to", parse: p.ref(&pr.To, "queue name")},
-		field{name: "count", parse: func(_, v *yaml.Node) {
+		field{name: "count", required: true, parse: func(_, v *yaml.Node) {
 			n, ok := p.integer(v, "count")
 			pr.CountPos = p.pos(v)
 			if ok && n < 0 {
@@ -254,7 +254,7 @@ func (p *parser) consumer(n *yaml.Node, i int) Consumer {
 		field{name: "to", parse: p.ref(&c.To, "queue name")},
 		field{name: "when", parse: func(_, v *yaml.Node) { c.When = p.scalarText(v, "when") }},
 		field{name: "do", parse: func(_, v *yaml.Node) {
-			p.list(v, "do", func(_ int, s *yaml.Node) {
+			p.list(v, "do", "action: argument`, e.g. `- print: \"${item}\"", func(_ int, s *yaml.Node) {
 				if st, ok := p.step(s); ok {
 					c.Steps = append(c.Steps, st)
 				}

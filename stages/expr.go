@@ -3,6 +3,7 @@ package stages
 import (
 	"errors"
 	"fmt"
+	"github.com/expr-lang/expr/builtin"
 	"reflect"
 	"regexp"
 	"strings"
@@ -112,19 +113,33 @@ func (c *compiler) exprError(err error, code string, src source, env *exprEnv) {
 		if s := config.Suggest(m[1], candidates); s == "" {
 			hint = "names here: " + config.Quoted(sortedCopy(candidates)) + "; declare constants under `vars:`"
 		}
+		if isCall(code, m[1]) {
+			hint = config.DidYouMean(m[1], builtin.Names)
+			if hint == "" {
+				hint = "functions are listed at https://expr-lang.org/docs/language-definition"
+			}
+			msg = fmt.Sprintf("unknown function `%s`", m[1])
+		} else {
+			msg = fmt.Sprintf("unknown name `%s`", m[1])
+		}
 		if m[1] == "item" && env.noItem != "" {
 			hint = env.noItem
 		}
-		msg = fmt.Sprintf("unknown name `%s`", m[1])
 	} else if strings.Contains(msg, "mismatched types") || strings.Contains(msg, "cannot use") ||
 		strings.Contains(msg, "invalid operation") || strings.Contains(msg, "not enough arguments") ||
-		strings.Contains(msg, "too many arguments") || strings.Contains(msg, "has no field") {
+		strings.Contains(msg, "too many arguments") || strings.Contains(msg, "has no field") ||
+		strings.Contains(msg, "invalid argument") {
 		code2 = config.CodeExprType
 	}
 	if hint == "" && code2 == config.CodeExprSyntax {
 		hint = "expressions use expr syntax: https://expr-lang.org/docs/language-definition"
 	}
 	c.diags.Errorf(pos, code2, hint, "%s", msg)
+}
+
+// isCall reports whether name is called as a function somewhere in code.
+func isCall(code, name string) bool {
+	return regexp.MustCompile(`(^|[^.\w])` + regexp.QuoteMeta(name) + `\s*\(`).MatchString(code)
 }
 
 // lineCol converts a rune offset in code to a 1-based line and 0-based column.
