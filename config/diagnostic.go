@@ -26,37 +26,50 @@ func (s Severity) String() string {
 
 // Diagnostic codes. They are stable: tools and docs refer to them.
 const (
-	CodeRead           = "read"            // the file cannot be read
-	CodeSyntax         = "yaml-syntax"     // not valid YAML
-	CodeUnknownField   = "unknown-field"   // a key the format does not have
-	CodeDuplicateKey   = "duplicate-key"   // a key given twice in one mapping
-	CodeType           = "wrong-type"      // a value of the wrong kind
-	CodeMissing        = "missing-field"   // a required key is absent
-	CodeDuplicateName  = "duplicate-name"  // two stages share a name
-	CodeBadName        = "bad-name"        // a name with characters pcrun does not allow
-	CodeUndefinedQueue = "undefined-queue" // to/from names no queue
-	CodeAmbiguousQueue = "ambiguous-queue" // to/from omitted with several queues
-	CodeRange          = "out-of-range"    // a number outside what the key allows
-	CodeCapacity       = "bad-capacity"    // capacity below 1 or not a number
-	CodeDuration       = "bad-duration"    // not a duration
-	CodeEnum           = "bad-value"       // not one of the allowed values
-	CodeVersion        = "bad-version"     // a version other than 1
-	CodeVar            = "bad-var"         // a var that shadows a built-in name, or --set of an unknown var
-	CodeNoStages       = "no-stages"       // nothing to run
-	CodeExprSyntax     = "expr-syntax"     // an expression that does not parse
-	CodeExprType       = "expr-type"       // an expression of the wrong type
-	CodeUnknownName    = "unknown-name"    // an expression names something undefined
-	CodeTemplate       = "bad-template"    // an unterminated ${ or an empty placeholder
-	CodeUnknownAction  = "unknown-action"  // a step whose action pcrun does not know
-	CodeStep           = "bad-step"        // a step that is not a map with exactly one action
-	CodeEmitWithoutTo  = "emit-without-to" // a step emits but the consumer has no `to`
-	CodeToWithoutEmit  = "to-without-emit" // a consumer has `to` but never emits
-	CodeQueueUnread    = "queue-unread"    // items put in a queue no stage reads
-	CodeQueueUnwritten = "queue-unwritten" // a queue no stage writes
-	CodeQueueUnused    = "queue-unused"    // a queue nobody reads or writes
-	CodeCycle          = "queue-cycle"     // a consumer feeds its own input
-	CodeWillDeadlock   = "will-deadlock"   // strategy none with finite producers
+	CodeRead           = "read"               // the file cannot be read
+	CodeSyntax         = "yaml-syntax"        // not valid YAML
+	CodeUnknownField   = "unknown-field"      // a key the format does not have
+	CodeDuplicateKey   = "duplicate-key"      // a key given twice in one mapping
+	CodeType           = "wrong-type"         // a value of the wrong kind
+	CodeMissing        = "missing-field"      // a required key is absent
+	CodeDuplicateName  = "duplicate-name"     // two stages share a name
+	CodeBadName        = "bad-name"           // a name with characters pcrun does not allow
+	CodeUndefinedQueue = "undefined-queue"    // to/from names no queue
+	CodeAmbiguousQueue = "ambiguous-queue"    // to/from omitted with several queues
+	CodeRange          = "out-of-range"       // a number outside what the key allows
+	CodeCapacity       = "bad-capacity"       // capacity below 1 or not a number
+	CodeDuration       = "bad-duration"       // not a duration
+	CodeEnum           = "bad-value"          // not one of the allowed values
+	CodeVersion        = "bad-version"        // a version other than 1
+	CodeVar            = "bad-var"            // a var that shadows a built-in name, or --set of an unknown var
+	CodeNoStages       = "no-stages"          // nothing to run
+	CodeExprSyntax     = "expr-syntax"        // an expression that does not parse
+	CodeExprType       = "expr-type"          // an expression of the wrong type
+	CodeUnknownName    = "unknown-name"       // an expression names something undefined
+	CodeTemplate       = "bad-template"       // an unterminated ${ or an empty placeholder
+	CodeUnknownAction  = "unknown-action"     // a step whose action pcrun does not know
+	CodeStep           = "bad-step"           // a step that is not a map with exactly one action
+	CodeEmitWithoutTo  = "emit-without-to"    // a step emits but the consumer has no `to`
+	CodeToWithoutEmit  = "to-without-emit"    // a consumer has `to` but never emits
+	CodeQueueUnread    = "queue-unread"       // items put in a queue no stage reads
+	CodeQueueUnwritten = "queue-unwritten"    // a queue no stage writes
+	CodeQueueUnused    = "queue-unused"       // a queue nobody reads or writes
+	CodeCycle          = "queue-cycle"        // a consumer feeds its own input
+	CodeWillDeadlock   = "will-deadlock"      // strategy none with finite producers
+	CodeUnreachable    = "unreachable-stage"  // a consumer no producer's items can reach
+	CodeDeadlineShort  = "deadline-too-short" // the deadline stops a producer before its last item
+	CodeNoItems        = "no-items"           // a producer with count 0
 )
+
+// Codes lists every diagnostic code; docs/diagnostics.md explains each.
+var Codes = []string{
+	CodeRead, CodeSyntax, CodeUnknownField, CodeDuplicateKey, CodeType, CodeMissing,
+	CodeDuplicateName, CodeBadName, CodeUndefinedQueue, CodeAmbiguousQueue, CodeRange,
+	CodeCapacity, CodeDuration, CodeEnum, CodeVersion, CodeVar, CodeNoStages,
+	CodeExprSyntax, CodeExprType, CodeUnknownName, CodeTemplate, CodeUnknownAction,
+	CodeStep, CodeEmitWithoutTo, CodeToWithoutEmit, CodeQueueUnread, CodeQueueUnwritten,
+	CodeQueueUnused, CodeCycle, CodeWillDeadlock, CodeUnreachable, CodeDeadlineShort, CodeNoItems,
+}
 
 // Diagnostic is one problem in a pipeline file.
 type Diagnostic struct {

@@ -103,8 +103,12 @@ func (c *compiler) exprError(err error, code string, src source, env *exprEnv) {
 	pos := src.pos(fe.Line, fe.Column)
 	msg := fe.Message
 	code2, hint := config.CodeExprSyntax, ""
+	var end config.Pos
 	if m := unknownName.FindStringSubmatch(msg); m != nil {
 		code2 = config.CodeUnknownName
+		if end = src.pos(fe.Line, fe.Column+runeLen(m[1])); end.Line != pos.Line {
+			end = config.Pos{}
+		}
 		candidates := append([]string(nil), env.names...)
 		for v := range env.vars {
 			candidates = append(candidates, v)
@@ -135,6 +139,7 @@ func (c *compiler) exprError(err error, code string, src source, env *exprEnv) {
 		hint = "expressions use expr syntax: https://expr-lang.org/docs/language-definition"
 	}
 	c.diags.Errorf(pos, code2, hint, "%s", msg)
+	c.diags[len(c.diags)-1].End = end
 }
 
 // isCall reports whether name is called as a function somewhere in code.

@@ -77,6 +77,7 @@ func (c *compiler) link(g *Graph, pl *config.Pipeline) {
 	}
 	c.checkQueues(g, pl)
 	c.checkCycles(g, pl)
+	c.hazards(g, pl)
 	if g.Strategy == config.None && len(g.Consumers) > 0 {
 		c.diags.Warnf(pl.Shutdown.StrategyPos, config.CodeWillDeadlock,
 			"use `strategy: close` (readers stop when the queue is closed and empty), `sentinel` or `join`",
@@ -158,7 +159,7 @@ func (c *compiler) checkCycles(g *Graph, pl *config.Pipeline) {
 			case unseen:
 				visit(cs.To)
 			case active:
-				var loop []string
+				var loop, queues []string
 				start := 0
 				for i, s := range path {
 					if s.From == cs.To {
@@ -167,10 +168,11 @@ func (c *compiler) checkCycles(g *Graph, pl *config.Pipeline) {
 				}
 				for _, s := range path[start:] {
 					loop = append(loop, s.From+" → "+s.Name)
+					queues = append(queues, s.From)
 				}
 				c.diags.Warnf(cs.ToPos, config.CodeCycle,
-					"a queue in a cycle is never closed: its readers wait for its own writers; break the cycle or use a deadline",
-					"queues form a cycle: %s → %s", joinArrows(loop), cs.To)
+					"a queue in a cycle is never closed and never joins while items circulate: its readers wait for its own writers; filter with `when` so items leave it, break the cycle, or set a deadline",
+					"queues form a cycle: %s → %s%s", joinArrows(loop), cs.To, cycleCapacity(g, queues))
 			}
 			path = path[:len(path)-1]
 		}

@@ -433,3 +433,16 @@ func TestRunSecondSignalCancels(t *testing.T) {
 		}
 	})
 }
+
+// A NAME.test.yaml passed to run points at the pipeline and at pcrun test.
+func TestRunTestFile(t *testing.T) {
+	code, stdout, stderr := runPcrun("run", "../../examples/kitchen.test.yaml")
+	if code != exitUsage || stdout != "" {
+		t.Errorf("exit %d, stdout %q; want 2 and nothing", code, stdout)
+	}
+	for _, want := range []string{"holds test cases, not a pipeline", "pcrun run ../../examples/kitchen.yaml", "pcrun test ../../examples/kitchen.test.yaml"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}

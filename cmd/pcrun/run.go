@@ -29,6 +29,9 @@ func runAction(c *cli.Context, e *env) error {
 		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: %s", args[1], hint), exitUsage)
 	}
 	file := args[0]
+	if pipeline, ok := testFileOf(file); ok {
+		return cli.Exit(fmt.Sprintf("pcrun: error: %s holds test cases, not a pipeline\nhint: run the pipeline with `pcrun run %s`, or its tests with `pcrun test %s`", file, pipeline, file), exitUsage)
+	}
 	if _, err := os.Stat(file); err != nil && !strings.ContainsAny(file, "./") {
 		var names []string
 		for _, cmd := range c.App.Commands {
@@ -39,7 +42,8 @@ func runAction(c *cli.Context, e *env) error {
 		}
 	}
 	stderr := c.App.ErrWriter
-	pl, ds := config.Load(file)
+	src := config.Sources{}
+	pl, ds := load(file, src)
 	if pl != nil {
 		for _, kv := range c.StringSlice("set") {
 			name, value, ok := strings.Cut(kv, "=")
@@ -58,7 +62,7 @@ func runAction(c *cli.Context, e *env) error {
 		ds = append(ds, cds...)
 		ds.Sort()
 	}
-	ds.Write(stderr)
+	writeDiags(stderr, ds, src)
 	if ds.HasErrors() || g == nil {
 		n, _ := ds.Count()
 		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s); nothing was run", file, n), exitUsage)
@@ -86,4 +90,15 @@ func runAction(c *cli.Context, e *env) error {
 		setCode(exitFailed)
 	}
 	return nil
+}
+
+// testFileOf reports whether file is a NAME.test.yaml file of test cases,
+// and names the pipeline file beside it.
+func testFileOf(file string) (string, bool) {
+	for _, ext := range []string{".test.yaml", ".test.yml"} {
+		if base, ok := strings.CutSuffix(file, ext); ok {
+			return base + ext[len(".test"):], true
+		}
+	}
+	return "", false
 }

@@ -31,6 +31,7 @@ var (
 	diagWantRE        = regexp.MustCompile(`#\s*want\s+(\d+):(\d+)\s+(error|warning)\s+"(.*)"\s*$`)
 	diagWantHintRE    = regexp.MustCompile(`#\s*want-hint\s+(\d+):(\d+)\s+"(.*)"\s*$`)
 	diagAnyWantRE     = regexp.MustCompile(`#\s*want`)
+	quoteLineRE       = regexp.MustCompile(`^ +\d* \| `)
 	diagLineRE        = regexp.MustCompile(`^(.*):(\d+):(\d+): (error|warning): (.*)$`)
 	validateSummaryRE = regexp.MustCompile(`^pcrun: \d+ file\(s\): (\d+) error\(s\), (\d+) warning\(s\)$`)
 )
@@ -104,7 +105,7 @@ func readDiagWants(t *testing.T, path string) []diagWant {
 
 // parseDiagOutput parses pcrun's diagnostic output for file: one
 // "FILE:LINE:COL: SEVERITY: MESSAGE" line per diagnostic, its hint on the
-// next line as "\thint: ...", continued on further tab-indented lines. It
+// next line as "\thint: ..." (after the quoted source line and caret), continued on further tab-indented lines. It
 // returns every other line in rest.
 func parseDiagOutput(out string) (diags []printedDiag, rest []string) {
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -118,6 +119,8 @@ func parseDiagOutput(out string) (diags []printedDiag, rest []string) {
 		case strings.HasPrefix(text, "\t") && inHint:
 			d := &diags[len(diags)-1]
 			d.hint += "\n" + strings.TrimPrefix(text, "\t")
+		case quoteLineRE.MatchString(text) && len(diags) > 0:
+			inHint = false // the source line and its caret, under a diagnostic
 		default:
 			inHint = false
 			m := diagLineRE.FindStringSubmatch(text)
