@@ -37,7 +37,7 @@ func Load(path string) (*Pipeline, Diagnostics) {
 // It returns the pipeline (nil only when the YAML itself is unusable) and
 // every problem found, errors and warnings alike.
 func Parse(file string, src []byte) (*Pipeline, Diagnostics) {
-	p := &parser{file: file, lines: strings.Split(string(src), "\n")}
+	p := &parser{file: file, lines: splitLines(decodeText(src))}
 	root, ok := p.decode(src)
 	if !ok {
 		return nil, p.diags
@@ -52,6 +52,13 @@ type parser struct {
 	file  string
 	lines []string
 	diags Diagnostics
+	// actions are the consumer step actions; set only by FileSchema (the
+	// loader leaves action names to stages).
+	actions []StepAction
+	// expanding holds the anchored nodes value is expanding through
+	// aliases, and aliasValues counts the Values made inside them; see value.
+	expanding   map[*yaml.Node]bool
+	aliasValues int
 }
 
 var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -242,10 +249,59 @@ func runeCol(s string, i int) int { return utf8.RuneCountInString(s[:i]) + 1 }
 
 func (p *parser) pos(n *yaml.Node) Pos { return Pos{File: p.file, Line: n.Line, Col: n.Column} }
 
-// field is one key a mapping may hold.
+// end returns the position just past a one-line scalar, or the zero Pos
+// when the node spans lines or is not a scalar.
+func (p *parser) end(n *yaml.Node) Pos {
+	if n.Kind != yaml.ScalarNode || n.Line < 1 || n.Line > len(p.lines) {
+		return Pos{}
+	}
+	text := []rune(p.lines[n.Line-1])
+	start := n.Column - 1
+	if start < 0 || start >= len(text) {
+		return Pos{}
+	}
+	width := utf8.RuneCountInString(n.Value)
+	switch n.Style {
+	case 0, yaml.TaggedStyle:
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		// Find the closing quote: escapes make the value shorter than its text.
+		q := text[start]
+		width = 1
+		for i := start + 1; i < len(text); i++ {
+			width++
+			if text[i] == '\\' && q == '"' {
+				i++
+				width++
+				continue
+			}
+			if text[i] == q {
+				if q == '\'' && i+1 < len(text) && text[i+1] == '\'' {
+					i++
+					width++
+					continue
+				}
+				return Pos{File: p.file, Line: n.Line, Col: n.Column + width}
+			}
+		}
+		return Pos{}
+	default:
+		return Pos{}
+	}
+	if start+width > len(text) || string(text[start:start+width]) != n.Value {
+		return Pos{}
+	}
+	return Pos{File: p.file, Line: n.Line, Col: n.Column + width}
+}
+
+// field is one key a mapping may hold. The same tables drive the loader
+// (parse) and `pcrun schema` (doc, def, schema), so a key the loader
+// accepts is always in the schema; see FileSchema.
 type field struct {
 	name     string
 	required bool
+	doc      string         // the key's description in the schema
+	def      any            // its default as a JSON value; nil for none
+	schema   func() *Schema // the shape of its value; nil for any value
 	parse    func(key, val *yaml.Node)
 }
 
@@ -263,7 +319,7 @@ func (p *parser) mapping(n *yaml.Node, what string, fields []field) bool {
 	}
 	seen := map[string]*yaml.Node{}
 	suggested := map[string]bool{}
-	p.walkKeys(n, what, fields, names, seen, suggested, false)
+	p.walkKeys(n, what, fields, names, seen, suggested, map[*yaml.Node]bool{n: true}, false)
 	for _, f := range fields {
 		// A misspelt required key was already reported with a suggestion.
 		if f.required && seen[f.name] == nil && !suggested[f.name] {
@@ -273,7 +329,11 @@ func (p *parser) mapping(n *yaml.Node, what string, fields []field) bool {
 	return true
 }
 
-func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []string, seen map[string]*yaml.Node, suggested map[string]bool, merged bool) {
+// walkKeys walks the keys of n, then of the mappings merged into it with
+// `<<`. walked holds the mappings already walked: merging one again adds
+// nothing, and skipping it keeps an anchor that merges itself, or nested
+// merges of merges, from recursing forever or exponentially.
+func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []string, seen map[string]*yaml.Node, suggested map[string]bool, walked map[*yaml.Node]bool, merged bool) {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -296,6 +356,7 @@ func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []str
 		}
 		if f == nil {
 			p.diags.Errorf(p.pos(k), CodeUnknownField, DidYouMean(k.Value, names), "unknown key `%s` in %s", k.Value, what)
+			p.diags[len(p.diags)-1].End = p.end(k)
 			suggested[Suggest(k.Value, names)] = true
 			continue
 		}
@@ -315,8 +376,9 @@ func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []str
 			list = m.Content
 		}
 		for _, mm := range list {
-			if mm = resolve(mm); mm.Kind == yaml.MappingNode {
-				p.walkKeys(mm, what, fields, names, seen, suggested, true)
+			if mm = resolve(mm); mm.Kind == yaml.MappingNode && !walked[mm] {
+				walked[mm] = true
+				p.walkKeys(mm, what, fields, names, seen, suggested, walked, true)
 			}
 		}
 	}
@@ -410,10 +472,23 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// value converts a node into a Value (scalars, maps, lists).
+// maxAliasValues bounds the Values that aliases expand into in one file:
+// aliases of aliases grow exponentially (a "billion laughs" file), and
+// stages compiles every Value.
+const maxAliasValues = 10000
+
+// value converts a node into a Value (scalars, maps, lists), expanding
+// aliases (see alias).
 func (p *parser) value(n *yaml.Node, what string) *Value {
 	at := p.pos(n)
-	n = resolve(n)
+	if target := resolve(n); target != n {
+		return p.alias(n, target, what)
+	}
+	if len(p.expanding) > 0 {
+		if p.aliasValues++; p.aliasValues > maxAliasValues {
+			return &Value{Kind: ScalarValue, Pos: at}
+		}
+	}
 	switch n.Kind {
 	case yaml.ScalarNode:
 		v := &Value{Kind: ScalarValue, Pos: at, Text: p.text(n)}
@@ -453,6 +528,32 @@ func (p *parser) value(n *yaml.Node, what string) *Value {
 	}
 	p.diags.Errorf(at, CodeType, "", "%s has an unsupported YAML value", what)
 	return &Value{Kind: ScalarValue, Pos: at}
+}
+
+// alias expands the anchored node target that alias n names, giving the
+// Value n's position. An alias inside the value it names would expand
+// forever, and all aliases of a file together may expand into at most
+// maxAliasValues Values; both are errors, reported at the outermost alias.
+func (p *parser) alias(n, target *yaml.Node, what string) *Value {
+	at := p.pos(n)
+	if p.expanding[target] {
+		p.diags.Errorf(at, CodeSyntax, "an anchored value cannot contain an alias to itself",
+			"%s: alias `*%s` is inside the value it names", what, n.Value)
+		return &Value{Kind: ScalarValue, Pos: at}
+	}
+	if p.expanding == nil {
+		p.expanding = map[*yaml.Node]bool{}
+	}
+	before := p.aliasValues
+	p.expanding[target] = true
+	v := p.value(target, what)
+	delete(p.expanding, target)
+	if len(p.expanding) == 0 && before <= maxAliasValues && p.aliasValues > maxAliasValues {
+		p.diags.Errorf(at, CodeSyntax, "write the values out, or nest fewer aliases",
+			"%s: aliases in this file expand into more than %d values", what, maxAliasValues)
+	}
+	v.Pos = at
+	return v
 }
 
 func (p *parser) text(n *yaml.Node) Text {

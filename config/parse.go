@@ -2,41 +2,81 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 
 	"gopkg.in/yaml.v3"
 )
 
+// Every mapping of the file is walked against a field table built by one
+// of the *Fields methods below. A table only builds closures and touches no
+// document, so FileSchema builds the same tables with zero values to derive
+// the JSON Schema: a key added to a table is in `pcrun schema` at once. Give
+// every field a doc and, unless any value goes, a schema.
+
 // pipeline walks the top-level mapping.
 func (p *parser) pipeline(root *yaml.Node) *Pipeline {
 	pl := &Pipeline{File: p.file, Name: Base(p.file)}
 	pl.Shutdown = Shutdown{Strategy: Close, Grace: DefaultGrace}
-	var queuesNode *yaml.Node
-	p.mapping(root, "the pipeline", []field{
-		{name: "version", parse: func(_, v *yaml.Node) {
-			if n, ok := p.integer(v, "version"); ok && n != 1 {
-				p.diags.Errorf(p.pos(v), CodeVersion, "write `version: 1` or leave it out", "unsupported version %d: this pcrun reads version 1", n)
-			}
-		}},
-		{name: "name", parse: func(_, v *yaml.Node) {
-			if s, _, ok := p.name(v, "pipeline name"); ok {
-				pl.Name = s
-			}
-		}},
-		{name: "vars", parse: func(_, v *yaml.Node) { pl.Vars = p.vars(v) }},
-		{name: "queues", parse: func(_, v *yaml.Node) { queuesNode = v; pl.Queues = p.queues(v) }},
-		{name: "shutdown", parse: func(_, v *yaml.Node) { p.shutdown(v, &pl.Shutdown) }},
-		{name: "producers", parse: func(_, v *yaml.Node) {
-			p.list(v, "producers", "name: ...", func(i int, n *yaml.Node) { pl.Producers = append(pl.Producers, p.producer(n, i)) })
-		}},
-		{name: "consumers", parse: func(_, v *yaml.Node) {
-			p.list(v, "consumers", "name: ...", func(i int, n *yaml.Node) { pl.Consumers = append(pl.Consumers, p.consumer(n, i)) })
-		}},
-	})
-	if queuesNode == nil {
+	queuesSet := false
+	p.mapping(root, "the pipeline", p.pipelineFields(pl, &queuesSet))
+	if !queuesSet {
 		pl.Queues = []Queue{{Name: "main", Capacity: DefaultCapacity, Implicit: true, Pos: Pos{File: p.file}}}
 	}
 	return pl
+}
+
+// pipelineFields is the table of top-level keys; queuesSet reports whether
+// the file declares its queues.
+func (p *parser) pipelineFields(pl *Pipeline, queuesSet *bool) []field {
+	return []field{
+		{name: "version", def: 1,
+			doc:    "Format version of the file. Only 1 exists; leave it out or write 1.",
+			schema: func() *Schema { return &Schema{Type: "integer", Const: 1} },
+			parse: func(_, v *yaml.Node) {
+				if n, ok := p.integer(v, "version"); ok && n != 1 {
+					p.diags.Errorf(p.pos(v), CodeVersion, "write `version: 1` or leave it out", "unsupported version %d: this pcrun reads version 1", n)
+				}
+			}},
+		{name: "name",
+			doc:    "Name of the pipeline, shown in the summary and events. Default: the file's base name without its extension.",
+			schema: nameSchema,
+			parse: func(_, v *yaml.Node) {
+				if s, _, ok := p.name(v, "pipeline name"); ok {
+					pl.Name = s
+				}
+			}},
+		{name: "vars",
+			doc:    "Constants visible by name in every expression, e.g. `food: watermelon`; values may be any YAML value. `pcrun run --set NAME=VALUE` overrides one. Names are identifiers and may not hide a built-in name (" + Quoted(reserved) + ").",
+			schema: varsSchema,
+			parse:  func(_, v *yaml.Node) { pl.Vars = p.vars(v) }},
+		{name: "queues", def: map[string]any{"main": map[string]any{"capacity": DefaultCapacity}},
+			doc: "Queues between stages, by name. Default: one queue named `main` with default settings. A stage's `to`/`from` may be left out when exactly one queue exists.",
+			schema: func() *Schema {
+				q := object(p.queueFields(&Queue{}))
+				q.Type = []string{"object", "null"} // `main:` alone is a queue with default settings
+				q.Description = "A queue; leave the value empty for the defaults."
+				return &Schema{Type: "object", PropertyNames: nameSchema(), AdditionalProperties: q}
+			},
+			parse: func(_, v *yaml.Node) { *queuesSet = true; pl.Queues = p.queues(v) }},
+		{name: "shutdown", def: map[string]any{"strategy": string(Close), "grace": DefaultGrace.String()},
+			doc:    "How the run ends: the strategy that tells readers to stop, an optional deadline and the grace period for draining.",
+			schema: func() *Schema { return object(p.shutdownFields(&Shutdown{})) },
+			parse:  func(_, v *yaml.Node) { p.shutdown(v, &pl.Shutdown) }},
+		{name: "producers",
+			doc:    "Stages that make items from a template and put them into a queue.",
+			schema: func() *Schema { return &Schema{Type: "array", Items: object(p.producerFields(&Producer{}))} },
+			parse: func(_, v *yaml.Node) {
+				p.list(v, "producers", "name: ...", func(i int, n *yaml.Node) { pl.Producers = append(pl.Producers, p.producer(n, i)) })
+			}},
+		{name: "consumers",
+			doc:    "Stages that take items from a queue and run steps on each; a consumer that emits is a transformer.",
+			schema: func() *Schema { return &Schema{Type: "array", Items: object(p.consumerFields(&Consumer{}))} },
+			parse: func(_, v *yaml.Node) {
+				p.list(v, "consumers", "name: ...", func(i int, n *yaml.Node) { pl.Consumers = append(pl.Consumers, p.consumer(n, i)) })
+			}},
+		p.testsField(pl), // tests.go
+	}
 }
 
 func (p *parser) list(n *yaml.Node, what, entry string, each func(int, *yaml.Node)) {
@@ -88,15 +128,10 @@ func (p *parser) vars(n *yaml.Node) []Var {
 	return vars
 }
 
-func identifier(s string) bool {
-	for i, r := range s {
-		if r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9') {
-			continue
-		}
-		return false
-	}
-	return s != ""
-}
+// identifierRE is what var names may look like.
+var identifierRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func identifier(s string) bool { return identifierRE.MatchString(s) }
 
 func (p *parser) queues(n *yaml.Node) []Queue {
 	n = resolve(n)
@@ -119,13 +154,22 @@ func (p *parser) queues(n *yaml.Node) []Queue {
 		seen[name] = true
 		q := Queue{Name: name, Pos: pos, Capacity: DefaultCapacity}
 		if resolve(v).Tag != "!!null" {
-			p.mapping(v, fmt.Sprintf("queue `%s`", name), []field{
-				{name: "capacity", parse: func(_, v *yaml.Node) { p.capacity(v, &q) }},
-			})
+			p.mapping(v, fmt.Sprintf("queue `%s`", name), p.queueFields(&q))
 		}
 		qs = append(qs, q)
 	}
 	return qs
+}
+
+func (p *parser) queueFields(q *Queue) []field {
+	return []field{
+		{name: "capacity", def: DefaultCapacity,
+			doc: "How many items may wait in the queue: a whole number, at least 1 (a put blocks while the queue is full), or `unbounded` for no limit.",
+			schema: func() *Schema {
+				return &Schema{AnyOf: []*Schema{{Type: "integer", Minimum: ptr(1)}, {Type: "string", Const: "unbounded"}}}
+			},
+			parse: func(_, v *yaml.Node) { p.capacity(v, q) }},
+	}
 }
 
 const capacityHint = "capacity is the number of items that may wait in the queue (at least 1); write `capacity: unbounded` for no limit"
@@ -152,61 +196,85 @@ func (p *parser) capacity(v *yaml.Node, q *Queue) {
 }
 
 func (p *parser) shutdown(n *yaml.Node, s *Shutdown) {
-	p.mapping(n, "shutdown", []field{
-		{name: "strategy", parse: func(_, v *yaml.Node) {
-			str, ok := p.str(v, "strategy")
-			if !ok {
-				return
-			}
-			s.StrategyPos = p.pos(v)
-			for _, name := range Strategies {
-				if str == name {
-					s.Strategy = Strategy(str)
+	p.mapping(n, "shutdown", p.shutdownFields(s))
+}
+
+func (p *parser) shutdownFields(s *Shutdown) []field {
+	return []field{
+		{name: "strategy", def: string(Close),
+			doc: "How the readers of a queue learn to stop: `close` closes a queue when all its writers finish; " +
+				"`sentinel` puts one end marker per reader replica; `join` waits until every item is done (JoinableQueue), " +
+				"consumers are daemons; `none` never tells readers to stop (pcrun reports the deadlock).",
+			schema: func() *Schema { return &Schema{Type: "string", Enum: anys(Strategies)} },
+			parse: func(_, v *yaml.Node) {
+				str, ok := p.str(v, "strategy")
+				if !ok {
 					return
 				}
-			}
-			p.diags.Errorf(p.pos(v), CodeEnum, DidYouMean(str, Strategies)+" (close, sentinel, join or none)",
-				"unknown shutdown strategy %q", str)
-		}},
-		{name: "deadline", parse: func(_, v *yaml.Node) {
-			if d, ok := p.duration(v, "deadline"); ok {
-				if d == 0 {
-					p.diags.Errorf(p.pos(v), CodeDuration, "leave deadline out to run until the producers finish", "deadline must be longer than 0")
+				s.StrategyPos = p.pos(v)
+				for _, name := range Strategies {
+					if str == name {
+						s.Strategy = Strategy(str)
+						return
+					}
 				}
-				s.Deadline, s.DeadlinePos = d, p.pos(v)
-			}
-		}},
-		{name: "grace", parse: func(_, v *yaml.Node) {
-			if d, ok := p.duration(v, "grace"); ok {
-				s.Grace, s.GracePos = d, p.pos(v)
-			}
-		}},
-	})
+				p.diags.Errorf(p.pos(v), CodeEnum, DidYouMean(str, Strategies)+" (close, sentinel, join or none)",
+					"unknown shutdown strategy %q", str)
+			}},
+		{name: "deadline",
+			doc:    "Stop producing after this long, then drain for at most `grace`. A Go duration such as 30s or 1m30s, longer than 0. Default: no deadline.",
+			schema: positiveDurationSchema,
+			parse: func(_, v *yaml.Node) {
+				if d, ok := p.duration(v, "deadline"); ok {
+					if d == 0 {
+						p.diags.Errorf(p.pos(v), CodeDuration, "leave deadline out to run until the producers finish", "deadline must be longer than 0")
+					}
+					s.Deadline, s.DeadlinePos = d, p.pos(v)
+				}
+			}},
+		{name: "grace", def: DefaultGrace.String(),
+			doc:    "How long queues may drain after the deadline or a first signal before readers are cancelled. A Go duration such as 10s.",
+			schema: durationSchema,
+			parse: func(_, v *yaml.Node) {
+				if d, ok := p.duration(v, "grace"); ok {
+					s.Grace, s.GracePos = d, p.pos(v)
+				}
+			}},
+	}
 }
 
 // MaxReplicas bounds replicas: each replica is a goroutine.
 const MaxReplicas = 10000
 
+// defaultReplicas is a stage's replicas when the file does not say.
+const defaultReplicas = 1
+
 func (p *parser) stageFields(st *Stage) []field {
 	return []field{
-		{name: "name", required: true, parse: func(_, v *yaml.Node) {
-			if s, pos, ok := p.name(v, "stage name"); ok {
-				st.Name, st.Pos = s, pos
-			}
-		}},
-		{name: "replicas", parse: func(_, v *yaml.Node) {
-			n, ok := p.integer(v, "replicas")
-			st.ReplicasPos = p.pos(v)
-			switch {
-			case !ok:
-			case n < 1:
-				p.diags.Errorf(p.pos(v), CodeRange, "replicas is how many workers run this stage; use 1 or more", "replicas must be at least 1, not %d", n)
-			case n > MaxReplicas:
-				p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use at most %d", MaxReplicas), "replicas %d is too many", n)
-			default:
-				st.Replicas = n
-			}
-		}},
+		{name: "name", required: true,
+			doc:    "Name of the stage, unique among all producers and consumers; letters, digits, _ and -, starting with a letter or _.",
+			schema: nameSchema,
+			parse: func(_, v *yaml.Node) {
+				if s, pos, ok := p.name(v, "stage name"); ok {
+					st.Name, st.Pos = s, pos
+				}
+			}},
+		{name: "replicas", def: defaultReplicas,
+			doc:    fmt.Sprintf("How many workers run this stage concurrently (1 to %d). Each has its own `replica` (1-based) and `worker` name.", MaxReplicas),
+			schema: func() *Schema { return &Schema{Type: "integer", Minimum: ptr(1), Maximum: ptr(MaxReplicas)} },
+			parse: func(_, v *yaml.Node) {
+				n, ok := p.integer(v, "replicas")
+				st.ReplicasPos = p.pos(v)
+				switch {
+				case !ok:
+				case n < 1:
+					p.diags.Errorf(p.pos(v), CodeRange, "replicas is how many workers run this stage; use 1 or more", "replicas must be at least 1, not %d", n)
+				case n > MaxReplicas:
+					p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use at most %d", MaxReplicas), "replicas %d is too many", n)
+				default:
+					st.Replicas = n
+				}
+			}},
 	}
 }
 
@@ -219,50 +287,74 @@ func (p *parser) ref(r *Ref, what string) func(_, v *yaml.Node) {
 }
 
 func (p *parser) producer(n *yaml.Node, i int) Producer {
-	pr := Producer{Stage: Stage{Replicas: 1, Pos: p.pos(n)}, CountPos: p.pos(n)}
+	pr := Producer{Stage: Stage{Replicas: defaultReplicas, Pos: p.pos(n)}, CountPos: p.pos(n)}
 	what := "producer"
 	if resolve(n).Kind == yaml.MappingNode {
 		what = p.peekName(n, "producer", i)
 	}
-	fields := append(p.stageFields(&pr.Stage),
-		field{name: "to", parse: p.ref(&pr.To, "queue name")},
-		field{name: "count", required: true, parse: func(_, v *yaml.Node) {
-			n, ok := p.integer(v, "count")
-			pr.CountPos = p.pos(v)
-			if ok && n < 0 {
-				p.diags.Errorf(p.pos(v), CodeRange, "count is how many items each replica makes; use 0 or more", "count must not be negative, not %d", n)
-			} else if ok {
-				pr.Count = n
-			}
-		}},
-		field{name: "delay", parse: func(_, v *yaml.Node) { pr.Delay = p.value(v, "delay") }},
-		field{name: "item", required: true, parse: func(_, v *yaml.Node) { pr.Item = p.value(v, "item") }},
-		field{name: "print", parse: func(_, v *yaml.Node) { pr.Print = p.scalarText(v, "print") }},
-	)
-	p.mapping(n, what, fields)
+	p.mapping(n, what, p.producerFields(&pr))
 	return pr
 }
 
+func (p *parser) producerFields(pr *Producer) []field {
+	return append(p.stageFields(&pr.Stage),
+		field{name: "to", doc: "The queue this producer puts items into; may be left out when the file has exactly one queue.",
+			schema: nameSchema, parse: p.ref(&pr.To, "queue name")},
+		field{name: "count", required: true,
+			doc:    "How many items each replica makes (0 or more). In expressions, `i` is the 0-based index of the item and `count` this number.",
+			schema: func() *Schema { return &Schema{Type: "integer", Minimum: ptr(0)} },
+			parse: func(_, v *yaml.Node) {
+				n, ok := p.integer(v, "count")
+				pr.CountPos = p.pos(v)
+				if ok && n < 0 {
+					p.diags.Errorf(p.pos(v), CodeRange, "count is how many items each replica makes; use 0 or more", "count must not be negative, not %d", n)
+				} else if ok {
+					pr.Count, pr.CountSet = n, true
+				}
+			}},
+		field{name: "delay", def: "0s",
+			doc:    "How long to wait before each item: a Go duration such as 250ms or 1m30s, or a template giving a duration or a number of seconds, e.g. \"${i * 0.1}\".",
+			schema: templateDurationSchema,
+			parse:  func(_, v *yaml.Node) { pr.Delay = p.value(v, "delay") }},
+		field{name: "item", required: true,
+			doc: "Template for each item, e.g. \"${food} ${i}\". A value that is exactly one ${...} keeps the expression's type; " +
+				"maps and lists are templates of their values. `$${` is a literal `${`.",
+			parse: func(_, v *yaml.Node) { pr.Item = p.value(v, "item") }},
+		field{name: "print", doc: "A line template written to stdout after each item is put, e.g. \"${name} Produced ${item}\".",
+			schema: scalarSchema,
+			parse:  func(_, v *yaml.Node) { pr.Print = p.scalarText(v, "print") }},
+	)
+}
+
 func (p *parser) consumer(n *yaml.Node, i int) Consumer {
-	c := Consumer{Stage: Stage{Replicas: 1, Pos: p.pos(n)}}
+	c := Consumer{Stage: Stage{Replicas: defaultReplicas, Pos: p.pos(n)}}
 	what := "consumer"
 	if resolve(n).Kind == yaml.MappingNode {
 		what = p.peekName(n, "consumer", i)
 	}
-	fields := append(p.stageFields(&c.Stage),
-		field{name: "from", parse: p.ref(&c.From, "queue name")},
-		field{name: "to", parse: p.ref(&c.To, "queue name")},
-		field{name: "when", parse: func(_, v *yaml.Node) { c.When = p.scalarText(v, "when") }},
-		field{name: "do", parse: func(_, v *yaml.Node) {
-			p.list(v, "do", "action: argument`, e.g. `- print: \"${item}\"", func(_ int, s *yaml.Node) {
-				if st, ok := p.step(s); ok {
-					c.Steps = append(c.Steps, st)
-				}
-			})
-		}},
-	)
-	p.mapping(n, what, fields)
+	p.mapping(n, what, p.consumerFields(&c))
 	return c
+}
+
+func (p *parser) consumerFields(c *Consumer) []field {
+	return append(p.stageFields(&c.Stage),
+		field{name: "from", doc: "The queue this consumer takes items from; may be left out when the file has exactly one queue.",
+			schema: nameSchema, parse: p.ref(&c.From, "queue name")},
+		field{name: "to", doc: "The queue that `emit` steps put items into; required when a step emits.",
+			schema: nameSchema, parse: p.ref(&c.To, "queue name")},
+		field{name: "when", doc: "A bare expression (no ${ }), e.g. 'item != \"\"'; an item for which it is false is done without running the steps.",
+			schema: func() *Schema { return &Schema{Type: []string{"string", "boolean"}} },
+			parse:  func(_, v *yaml.Node) { c.When = p.scalarText(v, "when") }},
+		field{name: "do", doc: "The steps run on each item, in order. Each step is a mapping with exactly one action key, e.g. `- print: \"${item}\"`.",
+			schema: func() *Schema { return &Schema{Type: "array", Items: stepSchema(p.actions)} },
+			parse: func(_, v *yaml.Node) {
+				p.list(v, "do", "action: argument`, e.g. `- print: \"${item}\"", func(_ int, s *yaml.Node) {
+					if st, ok := p.step(s); ok {
+						c.Steps = append(c.Steps, st)
+					}
+				})
+			}},
+	)
 }
 
 // peekName names a stage for messages before its fields are walked.
@@ -364,6 +456,7 @@ func (p *parser) check(pl *Pipeline) {
 			resolveRef(&c.To, c.Stage, "to")
 		}
 	}
+	p.checkTests(pl, 0)
 }
 
 // QueueNames returns the declared queue names, sorted.

@@ -11,6 +11,7 @@ type Pipeline struct {
 	Shutdown  Shutdown
 	Producers []Producer
 	Consumers []Consumer
+	Tests     []Test // `tests:`, then a sibling test file's (ParseTests)
 }
 
 // Var is a named constant visible in every expression.
@@ -81,6 +82,7 @@ type Producer struct {
 	To       Ref
 	Count    int
 	CountPos Pos
+	CountSet bool   // count was given and valid
 	Delay    *Value // optional: duration or template
 	Item     *Value // required: item template
 	Print    *Value // optional: line template

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -20,12 +22,27 @@ type Text struct {
 // At maps a position inside t.Value (line 1-based, col 0-based in runes, as
 // expr reports them) to a position in the file. Escapes in quoted strings,
 // line folding in plain and quoted scalars that span lines, and block
-// scalars are taken into account.
+// scalars are taken into account. A position it cannot place inside the
+// file (written in a way it does not decode) gives the value's start.
 func (t Text) At(line, col int) Pos {
 	p := t.Pos
 	if !p.IsValid() {
 		return p
 	}
+	if q := t.at(line, col); t.lines == nil || t.inFile(q) {
+		return q
+	}
+	return p
+}
+
+// inFile reports whether p is a rune of the file, or the end of a line.
+func (t Text) inFile(p Pos) bool {
+	return p.Line >= 1 && p.Line <= len(t.lines) && p.Col >= 1 && p.Col <= utf8.RuneCountInString(t.lines[p.Line-1])+1
+}
+
+// at is At before the check that the position is in the file.
+func (t Text) at(line, col int) Pos {
+	p := t.Pos
 	switch {
 	case t.style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
 		return t.blockAt(line, col)
@@ -56,6 +73,50 @@ func (t Text) At(line, col int) Pos {
 		p.Col += col
 		return p
 	}
+}
+
+// decodeText returns the text yaml.v3 reads from a file: UTF-16 (known by
+// its byte order mark) decoded, and a UTF-8 byte order mark dropped, so
+// that columns count the characters yaml.v3 counts, not bytes.
+func decodeText(src []byte) string {
+	switch {
+	case bytes.HasPrefix(src, []byte("\xef\xbb\xbf")):
+		return string(src[3:])
+	case bytes.HasPrefix(src, []byte("\xff\xfe")), bytes.HasPrefix(src, []byte("\xfe\xff")):
+		units := make([]uint16, len(src)/2-1)
+		for i := range units {
+			lo, hi := src[2+2*i], src[3+2*i]
+			if src[0] == 0xfe {
+				lo, hi = hi, lo
+			}
+			units[i] = uint16(hi)<<8 | uint16(lo)
+		}
+		return string(utf16.Decode(units))
+	}
+	return string(src)
+}
+
+// splitLines splits a file's text into lines the way yaml.v3 counts them,
+// so that the line numbers of its nodes and errors index the result: a line
+// ends at \r\n, \n or \r, and also at U+0085, U+2028 and U+2029, which
+// yaml.v3 treats as line breaks too (strings.Split on "\n" would let a
+// position point past the last line of a file broken by them).
+func splitLines(s string) []string {
+	var lines []string
+	start := 0
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch r {
+		case '\r', '\n', '\u0085', '\u2028', '\u2029':
+			lines = append(lines, s[start:i])
+			if r == '\r' && strings.HasPrefix(s[i+1:], "\n") {
+				n++
+			}
+			start = i + n
+		}
+		i += n
+	}
+	return append(lines, s[start:])
 }
 
 func (t Text) line(n int) string {
@@ -104,41 +165,82 @@ func (t Text) quotedCol(col int) (int, bool) {
 	return 0, false
 }
 
-// blockAt maps a position in a literal (|) or folded (>) block scalar.
+// blockAt maps a position in a literal (|) or folded (>) block scalar by
+// decoding the scalar again from the file, as flowAt does. It gives the
+// block indicator's position when its decoding does not reproduce t.Value.
 func (t Text) blockAt(line, col int) Pos {
-	p := t.Pos
-	first := p.Line + 1
+	if q, ok := t.locate(t.decodeBlock(utf8.RuneCountInString(t.Value)), line, col); ok {
+		return q
+	}
+	return t.Pos
+}
+
+// decodeBlock decodes a block scalar from its source lines as yaml.v3 does,
+// keeping where each rune comes from, up to limit runes and without
+// chomping; callers compare with t.Value. The content lines follow the
+// header, less their indentation; in a folded scalar the line break between
+// two lines that do not start with white space becomes a space, or nothing
+// when empty lines follow it (each of them is a newline).
+func (t Text) decodeBlock(limit int) []srcRune {
+	// The indentation is what the first line with content has more than
+	// the same line in the value: an indentation indicator (|2) can make
+	// the value keep some of the line's leading spaces.
+	first := t.Pos.Line + 1
 	for first <= len(t.lines) && strings.TrimSpace(t.line(first)) == "" {
 		first++
 	}
-	indent := leadingSpaces(t.line(first))
-	if t.style&yaml.LiteralStyle != 0 {
-		p.Line = p.Line + line
-		p.Col = indent + col + 1
-		return p
-	}
-	// Folded: consecutive non-blank lines join into one value line with spaces.
-	valueLine, n := 1, p.Line+1
-	for n <= len(t.lines) && valueLine < line {
-		if strings.TrimSpace(t.line(n)) == "" {
-			valueLine++
-		}
-		n++
-	}
-	for n <= len(t.lines) {
-		s := t.line(n)
-		width := utf8.RuneCountInString(strings.TrimLeft(s, " "))
-		if col <= width || strings.TrimSpace(t.line(n+1)) == "" {
+	extra := 0
+	for _, l := range strings.Split(t.Value, "\n") {
+		if strings.TrimSpace(l) != "" {
+			extra = leadingSpaces(l)
 			break
 		}
-		col -= width + 1
-		n++
 	}
-	p.Line, p.Col = n, indent+col+1
-	return p
+	indent := leadingSpaces(t.line(first)) - extra
+	if indent < 0 {
+		return nil
+	}
+	folded := t.style&yaml.FoldedStyle != 0
+	var out, empty []srcRune // empty: the breaks of empty lines since the last content line
+	var lastBreak *srcRune   // the break ending the last content line
+	lastBlank := false       // the last content line starts with white space
+	for l := t.Pos.Line + 1; l <= len(t.lines) && len(out) <= limit; l++ {
+		s := []rune(t.line(l))
+		i := 0
+		for i < indent && i < len(s) && s[i] == ' ' {
+			i++
+		}
+		if i == len(s) {
+			empty = append(empty, srcRune{r: '\n', line: l, col: len(s) + 1})
+			continue
+		}
+		if i < indent {
+			break // less indented: the scalar has ended
+		}
+		blank := s[i] == ' ' || s[i] == '\t'
+		switch {
+		case lastBreak == nil:
+		case folded && !lastBlank && !blank:
+			if len(empty) == 0 {
+				out = append(out, srcRune{r: ' ', line: lastBreak.line, col: lastBreak.col})
+			}
+		default:
+			out = append(out, *lastBreak)
+		}
+		out = append(out, empty...)
+		empty = nil
+		for ; i < len(s); i++ {
+			out = append(out, srcRune{r: s[i], line: l, col: i + 1, literal: true})
+		}
+		lastBreak, lastBlank = &srcRune{r: '\n', line: l, col: len(s) + 1}, blank
+	}
+	if lastBreak != nil {
+		out = append(out, *lastBreak)
+	}
+	return append(out, empty...)
 }
 
-// srcRune is one rune of a decoded flow scalar and its 1-based place in the
+// srcRune is one rune of a decoded scalar and its 1-based place in the
 // file.
 type srcRune struct {
 	r         rune
@@ -150,8 +252,14 @@ type srcRune struct {
 // decoding the scalar again from the file, keeping where each rune comes
 // from. It gives up (false) when its decoding does not reproduce t.Value.
 func (t Text) flowAt(line, col int) (Pos, bool) {
+	return t.locate(t.decodeFlow(utf8.RuneCountInString(t.Value)), line, col)
+}
+
+// locate maps a position inside t.Value to the file, given runes: t.Value
+// decoded again from the file, with where each rune comes from. It fails
+// when runes do not begin with t.Value.
+func (t Text) locate(runes []srcRune, line, col int) (Pos, bool) {
 	want := []rune(t.Value)
-	runes := t.decodeFlow(len(want))
 	if len(runes) < len(want) {
 		return Pos{}, false
 	}
@@ -178,6 +286,10 @@ func (t Text) flowAt(line, col int) (Pos, bool) {
 			return Pos{File: t.Pos.File, Line: t.Pos.Line, Col: t.Pos.Col}, true
 		}
 		last := runes[len(runes)-1]
+		if last.r == '\n' {
+			// A line break sits at the end of its line already.
+			return Pos{File: t.Pos.File, Line: last.line, Col: last.col}, true
+		}
 		return Pos{File: t.Pos.File, Line: last.line, Col: last.col + 1}, true
 	}
 	return Pos{}, false
