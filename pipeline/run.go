@@ -25,6 +25,13 @@ type Options struct {
 	// as one signal). The first stops the producers and lets the queues
 	// drain for up to the grace period; the second cancels at once.
 	Signals <-chan os.Signal
+	// OnPut, when not nil, is called once for each item successfully put
+	// into a queue (by a producer or an `emit` step), never for sentinel
+	// end markers, with the queue's name and the item. It is called from
+	// the worker that put the item, concurrently with other workers, after
+	// the put (the item may already have been taken): it must be safe for
+	// concurrent use and return quickly. `pcrun test` uses it.
+	OnPut func(queue string, item any)
 }
 
 // Errors Run returns; cmd/pcrun maps them to exit codes.

@@ -45,6 +45,9 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 			c.abandoned.Add(1)
 			return
 		}
+		if r.opts.OnPut != nil {
+			r.opts.OnPut(p.To, v)
+		}
 		line, ok, err := w.Line(i, v)
 		if err != nil {
 			r.fail(fmt.Sprintf("producer %s: item %d: print: %v", w.Name(), i, err))
@@ -113,6 +116,9 @@ func (fx *effects) Emit(ctx context.Context, v any) error {
 	if err := fx.out.Put(ctx, Item{ID: fx.r.ids.Add(1), Origin: fx.row, Value: v}); err != nil {
 		c.abandoned.Add(1)
 		return err
+	}
+	if fx.r.opts.OnPut != nil {
+		fx.r.opts.OnPut(fx.out.Name(), v)
 	}
 	return nil
 }

@@ -13,19 +13,26 @@ type Options struct {
 	// Environ is the environment expressions see as `env`; nil means the
 	// process environment.
 	Environ []string
+	// NoDelays makes every compiled Duration (producer `delay`, `sleep`
+	// steps) evaluate to 0, for `pcrun test`. Templates are still compiled,
+	// type-checked and evaluated, so their errors surface as in a real run.
+	// The shutdown deadline and grace are not durations of this kind and
+	// keep their configured values.
+	NoDelays bool
 }
 
 type compiler struct {
-	diags config.Diagnostics
-	vars  map[string]any
-	env   map[string]string
+	diags    config.Diagnostics
+	vars     map[string]any
+	env      map[string]string
+	noDelays bool
 }
 
 // Compile turns a parsed pipeline into a runnable Graph. Every expression
 // and template is compiled once here. It returns every problem found, and a
 // nil Graph when any of them is an error.
 func Compile(pl *config.Pipeline, opts Options) (*Graph, config.Diagnostics) {
-	c := &compiler{vars: map[string]any{}, env: map[string]string{}}
+	c := &compiler{vars: map[string]any{}, env: map[string]string{}, noDelays: opts.NoDelays}
 	for _, v := range pl.Vars {
 		c.vars[v.Name] = v.Value
 	}

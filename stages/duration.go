@@ -14,9 +14,10 @@ import (
 // Duration is a compiled duration: a constant, or a template giving a
 // duration, a Go duration string, or a number of seconds.
 type Duration struct {
-	d   time.Duration
-	t   *Template
-	pos config.Pos
+	d    time.Duration
+	t    *Template
+	pos  config.Pos
+	zero bool // Options.NoDelays: Eval evaluates t for its errors, then gives 0
 }
 
 // duration compiles an optional duration value; nil means none.
@@ -24,6 +25,14 @@ func (c *compiler) duration(v *config.Value, env *exprEnv, what string) *Duratio
 	if v == nil {
 		return nil
 	}
+	d := c.compileDuration(v, env, what)
+	if d != nil {
+		d.zero = c.noDelays
+	}
+	return d
+}
+
+func (c *compiler) compileDuration(v *config.Value, env *exprEnv, what string) *Duration {
 	if v.Kind != config.ScalarValue {
 		c.diags.Errorf(v.Pos, config.CodeDuration, config.DurationHint, "%s must be a duration, not a mapping or list", what)
 		return nil
@@ -51,14 +60,26 @@ func (c *compiler) duration(v *config.Value, env *exprEnv, what string) *Duratio
 	return &Duration{t: t, pos: v.Pos}
 }
 
-// Eval returns the duration for one item.
+// Eval returns the duration for one item; 0 when compiled with
+// Options.NoDelays, once the template (if any) has evaluated without error.
 func (d *Duration) Eval(m *vm.VM, env any) (time.Duration, error) {
 	if d == nil {
 		return 0, nil
 	}
 	if d.t == nil {
+		if d.zero {
+			return 0, nil
+		}
 		return d.d, nil
 	}
+	out, err := d.eval(m, env)
+	if d.zero && err == nil {
+		return 0, nil
+	}
+	return out, err
+}
+
+func (d *Duration) eval(m *vm.VM, env any) (time.Duration, error) {
 	v, err := d.t.Eval(m, env)
 	if err != nil {
 		return 0, err
@@ -68,14 +89,11 @@ func (d *Duration) Eval(m *vm.VM, env any) (time.Duration, error) {
 	case time.Duration:
 		out = x
 	case int:
-		out = time.Duration(x) * time.Second
+		return d.seconds(float64(x), x)
 	case int64:
-		out = time.Duration(x) * time.Second
+		return d.seconds(float64(x), x)
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) || x > math.MaxInt64/float64(time.Second) {
-			return 0, &RuntimeError{Pos: d.pos, Msg: fmt.Sprintf("duration %v is out of range", x)}
-		}
-		out = time.Duration(x * float64(time.Second))
+		return d.seconds(x, x)
 	case string:
 		out, err = config.ParseDuration(x)
 		if err != nil {
@@ -88,4 +106,26 @@ func (d *Duration) Eval(m *vm.VM, env any) (time.Duration, error) {
 		return 0, &RuntimeError{Pos: d.pos, Msg: fmt.Sprintf("duration %s is negative", out)}
 	}
 	return out, nil
+}
+
+// seconds converts a number of seconds, rejecting what a Duration cannot
+// hold (about 292 years) instead of wrapping around.
+func (d *Duration) seconds(x float64, shown any) (time.Duration, error) {
+	if math.IsNaN(x) || math.Abs(x*float64(time.Second)) >= math.MaxInt64 {
+		return 0, &RuntimeError{Pos: d.pos, Msg: fmt.Sprintf("duration %v is out of range", shown)}
+	}
+	out := time.Duration(x * float64(time.Second))
+	if out < 0 {
+		return 0, &RuntimeError{Pos: d.pos, Msg: fmt.Sprintf("duration %s is negative", out)}
+	}
+	return out, nil
+}
+
+// Const returns the duration as written when it does not depend on the
+// item or the worker (no template); Options.NoDelays does not change it.
+func (d *Duration) Const() (time.Duration, bool) {
+	if d == nil {
+		return 0, true
+	}
+	return d.d, d.t == nil
 }
