@@ -61,9 +61,11 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer, setCode func(int
 	e := &env{signals: signals, setCode: setCode}
 	run := func(c *cli.Context) error { return runAction(c, e) }
 	return &cli.App{
-		Name:            "pcrun",
-		Usage:           "run producer/consumer pipelines declared in YAML",
-		UsageText:       "pcrun [--set NAME=VALUE]... FILE\npcrun run [--set NAME=VALUE]... FILE\npcrun validate FILE...",
+		Name:  "pcrun",
+		Usage: "run producer/consumer pipelines declared in YAML",
+		UsageText: "pcrun [--set NAME=VALUE]... FILE\npcrun run [--set NAME=VALUE]... FILE\n" +
+			"pcrun validate [--format text|json|github] [--strict] PATH...\npcrun test PATH...\n" +
+			"pcrun graph [--format mermaid|dot] FILE\npcrun schema",
 		Version:         version,
 		Writer:          stdout,
 		ErrWriter:       stderr,
@@ -79,6 +81,9 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer, setCode func(int
 				Flags: runFlags(), Action: run, OnUsageError: usageError,
 			},
 			validateCommand(e),
+			graphCommand(e),
+			schemaCommand(e),
+			testCommand(e),
 		},
 	}
 }
