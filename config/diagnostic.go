@@ -59,6 +59,9 @@ const (
 	CodeUnreachable    = "unreachable-stage"  // a consumer no producer's items can reach
 	CodeDeadlineShort  = "deadline-too-short" // the deadline stops a producer before its last item
 	CodeNoItems        = "no-items"           // a producer with count 0
+	CodeConflict       = "conflicting-fields" // two keys that contradict each other
+	CodeDeadLetterLoop = "dead-letter-loop"   // a consumer dead-letters into the queue it reads
+	CodeBackoffOverMax = "backoff-over-max"   // on_error.retry backoff longer than max_backoff
 )
 
 // Codes lists every diagnostic code; docs/diagnostics.md explains each.
@@ -69,6 +72,7 @@ var Codes = []string{
 	CodeExprSyntax, CodeExprType, CodeUnknownName, CodeTemplate, CodeUnknownAction,
 	CodeStep, CodeEmitWithoutTo, CodeToWithoutEmit, CodeQueueUnread, CodeQueueUnwritten,
 	CodeQueueUnused, CodeCycle, CodeWillDeadlock, CodeUnreachable, CodeDeadlineShort, CodeNoItems,
+	CodeConflict, CodeDeadLetterLoop, CodeBackoffOverMax,
 }
 
 // Diagnostic is one problem in a pipeline file.

@@ -92,7 +92,7 @@ func (p *parser) list(n *yaml.Node, what, entry string, each func(int, *yaml.Nod
 }
 
 // reserved are names expressions already define; a var may not shadow them.
-var reserved = []string{"env", "i", "count", "item", "name", "replica", "worker"}
+var reserved = []string{"env", "i", "count", "item", "attempt", "name", "replica", "worker"}
 
 func (p *parser) vars(n *yaml.Node) []Var {
 	n = resolve(n)
@@ -240,6 +240,19 @@ func (p *parser) shutdownFields(s *Shutdown) []field {
 					s.Grace, s.GracePos = d, p.pos(v)
 				}
 			}},
+		{name: "spill",
+			doc: "A file that receives, as JSON lines, every item the run abandons (deadline, signal, stop) and where each producer stopped; " +
+				"`pcrun run --resume FILE` finishes the job from it. Relative to the pipeline file's directory. `--spill FILE` overrides it.",
+			schema: func() *Schema { return &Schema{Type: "string"} },
+			parse: func(_, v *yaml.Node) {
+				if str, ok := p.str(v, "spill"); ok {
+					if str == "" {
+						p.diags.Errorf(p.pos(v), CodeType, "name a file, e.g. spill: abandoned.jsonl", "spill must name a file")
+						return
+					}
+					s.Spill, s.SpillPos = str, p.pos(v)
+				}
+			}},
 	}
 }
 
@@ -354,6 +367,7 @@ func (p *parser) consumerFields(c *Consumer) []field {
 					}
 				})
 			}},
+		p.onErrorField(c), // onerror.go
 	)
 }
 
@@ -454,6 +468,10 @@ func (p *parser) check(pl *Pipeline) {
 		resolveRef(&c.From, c.Stage, "from")
 		if c.To.Set {
 			resolveRef(&c.To, c.Stage, "to")
+		}
+		if c.OnError.DeadLetter.Set {
+			resolveRef(&c.OnError.DeadLetter, c.Stage, "dead_letter")
+			p.checkOnError(c)
 		}
 	}
 	p.checkTests(pl, 0)

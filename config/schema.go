@@ -32,6 +32,7 @@ type Schema struct {
 	AdditionalProperties any       `json:"additionalProperties,omitempty"`
 	Items                *Schema   `json:"items,omitempty"`
 	AnyOf                []*Schema `json:"anyOf,omitempty"`
+	OneOf                []*Schema `json:"oneOf,omitempty"`
 	Not                  *Schema   `json:"not,omitempty"`
 }
 

@@ -37,7 +37,7 @@ func mappings(s *Schema, path string, at func(any) any) []mappingSchema {
 	if s.Items != nil {
 		out = append(out, mappings(s.Items, path+"/0", func(v any) any { return at([]any{v}) })...)
 	}
-	for _, b := range s.AnyOf {
+	for _, b := range slices.Concat(s.AnyOf, s.OneOf) {
 		out = append(out, mappings(b, path, at)...)
 	}
 	return out
@@ -73,7 +73,7 @@ func TestFileSchemaMatchesLoader(t *testing.T) {
 	for _, m := range ms {
 		paths = append(paths, m.path)
 	}
-	for _, want := range []string{"", "/queues/q", "/shutdown", "/producers/0", "/consumers/0"} {
+	for _, want := range []string{"", "/queues/q", "/shutdown", "/producers/0", "/consumers/0", "/consumers/0/on_error", "/consumers/0/on_error/retry"} {
 		if !slices.Contains(paths, want) {
 			t.Errorf("the schema has no mapping at %q; found %q", want, paths)
 		}
@@ -144,6 +144,9 @@ func TestFileSchemaDescribesEveryKey(t *testing.T) {
 		if s.Items != nil {
 			walk(s.Items, path+"/*")
 		}
+		for _, b := range slices.Concat(s.AnyOf, s.OneOf) {
+			walk(b, path)
+		}
 	}
 	walk(FileSchema([]StepAction{{Name: "print", Doc: "print a line"}}), "")
 }
@@ -163,6 +166,23 @@ func TestFileSchemaDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	duration := func(v any) time.Duration {
+		d, err := time.ParseDuration(v.(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	// A consumer without on_error stops; one with `retry: {}` retries
+	// with every default.
+	onError := s.Property("consumers").Items.Property("on_error")
+	onErrorMap := onError.OneOf[1]
+	retry := onErrorMap.Property("retry").OneOf[1]
+	pl2, ds := Parse("d.yaml", []byte("producers: [{name: p, count: 1, item: x}]\nconsumers: [{name: c, on_error: {retry: {}}}]\n"))
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	policy, r := pl2.Consumers[0].OnError, pl2.Consumers[0].OnError.Retry
 	for _, c := range []struct {
 		name      string
 		got, want any
@@ -172,6 +192,14 @@ func TestFileSchemaDefaults(t *testing.T) {
 		{"grace", grace, pl.Shutdown.Grace},
 		{"replicas", producer.Property("replicas").Default, pl.Producers[0].Replicas},
 		{"queues", fmt.Sprint(s.Property("queues").Default), fmt.Sprintf("map[%s:map[capacity:%d]]", pl.Queues[0].Name, pl.Queues[0].Capacity)},
+		{"on_error", onError.Default, string(policy.Then)},
+		{"retry", onErrorMap.Property("retry").Default, 1},
+		{"then", onErrorMap.Property("then").Default, string(policy.Then)},
+		{"attempts", retry.Property("attempts").Default, r.Attempts},
+		{"backoff", duration(retry.Property("backoff").Default), r.Backoff},
+		{"max_backoff", duration(retry.Property("max_backoff").Default), r.MaxBackoff},
+		{"multiplier", retry.Property("multiplier").Default, r.Multiplier},
+		{"jitter", retry.Property("jitter").Default, r.Jitter},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: schema default %v, loader default %v", c.name, c.got, c.want)

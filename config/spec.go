@@ -59,6 +59,8 @@ type Shutdown struct {
 	DeadlinePos Pos
 	Grace       time.Duration
 	GracePos    Pos
+	Spill       string // "" : no spill file; relative to the pipeline file's directory
+	SpillPos    Pos
 }
 
 // Stage holds what producers and consumers share.
@@ -91,11 +93,59 @@ type Producer struct {
 // Consumer takes items from a queue and runs steps on each.
 type Consumer struct {
 	Stage
-	From  Ref
-	When  *Value // optional: a bare boolean expression
-	Steps []Step
-	To    Ref
+	From    Ref
+	When    *Value // optional: a bare boolean expression
+	Steps   []Step
+	To      Ref
+	OnError OnError
 }
+
+// ErrorAction is what a consumer does with an item after its last failed
+// attempt.
+type ErrorAction string
+
+// The error actions.
+const (
+	// Stop (the default): stop producing, drain, exit 1.
+	Stop ErrorAction = "stop"
+	// Skip: count the item as failed and go on.
+	Skip ErrorAction = "skip"
+	// DeadLetter: put the item, with its error, into a queue other stages read.
+	DeadLetter ErrorAction = "dead_letter"
+)
+
+// ErrorActions lists the valid values of `on_error.then`.
+var ErrorActions = []ErrorAction{Stop, Skip, DeadLetter}
+
+// OnError is a consumer's `on_error`. The zero value (no key) is: one
+// attempt, then stop.
+type OnError struct {
+	Pos        Pos
+	Set        bool
+	Retry      *Retry      // nil: no retry
+	Then       ErrorAction // "" means Stop
+	ThenPos    Pos
+	DeadLetter Ref // the queue of `dead_letter`
+}
+
+// Retry is `on_error.retry`.
+type Retry struct {
+	Pos        Pos
+	Attempts   int           // tries in all, >= 1; default 3
+	Backoff    time.Duration // wait before the first retry; default 100ms
+	MaxBackoff time.Duration // cap on any wait; default 10s
+	Multiplier float64       // growth of the wait per retry, >= 1; default 2
+	Jitter     float64       // spread of each wait, a fraction in [0, 1]; default 0.2
+}
+
+// Defaults of `on_error.retry`.
+const (
+	DefaultAttempts   = 3
+	DefaultBackoff    = 100 * time.Millisecond
+	DefaultMaxBackoff = 10 * time.Second
+	DefaultMultiplier = 2.0
+	DefaultJitter     = 0.2
+)
 
 // Step is one entry of a consumer's `do` list: an action and its argument.
 type Step struct {

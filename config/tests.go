@@ -156,10 +156,13 @@ func (p *parser) expectFields(e *Expect) []field {
 
 func (p *parser) ledgerFields(e *Expect) []field {
 	docs := map[string]string{
-		"produced":  "Items put into a queue by producers and by `emit` steps.",
-		"done":      "Items whose consumer's steps all ran, or that `when` filtered out.",
-		"failed":    "Items whose `item` template, delay or consumer step failed.",
-		"abandoned": "Items produced but never finished: left in a queue, or interrupted.",
+		"produced":      "Items put into a queue by producers, `emit` steps, dead letters and replay.",
+		"done":          "Items whose consumer's steps all ran.",
+		"filtered":      "Items a consumer's `when` turned away.",
+		"failed":        "Items whose `item` template, delay or consumer step failed after every attempt.",
+		"skipped":       "Failed items a consumer's `on_error: skip` passed over.",
+		"dead_lettered": "Failed items put into a dead-letter queue.",
+		"abandoned":     "Items produced but never finished: left in a queue, or interrupted.",
 	}
 	var fs []field
 	for _, k := range LedgerKeys {

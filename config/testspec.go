@@ -108,7 +108,7 @@ type Total struct {
 }
 
 // LedgerKeys are the totals `expect.ledger` may check, in ledger order.
-var LedgerKeys = []string{"produced", "done", "failed", "abandoned"}
+var LedgerKeys = []string{"produced", "done", "filtered", "failed", "skipped", "dead_lettered", "abandoned"}
 
 // TestFile returns the name of the sibling test file of a pipeline file:
 // dir/NAME.test.yaml for dir/NAME.yaml (the same extension as the pipeline).

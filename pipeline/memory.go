@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -194,7 +195,7 @@ func (q *memQueue) Put(ctx context.Context, it Item) error {
 		}
 	}
 	if q.closed {
-		panic("pcrun: put into closed queue " + q.name) // a bug in the run, not in the file
+		return fmt.Errorf("%w: %s", errPutClosed, q.name)
 	}
 	q.push(it)
 	if it.marker {

@@ -16,6 +16,11 @@ type Item struct {
 // errClosed is returned by Get when the queue is closed and empty.
 var errClosed = errors.New("queue closed")
 
+// errPutClosed is returned by Put into a closed queue. The run closes a
+// queue only after its last writer finished, so this is a bug in pcrun;
+// the item fails with the message instead of crashing the run.
+var errPutClosed = errors.New("put into a closed queue")
+
 // Queue is a queue between stages. The memory queue is the embedded
 // default; an out-of-process broker with acknowledgements implements the
 // same methods.
@@ -23,7 +28,8 @@ type Queue interface {
 	// Name is the queue's name in the pipeline file.
 	Name() string
 	// Put adds an item, blocking while the queue holds `capacity` items
-	// (end markers included). It returns ctx's error if ctx ends first.
+	// (end markers included). It returns ctx's error if ctx ends first,
+	// and an error wrapping errPutClosed if the queue is closed.
 	Put(ctx context.Context, it Item) error
 	// Get takes the next item, blocking while the queue is empty. It
 	// returns errClosed once the queue is closed and empty, or ctx's error.

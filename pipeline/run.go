@@ -32,6 +32,14 @@ type Options struct {
 	// the put (the item may already have been taken): it must be safe for
 	// concurrent use and return quickly. `pcrun test` uses it.
 	OnPut func(queue string, item any)
+	// Spill, when not nil, receives the spill file at the end of the run
+	// (JSON lines, see SpillRecord): every abandoned item, and where each
+	// producer replica stopped.
+	Spill io.Writer
+	// Resume, when not nil, continues the run that wrote a spill file: its
+	// items are put back into their queues and producers start where they
+	// stopped.
+	Resume *Resume
 }
 
 // Errors Run returns; cmd/pcrun maps them to exit codes.
@@ -67,7 +75,9 @@ type run struct {
 	world  *world
 	queues map[string]Queue
 	mem    map[string]*memQueue
-	stats  []*counters // producers, then consumers, in file order
+	stats  []*counters // producers, then consumers, in file order, then replay
+	qstats map[string]*queueCounters
+	spill  *spill // nil without Options.Spill
 	ids    atomic.Uint64
 
 	hard, soft           context.Context
@@ -90,10 +100,16 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 		opts.Stderr = io.Discard
 	}
 	opts.Stderr = &lockedWriter{w: opts.Stderr} // workers and the supervisor both write notices
+	if err := checkResume(g, opts.Resume); err != nil {
+		return nil, err
+	}
 	r := &run{
 		g: g, opts: opts, out: &lineWriter{w: opts.Stdout}, world: newWorld(),
-		queues: map[string]Queue{}, mem: map[string]*memQueue{},
+		queues: map[string]Queue{}, mem: map[string]*memQueue{}, qstats: map[string]*queueCounters{},
 		writersLeft: map[string]*atomic.Int64{}, failed: make(chan struct{}, 1),
+	}
+	if opts.Spill != nil {
+		r.spill = &spill{}
 	}
 	for _, q := range g.Queues {
 		capacity := q.Capacity
@@ -104,8 +120,12 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 		r.queues[q.Name], r.mem[q.Name] = mq, mq
 		r.writersLeft[q.Name] = new(atomic.Int64)
 		r.writersLeft[q.Name].Store(int64(q.WriterReplicas))
+		r.qstats[q.Name] = new(queueCounters)
 	}
-	for range len(g.Producers) + len(g.Consumers) {
+	for _, q := range r.replayQueues() {
+		r.writersLeft[q].Add(1) // the replay writer
+	}
+	for range len(g.Producers) + len(g.Consumers) + 1 {
 		r.stats = append(r.stats, new(counters))
 	}
 	r.hard, r.hardCancel = context.WithCancelCause(ctx)
@@ -125,18 +145,26 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 		fmt.Fprintln(opts.Stderr, "pcrun:", err)
 		return res, err
 	}
-	_, _, failed, abandoned := res.Totals()
+	if opts.Spill != nil {
+		n, err := r.spill.write(opts.Spill)
+		res.Spilled = n
+		if err != nil {
+			return res, fmt.Errorf("writing the spill file: %w", err)
+		}
+	}
+	l := res.Total
+	stopped := l.Failed - l.Skipped - l.DeadLettered // failed with on_error: stop
 	switch {
 	case deadlock != nil:
 		return res, deadlock
 	case errors.Is(stop, ErrInterrupted):
 		return res, ErrInterrupted
-	case failed > 0 || abandoned > 0:
+	case stopped > 0 || l.Abandoned > 0:
 		first := ""
 		if len(res.Failures) > 0 {
 			first = res.Failures[0]
 		}
-		return res, &FailedError{Failed: failed, Abandoned: abandoned, First: first}
+		return res, &FailedError{Failed: stopped, Abandoned: l.Abandoned, First: first}
 	case stop != nil && !errors.Is(stop, errDeadline) && !errors.Is(stop, errFinished):
 		return res, stop
 	}
@@ -151,12 +179,19 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 	for _, p := range r.g.Producers {
 		n += p.Replicas
 	}
+	replay := r.replayQueues()
+	if len(replay) > 0 {
+		n++
+	}
 	r.producersLeft.Store(int64(n))
 	for _, c := range r.g.Consumers {
 		n += c.Replicas
 	}
 	for range n {
 		r.world.enter()
+	}
+	if len(replay) > 0 {
+		wg.Go(func() { r.replay(len(r.stats)-1, replay) })
 	}
 	for _, q := range r.g.Queues {
 		if q.WriterReplicas == 0 {
@@ -313,20 +348,111 @@ func (r *run) joined() bool {
 	return true
 }
 
+// replayQueues lists, in graph order, the queues a resumed run puts
+// spilled items back into.
+func (r *run) replayQueues() []string {
+	if r.opts.Resume == nil {
+		return nil
+	}
+	var out []string
+	for _, q := range r.g.Queues {
+		for _, it := range r.opts.Resume.Items {
+			if it.Queue == q.Name {
+				out = append(out, q.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// checkResume rejects a spill file that does not fit the graph.
+func checkResume(g *stages.Graph, res *Resume) error {
+	if res == nil {
+		return nil
+	}
+	for _, it := range res.Items {
+		if g.Queue(it.Queue) == nil {
+			return fmt.Errorf("the spill file puts items into queue %q, which the pipeline does not have", it.Queue)
+		}
+	}
+	for stage, replicas := range res.Next {
+		var p *stages.Producer
+		for _, x := range g.Producers {
+			if x.Name == stage {
+				p = x
+			}
+		}
+		if p == nil {
+			return fmt.Errorf("the spill file resumes producer %q, which the pipeline does not have", stage)
+		}
+		for replica := range replicas {
+			if replica > p.Replicas {
+				return fmt.Errorf("the spill file resumes replica %d of producer %q, which has %d", replica, stage, p.Replicas)
+			}
+		}
+	}
+	return nil
+}
+
+// spillItem records an abandoned item for the spill file.
+func (r *run) spillItem(queue string, origin int, id uint64, v any) {
+	if r.spill == nil {
+		return
+	}
+	r.spill.add(SpillRecord{Kind: "item", Queue: queue, Origin: r.stageName(origin), ID: id, Reason: r.reason(), Item: v})
+}
+
+// stageName names a ledger row.
+func (r *run) stageName(row int) string {
+	switch {
+	case row < len(r.g.Producers):
+		return r.g.Producers[row].Name
+	case row < len(r.g.Producers)+len(r.g.Consumers):
+		return r.g.Consumers[row-len(r.g.Producers)].Name
+	}
+	return "replay"
+}
+
+// reason says why items are being abandoned now.
+func (r *run) reason() string {
+	cause := context.Cause(r.soft)
+	switch {
+	case errors.Is(cause, ErrInterrupted):
+		return "interrupt"
+	case errors.Is(cause, errDeadline):
+		return "deadline"
+	case errors.Is(cause, errFailure):
+		return "failure"
+	case errors.As(cause, new(*DeadlockError)):
+		return "deadlock"
+	}
+	return "cancelled"
+}
+
 // result drains the queues (what is left was never consumed: abandoned)
 // and collects the counters.
 func (r *run) result(elapsed time.Duration, stop error) *Result {
 	res := &Result{Pipeline: r.g.Name, Strategy: string(r.g.Strategy), Elapsed: elapsed}
 	for _, q := range r.g.Queues {
+		qc := r.qstats[q.Name]
 		for _, it := range r.queues[q.Name].Drain() {
 			r.stats[it.Origin].abandoned.Add(1)
+			qc.abandoned.Add(1)
+			r.spillItem(q.Name, it.Origin, it.ID, it.Value)
 		}
-		res.Queues = append(res.Queues, r.queues[q.Name].Stats())
+		st := r.queues[q.Name].Stats()
+		res.Queues = append(res.Queues, QueueLedger{QueueStats: st, Ledger: Ledger{
+			Produced: st.Put, Done: qc.done.Load(), Filtered: qc.filtered.Load(),
+			Failed: qc.failed.Load(), Abandoned: qc.abandoned.Load(),
+		}})
 	}
 	row := func(name, kind string, workers int, c *counters) StageStats {
-		return StageStats{Name: name, Kind: kind, Workers: workers, Taken: c.taken.Load(),
+		return StageStats{Name: name, Kind: kind, Workers: workers, Taken: c.taken.Load(), Ledger: Ledger{
 			Produced: c.produced.Load(), Done: c.done.Load(), Filtered: c.filtered.Load(),
-			Failed: c.failed.Load(), Abandoned: c.abandoned.Load()}
+			Failed: c.failed.Load(), Skipped: c.skipped.Load(), DeadLettered: c.deadLettered.Load(),
+			Abandoned: c.abandoned.Load(),
+		}}
 	}
 	for i, p := range r.g.Producers {
 		res.Stages = append(res.Stages, row(p.Name, "producer", p.Replicas, r.stats[i]))
@@ -334,6 +460,10 @@ func (r *run) result(elapsed time.Duration, stop error) *Result {
 	for j, c := range r.g.Consumers {
 		res.Stages = append(res.Stages, row(c.Name, "consumer", c.Replicas, r.stats[len(r.g.Producers)+j]))
 	}
+	if len(r.replayQueues()) > 0 {
+		res.Stages = append(res.Stages, row("replay", "replay", 1, r.stats[len(r.stats)-1]))
+	}
+	res.Total = res.Ledger()
 	switch {
 	case stop == nil, errors.Is(stop, errFinished):
 	case errors.Is(stop, ErrInterrupted):

@@ -78,8 +78,8 @@ func items(prefix string, n int) []string {
 }
 
 func totals(r *pipeline.Result) string {
-	p, d, f, a := r.Totals()
-	return fmt.Sprintf("produced=%d done=%d failed=%d abandoned=%d", p, d, f, a)
+	l := r.Total
+	return fmt.Sprintf("produced=%d done=%d failed=%d abandoned=%d", l.Produced, l.Done+l.Filtered, l.Failed, l.Abandoned)
 }
 
 const twoProducers = `
@@ -257,7 +257,7 @@ func TestCloseMultiStage(t *testing.T) {
 			t.Errorf("stdout %v", o.stdout)
 		}
 		waiter := o.res.Stages[0]
-		if waiter.Produced != 6 || waiter.Done != 6 || waiter.Filtered != 2 {
+		if waiter.Produced != 6 || waiter.Done != 4 || waiter.Filtered != 2 {
 			t.Errorf("waiter %+v", waiter)
 		}
 	})
@@ -302,7 +302,8 @@ func TestSignalDrains(t *testing.T) {
 		if !errors.Is(o.err, pipeline.ErrInterrupted) {
 			t.Fatalf("err = %v", o.err)
 		}
-		p, d, _, a := o.res.Totals()
+		l := o.res.Total
+		p, d, a := l.Produced, l.Done+l.Filtered, l.Abandoned
 		if a != 0 || p != d || p == 0 || p == 10 {
 			t.Errorf("ledger %s", totals(o.res))
 		}
@@ -333,7 +334,7 @@ consumers: [{name: c, replicas: 2, do: [{sleep: 1m}]}]
 		if o.took != 6*time.Second {
 			t.Errorf("took %v, want 6s", o.took)
 		}
-		p, _, _, a := o.res.Totals()
+		p, a := o.res.Total.Produced, o.res.Total.Abandoned
 		if p != 50 || a != 50 {
 			t.Errorf("ledger %s", totals(o.res))
 		}
@@ -356,7 +357,8 @@ consumers: [{name: c, do: [{sleep: 2s}, {print: "${item}"}]}]
 		if o.took != 13500*time.Millisecond {
 			t.Errorf("took %v, want 13.5s (deadline + grace)", o.took)
 		}
-		p, d, _, a := o.res.Totals()
+		l := o.res.Total
+		p, d, a := l.Produced, l.Done+l.Filtered, l.Abandoned
 		if p != 10 || a == 0 || d+a != p || o.res.Stop != "deadline" {
 			t.Errorf("ledger %s, stop %q", totals(o.res), o.res.Stop)
 		}
@@ -398,7 +400,7 @@ consumers:
 		if fe.Failed != 1 || !strings.Contains(fe.First, "consumer c: item 3") || !strings.Contains(fe.First, "test.yaml:6:") {
 			t.Errorf("failure: %v", fe)
 		}
-		if p, _, _, _ := o.res.Totals(); p > 5 {
+		if p := o.res.Total.Produced; p > 5 {
 			t.Errorf("producers went on after the failure: %s", totals(o.res))
 		}
 	})
@@ -449,7 +451,7 @@ consumers: [{name: c, do: [{sleep: 10s}]}]
 		if berr := res.Balanced(); berr != nil {
 			t.Fatal(berr)
 		}
-		if p, _, _, a := res.Totals(); p != 5 || a != 5 {
+		if p, a := res.Total.Produced, res.Total.Abandoned; p != 5 || a != 5 {
 			t.Errorf("ledger %s", totals(res))
 		}
 	})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/pcrun/pcrun/config"
@@ -12,22 +14,28 @@ import (
 
 // producer runs one producer replica: wait the delay, make the item, put
 // it, print. It stops when the soft context ends (deadline, signal,
-// failure); an item made but not put is abandoned, never dropped.
+// failure); an item made but not put is abandoned, never dropped. Where it
+// stopped is recorded for a spill file.
 func (r *run) producer(p *stages.Producer, replica, row int) {
 	w := p.Worker(replica)
 	ctx := withWorker(r.soft, &worker{name: w.Name()})
 	hard := withWorker(r.hard, &worker{name: w.Name()})
 	c := r.stats[row]
 	q := r.queues[p.To]
+	i := r.startIndex(p.Name, replica)
 	defer r.world.leave()
 	defer r.producersLeft.Add(-1)
 	defer r.writerDone(hard, p.To)
-	for i := 0; i < p.Count; i++ {
+	defer func() {
+		r.spill.add(SpillRecord{Kind: "producer", Stage: p.Name, Replica: replica, Next: i, Count: p.Count})
+	}()
+	for ; i < p.Count; i++ {
 		d, err := w.Delay(i)
 		if err != nil {
 			c.produced.Add(1)
 			c.failed.Add(1)
 			r.fail(fmt.Sprintf("producer %s: item %d: delay: %v", w.Name(), i, err))
+			i++
 			return
 		}
 		if sleep(ctx, d) != nil {
@@ -38,11 +46,15 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 			c.produced.Add(1)
 			c.failed.Add(1)
 			r.fail(fmt.Sprintf("producer %s: item %d: %v", w.Name(), i, err))
+			i++
 			return
 		}
 		c.produced.Add(1)
-		if err := q.Put(ctx, Item{ID: r.ids.Add(1), Origin: row, Value: v}); err != nil {
+		id := r.ids.Add(1)
+		if err := q.Put(ctx, Item{ID: id, Origin: row, Value: v}); err != nil {
 			c.abandoned.Add(1)
+			r.spillItem(p.To, row, id, v)
+			i++
 			return
 		}
 		if r.opts.OnPut != nil {
@@ -51,6 +63,7 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 		line, ok, err := w.Line(i, v)
 		if err != nil {
 			r.fail(fmt.Sprintf("producer %s: item %d: print: %v", w.Name(), i, err))
+			i++
 			return
 		}
 		if ok {
@@ -62,6 +75,47 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 	}
 }
 
+// startIndex is where a producer replica starts: 0, or where it stopped in
+// the run being resumed.
+func (r *run) startIndex(stage string, replica int) int {
+	if r.opts.Resume == nil {
+		return 0
+	}
+	return r.opts.Resume.Next[stage][replica]
+}
+
+// replay puts the items of a spill file back into their queues, as the
+// producer of its own ledger row. It is a writer of each of those queues.
+func (r *run) replay(row int, queues []string) {
+	ctx := withWorker(r.soft, &worker{name: "replay"})
+	hard := withWorker(r.hard, &worker{name: "replay"})
+	c := r.stats[row]
+	defer r.world.leave()
+	defer r.producersLeft.Add(-1)
+	defer func() {
+		for _, q := range queues {
+			r.writerDone(hard, q)
+		}
+	}()
+	for _, rec := range r.opts.Resume.Items {
+		c.produced.Add(1)
+		id := r.ids.Add(1)
+		if ctx.Err() != nil || r.queues[rec.Queue].Put(ctx, Item{ID: id, Origin: row, Value: rec.Item}) != nil {
+			c.abandoned.Add(1)
+			r.spillItem(rec.Queue, row, id, rec.Item)
+			continue
+		}
+		if r.opts.OnPut != nil {
+			r.opts.OnPut(rec.Queue, rec.Item)
+		}
+	}
+	if r.g.Strategy == config.Join {
+		for _, q := range queues {
+			_ = r.queues[q].Join(ctx)
+		}
+	}
+}
+
 // consumer runs one consumer replica until its queue is closed and empty,
 // it takes its end marker, or the hard context ends.
 func (r *run) consumer(cs *stages.Consumer, replica, row int) {
@@ -69,12 +123,16 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 	fx := &effects{r: r, row: row}
 	w := cs.Worker(replica, fx)
 	workerFrom(ctx).name = w.Name()
-	defer r.world.leave() // runs last: after the end of our output queue
+	defer r.world.leave() // runs last: after the end of our output queues
 	if cs.Emits {
 		fx.out = r.queues[cs.To]
 		defer r.writerDone(ctx, cs.To)
 	}
+	if dl := cs.OnError.DeadLetter; dl != "" && (dl != cs.To || !cs.Emits) {
+		defer r.writerDone(ctx, dl)
+	}
 	in := r.queues[cs.From]
+	qc := r.qstats[cs.From]
 	c := r.stats[row]
 	for {
 		it, err := in.Get(ctx)
@@ -83,22 +141,112 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 		}
 		c.taken.Add(1)
 		origin := r.stats[it.Origin]
-		outcome, err := w.Handle(ctx, it.Value)
-		var se *stages.StepError
-		switch {
+		switch outcome, attempts, err := r.handle(ctx, cs, w, it.Value); {
+		case err == nil && outcome == stages.Filtered:
+			origin.filtered.Add(1)
+			qc.filtered.Add(1)
 		case err == nil:
 			origin.done.Add(1)
-			if outcome == stages.Filtered {
-				origin.filtered.Add(1)
-			}
-		case errors.As(err, &se):
-			origin.failed.Add(1)
-			r.fail(fmt.Sprintf("consumer %s: item %s: %v", se.Worker, stages.Quote(se.Item), se.Err))
+			qc.done.Add(1)
+		case ctx.Err() != nil:
+			origin.abandoned.Add(1) // interrupted mid-steps: it may run again on resume
+			qc.abandoned.Add(1)
+			r.spillItem(cs.From, it.Origin, it.ID, it.Value)
 		default:
-			origin.abandoned.Add(1) // interrupted mid-steps
+			origin.failed.Add(1)
+			qc.failed.Add(1)
+			r.giveUp(ctx, cs, w.Name(), row, it, attempts, err)
 		}
 		in.Ack(it)
 	}
+}
+
+// handle runs an item through a consumer's steps, retrying as its
+// on_error says. It returns how many attempts were made.
+func (r *run) handle(ctx context.Context, cs *stages.Consumer, w *stages.ConsumerWorker, v any) (stages.Outcome, int, error) {
+	pol := cs.OnError
+	from := -1
+	for attempt := 1; ; attempt++ {
+		outcome, err := r.try(ctx, w, v, attempt, from)
+		if err == nil || ctx.Err() != nil || attempt >= pol.Attempts {
+			return outcome, attempt, err
+		}
+		var se *stages.StepError
+		if errors.As(err, &se) {
+			from = se.Step // the steps before it already took effect
+		}
+		wait := pol.Wait(attempt, rand.Float64())
+		fmt.Fprintf(r.opts.Stderr, "pcrun: retry: %v (attempt %d of %d failed; next in %s)\n",
+			err, attempt, pol.Attempts, wait.Round(time.Millisecond))
+		if sleep(ctx, wait) != nil {
+			return outcome, attempt, ctx.Err()
+		}
+	}
+}
+
+// try makes one attempt. A panic inside a step fails the item (with the
+// stack on stderr, so the bug is seen) instead of killing the run.
+func (r *run) try(ctx context.Context, w *stages.ConsumerWorker, v any, attempt, from int) (out stages.Outcome, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(r.opts.Stderr, "pcrun: panic in a step of %s: %v\n%s", w.Name(), p, debug.Stack())
+			err = &stages.StepError{Worker: w.Name(), Item: v, Err: fmt.Errorf("panic: %v", p), Step: -1}
+		}
+	}()
+	return w.Retry(ctx, v, attempt, from)
+}
+
+// giveUp ends an item whose last attempt failed, as on_error says: stop the
+// run, skip it, or put it into the dead-letter queue.
+func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, row int, it Item, attempts int, err error) {
+	origin := r.stats[it.Origin]
+	msg := fmt.Sprintf("consumer %s: item %s: %v", worker, stages.Quote(it.Value), cause(err))
+	if attempts > 1 {
+		msg += fmt.Sprintf(" (after %d attempts)", attempts)
+	}
+	switch cs.OnError.Then {
+	case config.Skip:
+		origin.skipped.Add(1)
+		fmt.Fprintf(r.opts.Stderr, "pcrun: skipped: %s\n", msg)
+	case config.DeadLetter:
+		origin.deadLettered.Add(1)
+		letter := map[string]any{
+			"item": it.Value, "error": cause(err).Error(), "at": "", "stage": cs.Name, "worker": worker,
+			"attempts": attempts, "origin": r.stageName(it.Origin),
+		}
+		var re *stages.RuntimeError
+		if errors.As(err, &re) {
+			letter["error"], letter["at"] = re.Msg, re.Pos.String() // the message, and where in the file
+		}
+		c := r.stats[row]
+		c.produced.Add(1)
+		id := r.ids.Add(1)
+		dl := cs.OnError.DeadLetter
+		if perr := r.queues[dl].Put(ctx, Item{ID: id, Origin: row, Value: letter}); perr != nil {
+			c.abandoned.Add(1)
+			r.spillItem(dl, row, id, letter)
+			if !errors.Is(perr, context.Canceled) && ctx.Err() == nil {
+				r.fail(fmt.Sprintf("%s; dead letter to %s: %v", msg, dl, perr))
+			}
+			return
+		}
+		if r.opts.OnPut != nil {
+			r.opts.OnPut(dl, letter)
+		}
+		fmt.Fprintf(r.opts.Stderr, "pcrun: dead-lettered to %s: %s\n", dl, msg)
+	default:
+		r.fail(msg)
+	}
+}
+
+// cause strips the StepError wrapper: messages name the worker and item
+// themselves.
+func cause(err error) error {
+	var se *stages.StepError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
 }
 
 // effects carries out a consumer's steps for one worker.
@@ -113,7 +261,10 @@ func (fx *effects) Print(line string) error { return fx.r.out.Print(line) }
 func (fx *effects) Emit(ctx context.Context, v any) error {
 	c := fx.r.stats[fx.row]
 	c.produced.Add(1)
-	if err := fx.out.Put(ctx, Item{ID: fx.r.ids.Add(1), Origin: fx.row, Value: v}); err != nil {
+	id := fx.r.ids.Add(1)
+	if err := fx.out.Put(ctx, Item{ID: id, Origin: fx.row, Value: v}); err != nil {
+		// Not spilled: the item being handled is, and running it again
+		// on resume makes this emit again.
 		c.abandoned.Add(1)
 		return err
 	}

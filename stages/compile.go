@@ -2,6 +2,7 @@ package stages
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -14,7 +15,7 @@ type Options struct {
 	// process environment.
 	Environ []string
 	// NoDelays makes every compiled Duration (producer `delay`, `sleep`
-	// steps) evaluate to 0, for `pcrun test`. Templates are still compiled,
+	// steps) and every retry wait evaluate to 0, for `pcrun test`. Templates are still compiled,
 	// type-checked and evaluated, so their errors surface as in a real run.
 	// The shutdown deadline and grace are not durations of this kind and
 	// keep their configured values.
@@ -48,6 +49,7 @@ func Compile(pl *config.Pipeline, opts Options) (*Graph, config.Diagnostics) {
 	g := &Graph{
 		Name: pl.Name, File: pl.File,
 		Strategy: pl.Shutdown.Strategy, Deadline: pl.Shutdown.Deadline, Grace: pl.Shutdown.Grace,
+		Spill: besideFile(pl.File, pl.Shutdown.Spill),
 	}
 	for i := range pl.Producers {
 		g.Producers = append(g.Producers, c.producer(&pl.Producers[i]))
@@ -91,7 +93,11 @@ func (c *compiler) producer(p *config.Producer) *Producer {
 }
 
 func (c *compiler) consumer(cs *config.Consumer) *Consumer {
-	out := &Consumer{Name: cs.Name, Replicas: cs.Replicas, From: cs.From.Name, To: cs.To.Name, Pos: cs.Pos, ToPos: cs.To.Pos, env: c.env}
+	out := &Consumer{Name: cs.Name, Replicas: cs.Replicas, From: cs.From.Name, To: cs.To.Name, Pos: cs.Pos, ToPos: cs.To.Pos,
+		OnError: policy(cs.OnError), DeadLetterPos: cs.OnError.DeadLetter.Pos, env: c.env}
+	if c.noDelays {
+		out.OnError.Backoff, out.OnError.MaxBackoff = 0, 0 // retries happen at once
+	}
 	if cs.When != nil {
 		out.when = c.predicate(cs.When)
 	}
@@ -146,4 +152,13 @@ func (c *compiler) predicate(v *config.Value) *program {
 		return nil
 	}
 	return p
+}
+
+// besideFile resolves a path written in a pipeline file relative to that
+// file's directory.
+func besideFile(file, path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(filepath.Dir(file), path)
 }

@@ -34,7 +34,7 @@ const (
 	exprHint  = "expressions use expr syntax: https://expr-lang.org/docs/language-definition"
 	tmplHint  = "close it with `}`, or write `$${` for a literal `${`"
 	emitHint  = "add `to: QUEUE` to consumer `c`: emitted items go to that queue"
-	namesHint = "names here: `env`, `item`, `name`, `replica`, `worker`; declare constants under `vars:`"
+	namesHint = "names here: `attempt`, `env`, `item`, `name`, `replica`, `worker`; declare constants under `vars:`"
 )
 
 // TestCompileDiagnostics checks one diagnostic per file: its code,
@@ -153,7 +153,7 @@ func TestCompileDiagnostics(t *testing.T) {
 			name: "unknown action",
 			src:  consumerDo("", "explode: x"),
 			sev:  config.Error, code: config.CodeUnknownAction, at: fpos(8, 9),
-			msg: "unknown step action `explode`", hint: "expected one of: `emit`, `print`, `sleep`",
+			msg: "unknown step action `explode`", hint: "expected one of: `emit`, `fail`, `print`, `sleep`",
 		},
 		{
 			name: "emit without to",
@@ -311,6 +311,7 @@ func TestCompileReportsAll(t *testing.T) {
 func TestActions(t *testing.T) {
 	want := []Action{
 		{Name: "emit", Emits: true},
+		{Name: "fail"},
 		{Name: "print"},
 		{Name: "sleep"},
 	}

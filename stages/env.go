@@ -17,7 +17,8 @@ type ConsumerEnv struct {
 	Name    string            `expr:"name"`
 	Replica int               `expr:"replica"`
 	Worker  string            `expr:"worker"`
-	Item    any               `expr:"item"` // the item being handled
+	Item    any               `expr:"item"`    // the item being handled
+	Attempt int               `expr:"attempt"` // 1 on the first try, 2 on the first retry, ...
 	Env     map[string]string `expr:"env"`
 }
 
@@ -25,7 +26,7 @@ type ConsumerEnv struct {
 // environment, for "did you mean" hints.
 var (
 	producerNames = []string{"name", "replica", "worker", "i", "count", "item", "env"}
-	consumerNames = []string{"name", "replica", "worker", "item", "env"}
+	consumerNames = []string{"name", "replica", "worker", "item", "attempt", "env"}
 )
 
 // workerName is the stage name, with -N appended when the stage has more

@@ -1,6 +1,8 @@
 package stages
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pcrun/pcrun/config"
@@ -9,11 +11,14 @@ import (
 // Graph is a compiled pipeline: its queues and stages, ready to run.
 // It is immutable; the pipeline package builds workers from it.
 type Graph struct {
-	Name      string
-	File      string
-	Strategy  config.Strategy
-	Deadline  time.Duration // 0: none
-	Grace     time.Duration
+	Name     string
+	File     string
+	Strategy config.Strategy
+	Deadline time.Duration // 0: none
+	Grace    time.Duration
+	// Spill is the spill file of `shutdown.spill`, relative to the
+	// working directory ("" : none).
+	Spill     string
 	Queues    []*Queue
 	Producers []*Producer
 	Consumers []*Consumer
@@ -26,6 +31,9 @@ type Queue struct {
 	Unbounded bool
 	Writers   []string // stages that put into it
 	Readers   []string // stages that take from it
+	// DeadLetterWriters are the Writers that put failed items into it, as
+	// their on_error.dead_letter says (some may also emit into it).
+	DeadLetterWriters []string
 	// WriterReplicas and ReaderReplicas count workers, not stages.
 	WriterReplicas int
 	ReaderReplicas int
@@ -74,6 +82,14 @@ func (c *compiler) link(g *Graph, pl *config.Pipeline) {
 			q.Writers = append(q.Writers, cs.Name)
 			q.WriterReplicas += cs.Replicas
 		}
+		if q := g.Queue(cs.OnError.DeadLetter); q != nil {
+			// A stage is one writer of a queue however it puts into it.
+			if !cs.Emits || cs.To != q.Name {
+				q.Writers = append(q.Writers, cs.Name)
+				q.WriterReplicas += cs.Replicas
+			}
+			q.DeadLetterWriters = append(q.DeadLetterWriters, cs.Name)
+		}
 	}
 	c.checkQueues(g, pl)
 	c.checkCycles(g, pl)
@@ -94,9 +110,12 @@ func (c *compiler) checkQueues(g *Graph, pl *config.Pipeline) {
 			if spec.Implicit {
 				pos = c.writerPos(pl, q.Name)
 			}
-			c.diags.Errorf(pos, config.CodeQueueUnread,
-				"add a consumer with `from: "+q.Name+"`; items put there would never be taken",
-				"queue `%s` is written by %s but no consumer reads it", q.Name, config.Quoted(q.Writers))
+			hint := "add a consumer with `from: " + q.Name + "`; items put there would never be taken"
+			if len(q.DeadLetterWriters) > 0 {
+				hint = "add a consumer with `from: " + q.Name + "`; the failed items put there would be lost"
+			}
+			c.diags.Errorf(pos, config.CodeQueueUnread, hint,
+				"queue `%s` is written by %s but no consumer reads it", q.Name, q.writers())
 		case len(q.Writers) == 0 && len(q.Readers) > 0:
 			if spec.Implicit {
 				pos = c.readerPos(pl, q.Name)
@@ -111,6 +130,19 @@ func (c *compiler) checkQueues(g *Graph, pl *config.Pipeline) {
 	}
 }
 
+// writers lists the queue's writers for messages, marking those that put
+// only failed items into it.
+func (q *Queue) writers() string {
+	out := make([]string, len(q.Writers))
+	for i, w := range q.Writers {
+		out[i] = "`" + w + "`"
+		if slices.Contains(q.DeadLetterWriters, w) {
+			out[i] += " (dead letters)"
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 func (c *compiler) writerPos(pl *config.Pipeline, q string) config.Pos {
 	for _, p := range pl.Producers {
 		if p.To.Name == q {
@@ -118,7 +150,7 @@ func (c *compiler) writerPos(pl *config.Pipeline, q string) config.Pos {
 		}
 	}
 	for _, cs := range pl.Consumers {
-		if cs.To.Name == q {
+		if cs.To.Name == q || cs.OnError.DeadLetter.Name == q {
 			return cs.Pos
 		}
 	}
@@ -134,45 +166,71 @@ func (c *compiler) readerPos(pl *config.Pipeline, q string) config.Pos {
 	return config.Pos{File: pl.File, Line: 1, Col: 1}
 }
 
-// checkCycles warns about queues that feed themselves through consumers:
-// under close and sentinel they never learn that their writers finished.
-func (c *compiler) checkCycles(g *Graph, pl *config.Pipeline) {
-	next := map[string][]*Consumer{}
+// hop is a consumer taking items from its queue and putting items into
+// another: the edges that checkCycles and checkReach follow.
+type hop struct {
+	cs         *Consumer
+	to         string
+	pos        config.Pos // where the file names `to`
+	deadLetter bool       // only failed items take it
+}
+
+// hops returns, for each queue, the hops of the consumers that read it:
+// into their `to` when they emit, and into their dead-letter queue. A
+// consumer dead-lettering into the queue it reads is an error of its own
+// (dead-letter-loop), not a hop.
+func hops(g *Graph) map[string][]hop {
+	next := map[string][]hop{}
 	for _, cs := range g.Consumers {
 		if cs.Emits && cs.To != "" {
-			next[cs.From] = append(next[cs.From], cs)
+			next[cs.From] = append(next[cs.From], hop{cs: cs, to: cs.To, pos: cs.ToPos})
+		}
+		if dl := cs.OnError.DeadLetter; dl != "" && dl != cs.From && (!cs.Emits || dl != cs.To) {
+			next[cs.From] = append(next[cs.From], hop{cs: cs, to: dl, pos: cs.DeadLetterPos, deadLetter: true})
 		}
 	}
+	return next
+}
+
+// checkCycles warns about queues that feed themselves through consumers
+// (emits or dead letters): under close and sentinel they never learn that
+// their writers finished.
+func (c *compiler) checkCycles(g *Graph, pl *config.Pipeline) {
+	next := hops(g)
 	const (
 		unseen = iota
 		active
 		finished
 	)
 	state := map[string]int{}
-	var path []*Consumer
+	var path []hop
 	var visit func(q string)
 	visit = func(q string) {
 		state[q] = active
-		for _, cs := range next[q] {
-			path = append(path, cs)
-			switch state[cs.To] {
+		for _, h := range next[q] {
+			path = append(path, h)
+			switch state[h.to] {
 			case unseen:
-				visit(cs.To)
+				visit(h.to)
 			case active:
 				var loop, queues []string
 				start := 0
 				for i, s := range path {
-					if s.From == cs.To {
+					if s.cs.From == h.to {
 						start = i
 					}
 				}
 				for _, s := range path[start:] {
-					loop = append(loop, s.From+" → "+s.Name)
-					queues = append(queues, s.From)
+					step := s.cs.From + " → " + s.cs.Name
+					if s.deadLetter {
+						step += " (dead letter)"
+					}
+					loop = append(loop, step)
+					queues = append(queues, s.cs.From)
 				}
-				c.diags.Warnf(cs.ToPos, config.CodeCycle,
+				c.diags.Warnf(h.pos, config.CodeCycle,
 					"a queue in a cycle is never closed and never joins while items circulate: its readers wait for its own writers; filter with `when` so items leave it, break the cycle, or set a deadline",
-					"queues form a cycle: %s → %s%s", joinArrows(loop), cs.To, cycleCapacity(g, queues))
+					"queues form a cycle: %s → %s%s", joinArrows(loop), h.to, cycleCapacity(g, queues))
 			}
 			path = path[:len(path)-1]
 		}

@@ -27,7 +27,8 @@ func (c *compiler) hazards(g *Graph, pl *config.Pipeline) {
 
 // checkReach warns about consumers whose input queue has writers, but
 // only writers that no producer's items ever reach (for example a cycle
-// with no way in). Queues with no writer at all are queue-unwritten.
+// with no way in), following emits and dead letters. Queues with no writer
+// at all are queue-unwritten.
 func (c *compiler) checkReach(g *Graph, pl *config.Pipeline) {
 	reached := map[string]bool{}
 	var queue []string
@@ -37,13 +38,14 @@ func (c *compiler) checkReach(g *Graph, pl *config.Pipeline) {
 			queue = append(queue, p.To)
 		}
 	}
+	next := hops(g)
 	for len(queue) > 0 {
 		q := queue[0]
 		queue = queue[1:]
-		for _, cs := range g.Consumers {
-			if cs.From == q && cs.Emits && cs.To != "" && !reached[cs.To] {
-				reached[cs.To] = true
-				queue = append(queue, cs.To)
+		for _, h := range next[q] {
+			if !reached[h.to] {
+				reached[h.to] = true
+				queue = append(queue, h.to)
 			}
 		}
 	}

@@ -136,6 +136,9 @@ func drawGraph(g *Graph) *drawing {
 		if c.Emits && c.To != "" {
 			d.edges = append(d.edges, edge{from: id, to: nodeID(queueNode, c.To), kind: emitEdge})
 		}
+		if dl := c.OnError.DeadLetter; dl != "" {
+			d.edges = append(d.edges, edge{from: id, to: nodeID(queueNode, dl), kind: deadLetterEdge})
+		}
 	}
 	return d
 }

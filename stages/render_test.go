@@ -128,7 +128,7 @@ func TestNodeIDs(t *testing.T) {
 	}
 }
 
-// TestRenderDeadLetterEdge draws the one edge kind nothing compiles yet.
+// TestRenderDeadLetterEdge draws a dead-letter edge by itself.
 func TestRenderDeadLetterEdge(t *testing.T) {
 	d := &drawing{
 		title: "dl",

@@ -77,9 +77,13 @@ type Consumer struct {
 	Emits    bool   // some step emits into To
 	Pos      config.Pos
 	ToPos    config.Pos
-	when     *program
-	steps    []Step
-	env      map[string]string
+	// OnError says what happens to an item whose steps fail.
+	OnError ErrorPolicy
+	// DeadLetterPos is where the file names OnError.DeadLetter.
+	DeadLetterPos config.Pos
+	when          *program
+	steps         []Step
+	env           map[string]string
 }
 
 // Effects is what a consumer's steps do to the world. The pipeline package
@@ -134,6 +138,9 @@ type StepError struct {
 	Worker string
 	Item   any
 	Err    error
+	// Step is the index of the step that failed, or -1 for `when`. A
+	// retry resumes there: the steps before it already took effect.
+	Step int
 }
 
 func (e *StepError) Error() string {
@@ -146,33 +153,41 @@ func (e *StepError) Unwrap() error { return e.Err }
 // means the item was interrupted, not failed; any other error is a
 // *StepError.
 func (w *ConsumerWorker) Handle(ctx context.Context, item any) (Outcome, error) {
-	w.env.Item = item
-	if w.c.when != nil {
+	return w.Retry(ctx, item, 1, -1)
+}
+
+// Retry runs attempt number attempt (1-based, visible as `attempt`) of an
+// item, starting at step from: -1 starts with `when`, as Handle does; a
+// failed attempt's StepError.Step resumes at the step that failed, so the
+// steps before it (prints, emits) do not happen twice.
+func (w *ConsumerWorker) Retry(ctx context.Context, item any, attempt, from int) (Outcome, error) {
+	w.env.Item, w.env.Attempt = item, attempt
+	if from < 0 && w.c.when != nil {
 		v, err := w.c.when.run(&w.vm, w.env)
 		if err != nil {
-			return Done, w.fail(item, err)
+			return Done, w.fail(item, -1, err)
 		}
 		b, ok := v.(bool)
 		if !ok {
-			return Done, w.fail(item, &RuntimeError{Pos: w.c.when.src.pos(1, 0), Msg: fmt.Sprintf("`when` gave %s, not a boolean", Quote(v))})
+			return Done, w.fail(item, -1, &RuntimeError{Pos: w.c.when.src.pos(1, 0), Msg: fmt.Sprintf("`when` gave %s, not a boolean", Quote(v))})
 		}
 		if !b {
 			return Filtered, nil
 		}
 	}
-	for _, s := range w.c.steps {
-		if err := s.Run(ctx, w); err != nil {
+	for i := max(from, 0); i < len(w.c.steps); i++ {
+		if err := w.c.steps[i].Run(ctx, w); err != nil {
 			if ctx.Err() != nil {
 				return Done, ctx.Err()
 			}
-			return Done, w.fail(item, err)
+			return Done, w.fail(item, i, err)
 		}
 	}
 	return Done, nil
 }
 
-func (w *ConsumerWorker) fail(item any, err error) error {
-	return &StepError{Stage: w.c.Name, Worker: w.env.Worker, Item: item, Err: err}
+func (w *ConsumerWorker) fail(item any, step int, err error) error {
+	return &StepError{Stage: w.c.Name, Worker: w.env.Worker, Item: item, Err: err, Step: step}
 }
 
 // Quote formats an item for messages: strings quoted, the rest as Format

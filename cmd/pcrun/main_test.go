@@ -27,6 +27,9 @@ var (
 var raceEnabled bool
 
 func TestMain(m *testing.M) {
+	if h := os.Getenv(helperEnv); h != "" {
+		os.Exit(runHelper(h)) // a subprocess started by a test: see spill_test.go
+	}
 	dir, err := os.MkdirTemp("", "pcrun-test-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pcrun tests: cannot create a temp dir: %v\n", err)
@@ -87,14 +90,16 @@ func (s *syncBuffer) String() string {
 }
 
 // ledger is the first line of the end-of-run summary:
-// `pcrun: NAME HOW in DURATION: P produced = D done + F failed + A abandoned`.
+// `pcrun: NAME HOW in DURATION: P produced = D done + X filtered + F failed
+// [(S skipped, L dead-lettered)] + A abandoned`.
 type ledger struct {
-	Name, How                         string
-	Elapsed                           time.Duration
-	Produced, Done, Failed, Abandoned int64
+	Name, How                                   string
+	Elapsed                                     time.Duration
+	Produced, Done, Filtered, Failed, Abandoned int64
+	Skipped, DeadLettered                       int64
 }
 
-var ledgerRE = regexp.MustCompile(`(?m)^pcrun: (\S+) (.+?) in (\S+): (\d+) produced = (\d+) done \+ (\d+) failed \+ (\d+) abandoned$`)
+var ledgerRE = regexp.MustCompile(`(?m)^pcrun: (\S+) (.+?) in (\S+): (\d+) produced = (\d+) done \+ (\d+) filtered \+ (\d+) failed(?: \((\d+) skipped, (\d+) dead-lettered\))? \+ (\d+) abandoned$`)
 
 // parseLedger finds the ledger line in stderr and checks that it balances.
 func parseLedger(t *testing.T, stderr string) ledger {
@@ -109,6 +114,9 @@ func parseLedger(t *testing.T, stderr string) ledger {
 		t.Fatalf("ledger line %q: bad duration: %v", m[0], err)
 	}
 	n := func(s string) int64 {
+		if s == "" {
+			return 0
+		}
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			t.Fatalf("ledger line %q: %v", m[0], err)
@@ -116,8 +124,9 @@ func parseLedger(t *testing.T, stderr string) ledger {
 		return v
 	}
 	l := ledger{Name: m[1], How: m[2], Elapsed: d,
-		Produced: n(m[4]), Done: n(m[5]), Failed: n(m[6]), Abandoned: n(m[7])}
-	if l.Produced != l.Done+l.Failed+l.Abandoned {
+		Produced: n(m[4]), Done: n(m[5]), Filtered: n(m[6]), Failed: n(m[7]),
+		Skipped: n(m[8]), DeadLettered: n(m[9]), Abandoned: n(m[10])}
+	if l.Produced != l.Done+l.Filtered+l.Failed+l.Abandoned || l.Skipped+l.DeadLettered > l.Failed {
 		t.Errorf("ledger does not balance: %q", m[0])
 	}
 	if bytes.Contains([]byte(stderr), []byte("does not balance")) {

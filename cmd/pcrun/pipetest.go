@@ -273,8 +273,9 @@ func compareLedger(want []config.Total, res *pipeline.Result) []problem {
 	if len(want) == 0 || res == nil {
 		return nil
 	}
-	produced, done, failed, abandoned := res.Totals()
-	got := map[string]int64{"produced": produced, "done": done, "failed": failed, "abandoned": abandoned}
+	l := res.Total
+	got := map[string]int64{"produced": l.Produced, "done": l.Done, "filtered": l.Filtered, "failed": l.Failed,
+		"skipped": l.Skipped, "dead_lettered": l.DeadLettered, "abandoned": l.Abandoned}
 	var out []problem
 	for _, w := range want {
 		if g := got[w.Key]; g != w.N {
@@ -282,7 +283,7 @@ func compareLedger(want []config.Total, res *pipeline.Result) []problem {
 		}
 	}
 	if len(out) > 0 {
-		out[len(out)-1].detail = []string{fmt.Sprintf("ledger: %d produced = %d done + %d failed + %d abandoned", produced, done, failed, abandoned)}
+		out[len(out)-1].detail = []string{"ledger: " + l.String()}
 	}
 	return out
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -68,8 +70,61 @@ func runAction(c *cli.Context, e *env) error {
 		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s); nothing was run", file, n), exitUsage)
 	}
 
-	res, err := pipeline.Run(context.Background(), g, pipeline.Options{Stdout: c.App.Writer, Stderr: stderr, Signals: signals})
-	if !c.Bool("quiet") {
+	summary := c.String("summary")
+	if summary != "text" && summary != "json" {
+		return cli.Exit(fmt.Sprintf("pcrun: error: unknown summary format %q\nhint: use text or json", summary), exitUsage)
+	}
+	opts := pipeline.Options{Stdout: c.App.Writer, Stderr: stderr, Signals: signals}
+	if path := c.String("resume"); path != "" {
+		res, err := readResume(path)
+		if err != nil {
+			return cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+		}
+		opts.Resume = res
+	}
+	spillPath := g.Spill
+	if c.IsSet("spill") {
+		spillPath = c.String("spill")
+	}
+	var spill *spillFile
+	if spillPath != "" {
+		var err error
+		if spill, err = createSpill(spillPath); err != nil {
+			return cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+		}
+		defer spill.abort()
+		opts.Spill = spill
+	}
+
+	res, err := pipeline.Run(context.Background(), g, opts)
+	if res == nil { // the spill file to resume from does not fit the pipeline
+		return cli.Exit(fmt.Sprintf("pcrun: error: %s: %v", c.String("resume"), err), exitUsage)
+	}
+	if spill != nil {
+		var cerr error
+		if res.Balanced() != nil {
+			// Run writes the spill file only when the ledger holds: keep
+			// an earlier file rather than put an empty one in its place.
+			cerr = fmt.Errorf("the spill file %s was not written", spillPath)
+		} else {
+			cerr = spill.commit()
+		}
+		switch {
+		case cerr != nil && err == nil:
+			err = cerr
+		case cerr != nil:
+			fmt.Fprintf(stderr, "pcrun: error: %v\n", cerr)
+		case res.Spilled > 0:
+			fmt.Fprintf(stderr, "pcrun: %d abandoned item(s) written to %s; finish with: pcrun run --resume %s %s\n", res.Spilled, spillPath, spillPath, file)
+		}
+	}
+	switch {
+	case c.Bool("quiet"):
+	case summary == "json":
+		enc := json.NewEncoder(stderr)
+		enc.SetIndent("", "  ")
+		enc.Encode(res)
+	default:
 		res.WriteSummary(stderr)
 	}
 	var dl *pipeline.DeadlockError
@@ -101,4 +156,70 @@ func testFileOf(file string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// readResume reads the spill file of an earlier run.
+func readResume(path string) (*pipeline.Resume, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the spill file: %v", err)
+	}
+	defer f.Close()
+	res, err := pipeline.ReadResume(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return res, nil
+}
+
+// spillFile is written beside its final name and renamed into place when
+// the run ends, so a crash never leaves half a spill file, and a run may
+// resume from the file it spills to.
+type spillFile struct {
+	*os.File
+	path string
+	werr error // the first failed write: the file is not to be trusted
+}
+
+// Write remembers a failed write, so that commit does not put a file with
+// half a line in it in place of an earlier one.
+func (s *spillFile) Write(p []byte) (int, error) {
+	n, err := s.File.Write(p)
+	if err != nil && s.werr == nil {
+		s.werr = err
+	}
+	return n, err
+}
+
+func createSpill(path string) (*spillFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create the spill file: %v", err)
+	}
+	return &spillFile{File: f, path: path}, nil
+}
+
+func (s *spillFile) commit() error {
+	if s.werr != nil {
+		return fmt.Errorf("the spill file %s was not written: %v", s.path, s.werr)
+	}
+	if err := s.Sync(); err != nil {
+		return fmt.Errorf("writing the spill file: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		return fmt.Errorf("writing the spill file: %v", err)
+	}
+	if err := os.Rename(s.Name(), s.path); err != nil {
+		return fmt.Errorf("writing the spill file: %v", err)
+	}
+	s.File = nil
+	return nil
+}
+
+// abort removes the temporary file unless commit renamed it.
+func (s *spillFile) abort() {
+	if s.File != nil {
+		s.Close()
+		os.Remove(s.Name())
+	}
 }

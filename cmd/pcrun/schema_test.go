@@ -205,6 +205,13 @@ func TestSchemaRejects(t *testing.T) {
 		{"bad delay", "producers:\n  - name: p\n    count: 1\n    delay: 5 sec\n    item: x\n", schemaFailure{"/producers/0/delay", "pattern"}},
 		{"deadline 0", "shutdown: {deadline: 0s}\n" + stage, schemaFailure{"/shutdown/deadline", "not"}},
 		{"grace template", "shutdown: {grace: '${x}'}\n" + stage, schemaFailure{"/shutdown/grace", "pattern"}},
+		{"on_error dead_letter shorthand", stage + "consumers:\n  - name: c\n    on_error: dead_letter\n", schemaFailure{"/consumers/0/on_error", "enum"}},
+		{"on_error unknown key", stage + "consumers:\n  - name: c\n    on_error: {retyr: 3}\n", schemaFailure{"/consumers/0/on_error", "additionalProperties"}},
+		{"retry 0", stage + "consumers:\n  - name: c\n    on_error: {retry: 0}\n", schemaFailure{"/consumers/0/on_error/retry", "minimum"}},
+		{"jitter above 1", stage + "consumers:\n  - name: c\n    on_error: {retry: {jitter: 2}}\n", schemaFailure{"/consumers/0/on_error/retry/jitter", "maximum"}},
+		{"bad then", stage + "consumers:\n  - name: c\n    on_error: {then: retry}\n", schemaFailure{"/consumers/0/on_error/then", "enum"}},
+		{"then dead_letter without a queue", stage + "consumers:\n  - name: c\n    on_error: {then: dead_letter}\n", schemaFailure{"/consumers/0/on_error", "required"}},
+		{"dead_letter and skip", "queues: {main: {}, dl: {}}\nproducers: [{name: p, to: main, count: 1, item: x}]\nconsumers:\n  - {name: c, from: main, on_error: {then: skip, dead_letter: dl}}\n  - {name: d, from: dl}\n", schemaFailure{"/consumers/0/on_error", "not"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
