@@ -28,5 +28,10 @@ func (s *emitStep) Run(ctx context.Context, w *ConsumerWorker) error {
 	if err != nil {
 		return err
 	}
-	return w.fx.Emit(ctx, v)
+	if err := w.fx.Emit(ctx, v); err != nil && ctx.Err() == nil {
+		return &RuntimeError{Pos: s.t.Pos(), Msg: "emit: " + err.Error(), Err: err}
+	} else if err != nil {
+		return err
+	}
+	return nil
 }

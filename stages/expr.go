@@ -45,9 +45,12 @@ type program struct {
 type RuntimeError struct {
 	Pos config.Pos
 	Msg string
+	Err error // the underlying error, if any
 }
 
 func (e *RuntimeError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
+
+func (e *RuntimeError) Unwrap() error { return e.Err }
 
 // run evaluates the program on a worker's VM.
 func (p *program) run(m *vm.VM, env any) (any, error) {
