@@ -97,7 +97,9 @@ func (s *spill) write(w io.Writer) (items int, err error) {
 
 // Resume is what a run picks up from an earlier run's spill file.
 type Resume struct {
-	// Items are put back into their queues before anything else happens.
+	// Items are put back into their queues in id order by one writer, the
+	// "replay" ledger row, which starts with the producers and runs beside
+	// them: replayed and new items may interleave.
 	Items []SpillRecord
 	// Next maps a producer stage and replica to the index it starts at.
 	Next map[string]map[int]int

@@ -76,7 +76,14 @@ func (l *pipeLines) text() string {
 // to EOF and the command waited for.
 func startPcrun(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(pcrunBinary(t), args...)
+	return startCommand(t, exec.Command(pcrunBinary(t), args...))
+}
+
+// startCommand starts cmd (pcrun, or the test binary as a helper) as
+// startPcrun does.
+func startCommand(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	args := cmd.Args[1:]
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
