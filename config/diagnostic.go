@@ -62,6 +62,7 @@ const (
 	CodeConflict       = "conflicting-fields" // two keys that contradict each other
 	CodeDeadLetterLoop = "dead-letter-loop"   // a consumer dead-letters into the queue it reads
 	CodeBackoffOverMax = "backoff-over-max"   // on_error.retry backoff longer than max_backoff
+	CodeURL            = "bad-url"            // a NATS queue's url that is not nats:// or tls://
 )
 
 // Codes lists every diagnostic code; docs/diagnostics.md explains each.
@@ -72,7 +73,7 @@ var Codes = []string{
 	CodeExprSyntax, CodeExprType, CodeUnknownName, CodeTemplate, CodeUnknownAction,
 	CodeStep, CodeEmitWithoutTo, CodeToWithoutEmit, CodeQueueUnread, CodeQueueUnwritten,
 	CodeQueueUnused, CodeCycle, CodeWillDeadlock, CodeUnreachable, CodeDeadlineShort, CodeNoItems,
-	CodeConflict, CodeDeadLetterLoop, CodeBackoffOverMax,
+	CodeConflict, CodeDeadLetterLoop, CodeBackoffOverMax, CodeURL,
 }
 
 // Diagnostic is one problem in a pipeline file.

@@ -28,10 +28,52 @@ type Queue struct {
 	Capacity  int  // items; meaningless when Unbounded
 	Unbounded bool // capacity: unbounded
 	Implicit  bool // the default "main" queue of a file without `queues`
+
+	Backend    Backend // "" or Memory unless the file says `backend: nats`
+	BackendPos Pos
+	// The NATS settings; the loader rejects them on a memory queue.
+	URL           *Value // a template, evaluated once before the run (stages); nil: DefaultNatsURL
+	Stream        string // "": derived from the pipeline and queue names (stages)
+	StreamPos     Pos
+	Subject       string // "": derived like Stream
+	SubjectPos    Pos
+	MaxDeliver    int // deliveries of an item before it counts as failed; 0: DefaultMaxDeliver
+	MaxDeliverPos Pos
+	AckWait       time.Duration // how long a reader may hold an item without word before it is redelivered; 0: DefaultAckWait
+	AckWaitPos    Pos
+
+	natsKeys []keyAt // the NATS settings the file gives, for the check on memory queues
+}
+
+// keyAt is a key of a mapping and where the file writes it.
+type keyAt struct {
+	key string
+	pos Pos
 }
 
 // DefaultCapacity is a queue's capacity when the file does not say.
 const DefaultCapacity = 1000
+
+// Backend is where a queue's items wait.
+type Backend string
+
+// The queue backends.
+const (
+	// Memory: a queue inside the pcrun process (the default).
+	Memory Backend = "memory"
+	// NATS: a NATS JetStream stream, which several pcrun processes may share.
+	NATS Backend = "nats"
+)
+
+// Backends lists the valid backends in documentation order.
+var Backends = []string{string(Memory), string(NATS)}
+
+// Defaults of the NATS queue settings.
+const (
+	DefaultNatsURL    = "nats://127.0.0.1:4222"
+	DefaultMaxDeliver = 5
+	DefaultAckWait    = 30 * time.Second
+)
 
 // DefaultGrace is how long queues may drain after a deadline or signal when
 // the file does not say.

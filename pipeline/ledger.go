@@ -163,6 +163,11 @@ func (r *Result) WriteSummary(w io.Writer) {
 			l.Done, l.Filtered, l.Failed, l.Abandoned)
 	}
 	tw.Flush()
+	for _, q := range r.Queues {
+		if q.Redelivered > 0 { // NATS: delivery is at least once
+			fmt.Fprintf(w, "  queue %s: %d delivery(ies) of items delivered before (a reader died or timed out)\n", q.Name, q.Redelivered)
+		}
+	}
 }
 
 func dash(n int64, show bool) string {

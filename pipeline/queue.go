@@ -10,7 +10,8 @@ type Item struct {
 	ID     uint64
 	Origin int // ledger row of the stage that put it
 	Value  any
-	marker bool // a sentinel end marker, not an item
+	marker bool      // a sentinel end marker, not an item
+	nats   *delivery // taken from a NATS queue: the delivery Ack acknowledges
 }
 
 // errClosed is returned by Get when the queue is closed and empty.
@@ -57,4 +58,7 @@ type QueueStats struct {
 	Depth     int    `json:"depth"`
 	Markers   int64  `json:"markers,omitempty"`
 	Abandoned int64  `json:"abandoned"` // left in the queue at the end
+	// Redelivered counts deliveries of items taken from a NATS queue that
+	// had been delivered before (at least once: a reader died or timed out).
+	Redelivered int64 `json:"redelivered,omitempty"`
 }

@@ -40,6 +40,28 @@ type Options struct {
 	// items are put back into their queues and producers start where they
 	// stopped.
 	Resume *Resume
+	// Only, when not empty, names the stages whose workers this run starts
+	// (`pcrun run --only`); the others run in other processes. Check it
+	// with CheckOnly first: Run refuses a selection that CheckOnly
+	// rejects. See only.go.
+	Only []string
+	// Shared says that other pcrun processes run stages of this pipeline
+	// over its NATS queues: the run then neither resets those queues when
+	// it starts nor takes the items left in them at its end (they stay on
+	// the broker for the others), an item it took but did not finish goes
+	// back to the broker, and its result is this process's part of the
+	// whole (its ledger is not checked for balance). Setting Only implies
+	// Shared. A run that is not Shared owns its NATS queues: it purges them
+	// and resets the pipeline's keys on the broker when it starts, and at
+	// its end counts what is left in them as abandoned (and spills it), as
+	// with memory queues. See nats.go.
+	Shared bool
+	// Fresh makes a Shared run reset its NATS queues when it starts, as a
+	// run that is not Shared does: the items in their streams are purged
+	// and the record of which writers finished is cleared. Of the
+	// processes of one multi-process run, the first to start says it
+	// (`--fresh`), before any other has put, taken or finished anything.
+	Fresh bool
 }
 
 // Errors Run returns; cmd/pcrun maps them to exit codes.
@@ -83,6 +105,8 @@ type run struct {
 	hard, soft           context.Context
 	hardCancel, softStop context.CancelCauseFunc
 	writersLeft          map[string]*atomic.Int64
+	brokers              map[string]*natsBroker // by URL; run_nats.go
+	nats                 []*natsQueue
 	producersLeft        atomic.Int64
 	failMu               sync.Mutex
 	failures             []string
@@ -103,6 +127,12 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	if err := checkResume(g, opts.Resume); err != nil {
 		return nil, err
 	}
+	if errs := CheckOnly(g, opts.Only); errs != nil {
+		return nil, errs[0]
+	}
+	if len(opts.Only) > 0 && opts.Resume != nil {
+		return nil, errors.New("resuming a run of some of the stages (--only) is not supported")
+	}
 	r := &run{
 		g: g, opts: opts, out: &lineWriter{w: opts.Stdout}, world: newWorld(),
 		queues: map[string]Queue{}, mem: map[string]*memQueue{}, qstats: map[string]*queueCounters{},
@@ -112,19 +142,33 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 		r.spill = &spill{}
 	}
 	for _, q := range g.Queues {
-		capacity := q.Capacity
-		if q.Unbounded {
-			capacity = 0
+		if !r.uses(q) {
+			continue // another process's queue (--only)
 		}
-		mq := newMemQueue(r.world, q.Name, capacity)
-		r.queues[q.Name], r.mem[q.Name] = mq, mq
+		if q.Backend == config.NATS {
+			if err := r.openNats(ctx, q); err != nil { // run_nats.go
+				r.closeNats()
+				return nil, err
+			}
+		} else {
+			capacity := q.Capacity
+			if q.Unbounded {
+				capacity = 0
+			}
+			mq := newMemQueue(r.world, q.Name, capacity)
+			r.queues[q.Name], r.mem[q.Name] = mq, mq
+		}
 		r.writersLeft[q.Name] = new(atomic.Int64)
-		r.writersLeft[q.Name].Store(int64(q.WriterReplicas))
+		r.writersLeft[q.Name].Store(int64(r.localWriters(q)))
 		r.qstats[q.Name] = new(queueCounters)
 	}
 	for _, q := range r.replayQueues() {
 		r.writersLeft[q].Add(1) // the replay writer
+		if nq, ok := r.queues[q].(*natsQueue); ok {
+			nq.localLeft[replayStage]++
+		}
 	}
+	defer r.closeNats()
 	for range len(g.Producers) + len(g.Consumers) + 1 {
 		r.stats = append(r.stats, new(counters))
 	}
@@ -141,7 +185,7 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	<-done
 
 	res := r.result(time.Since(start), stop)
-	if err := res.Balanced(); err != nil {
+	if err := res.Balanced(); err != nil && !r.partOfWhole() {
 		fmt.Fprintln(opts.Stderr, "pcrun:", err)
 		return res, err
 	}
@@ -177,7 +221,9 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 func (r *run) startWorkers(wg *sync.WaitGroup) {
 	n := 0
 	for _, p := range r.g.Producers {
-		n += p.Replicas
+		if r.selected(p.Name) {
+			n += p.Replicas
+		}
 	}
 	replay := r.replayQueues()
 	if len(replay) > 0 {
@@ -185,7 +231,9 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 	}
 	r.producersLeft.Store(int64(n))
 	for _, c := range r.g.Consumers {
-		n += c.Replicas
+		if r.selected(c.Name) {
+			n += c.Replicas
+		}
 	}
 	for range n {
 		r.world.enter()
@@ -194,7 +242,17 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 		wg.Go(func() { r.replay(len(r.stats)-1, replay) })
 	}
 	for _, q := range r.g.Queues {
-		if q.WriterReplicas == 0 {
+		if nq, ok := r.queues[q.Name].(*natsQueue); ok {
+			if len(q.Writers) == 0 && !r.replaysInto(q.Name) { // no writer in any process
+				wg.Go(func() {
+					if nq.lastWriter(r.hard) {
+						r.endOfWriters(r.hard, q.Name)
+					}
+				})
+			}
+			continue
+		}
+		if r.uses(q) && r.writersLeft[q.Name].Load() == 0 { // no writer, not even a replay
 			r.world.enter()
 			wg.Go(func() {
 				ctx := withWorker(r.hard, &worker{name: "pcrun"})
@@ -204,11 +262,17 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 		}
 	}
 	for i, p := range r.g.Producers {
+		if !r.selected(p.Name) {
+			continue // runs in another process (--only)
+		}
 		for replica := 1; replica <= p.Replicas; replica++ {
 			wg.Go(func() { r.producer(p, replica, i) })
 		}
 	}
 	for j, c := range r.g.Consumers {
+		if !r.selected(c.Name) {
+			continue
+		}
 		row := len(r.g.Producers) + j
 		for replica := 1; replica <= c.Replicas; replica++ {
 			wg.Go(func() { r.consumer(c, replica, row) })
@@ -219,7 +283,13 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 // writerDone is called as each writer replica of a queue exits. The last
 // one ends the queue as the strategy says: close it, or put one end marker
 // per reader replica.
-func (r *run) writerDone(ctx context.Context, queue string) {
+func (r *run) writerDone(ctx context.Context, queue, stage string) {
+	if nq, ok := r.queues[queue].(*natsQueue); ok {
+		if nq.writerDone(ctx, stage) { // every writer in every process has finished
+			r.endOfWriters(ctx, queue)
+		}
+		return
+	}
 	if r.writersLeft[queue].Add(-1) == 0 {
 		r.endOfWriters(ctx, queue)
 	}
@@ -269,6 +339,9 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 	}()
 	signals := r.opts.Signals
 	nsig := 0
+	joinTick, stopJoinTick := r.joinTicker() // nil without NATS queues
+	defer stopJoinTick()
+	idlePolls := 0
 	begin := func(cause error, notice string) {
 		if stop == nil {
 			stop = cause
@@ -301,6 +374,16 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 				stop = deadlock
 				r.softStop(deadlock)
 				r.hardCancel(deadlock)
+			}
+		case <-joinTick:
+			// Join with NATS queues: readers waiting on the broker are no
+			// waiters of the world, so no stall says the run is over.
+			if r.hard.Err() != nil || stop != nil || !r.joined() || !r.natsJoined() {
+				idlePolls = 0
+				continue
+			}
+			if idlePolls++; idlePolls >= 2 {
+				r.hardCancel(errFinished)
 			}
 		case <-signals:
 			nsig++
@@ -435,6 +518,9 @@ func (r *run) reason() string {
 func (r *run) result(elapsed time.Duration, stop error) *Result {
 	res := &Result{Pipeline: r.g.Name, Strategy: string(r.g.Strategy), Elapsed: elapsed}
 	for _, q := range r.g.Queues {
+		if !r.uses(q) {
+			continue
+		}
 		qc := r.qstats[q.Name]
 		for _, it := range r.queues[q.Name].Drain() {
 			r.stats[it.Origin].abandoned.Add(1)
@@ -455,10 +541,14 @@ func (r *run) result(elapsed time.Duration, stop error) *Result {
 		}}
 	}
 	for i, p := range r.g.Producers {
-		res.Stages = append(res.Stages, row(p.Name, "producer", p.Replicas, r.stats[i]))
+		if r.selected(p.Name) {
+			res.Stages = append(res.Stages, row(p.Name, "producer", p.Replicas, r.stats[i]))
+		}
 	}
 	for j, c := range r.g.Consumers {
-		res.Stages = append(res.Stages, row(c.Name, "consumer", c.Replicas, r.stats[len(r.g.Producers)+j]))
+		if r.selected(c.Name) {
+			res.Stages = append(res.Stages, row(c.Name, "consumer", c.Replicas, r.stats[len(r.g.Producers)+j]))
+		}
 	}
 	if len(r.replayQueues()) > 0 {
 		res.Stages = append(res.Stages, row("replay", "replay", 1, r.stats[len(r.stats)-1]))

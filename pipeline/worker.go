@@ -25,7 +25,7 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 	i := r.startIndex(p.Name, replica)
 	defer r.world.leave()
 	defer r.producersLeft.Add(-1)
-	defer r.writerDone(hard, p.To)
+	defer r.writerDone(hard, p.To, p.Name)
 	defer func() {
 		r.spill.add(SpillRecord{Kind: "producer", Stage: p.Name, Replica: replica, Next: i, Count: p.Count})
 	}()
@@ -94,7 +94,7 @@ func (r *run) replay(row int, queues []string) {
 	defer r.producersLeft.Add(-1)
 	defer func() {
 		for _, q := range queues {
-			r.writerDone(hard, q)
+			r.writerDone(hard, q, replayStage)
 		}
 	}()
 	for _, rec := range r.opts.Resume.Items {
@@ -126,10 +126,10 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 	defer r.world.leave() // runs last: after the end of our output queues
 	if cs.Emits {
 		fx.out = r.queues[cs.To]
-		defer r.writerDone(ctx, cs.To)
+		defer r.writerDone(ctx, cs.To, cs.Name)
 	}
 	if dl := cs.OnError.DeadLetter; dl != "" && (dl != cs.To || !cs.Emits) {
-		defer r.writerDone(ctx, dl)
+		defer r.writerDone(ctx, dl, cs.Name)
 	}
 	in := r.queues[cs.From]
 	qc := r.qstats[cs.From]
@@ -141,6 +141,14 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 		}
 		c.taken.Add(1)
 		origin := r.stats[it.Origin]
+		if n, over := it.overDelivered(); over { // NATS: its readers kept dying on it
+			origin.failed.Add(1)
+			qc.failed.Add(1)
+			r.giveUp(ctx, cs, w.Name(), row, it, 1, fmt.Errorf("delivered %d times and never finished (max_deliver %d): "+
+				"the readers it went to died or held it past ack_wait", n, r.g.Queue(cs.From).MaxDeliver))
+			in.Ack(it)
+			continue
+		}
 		switch outcome, attempts, err := r.handle(ctx, cs, w, it.Value); {
 		case err == nil && outcome == stages.Filtered:
 			origin.filtered.Add(1)
@@ -148,6 +156,8 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 		case err == nil:
 			origin.done.Add(1)
 			qc.done.Add(1)
+		case ctx.Err() != nil && r.handBack(in, it):
+			continue // back on the broker, for another process's reader
 		case ctx.Err() != nil:
 			origin.abandoned.Add(1) // interrupted mid-steps: it may run again on resume
 			qc.abandoned.Add(1)

@@ -37,6 +37,14 @@ type Queue struct {
 	// WriterReplicas and ReaderReplicas count workers, not stages.
 	WriterReplicas int
 	ReaderReplicas int
+	// Backend is config.NATS for a NATS queue, else "" (memory); the rest
+	// is for NATS queues only (see queue.go).
+	Backend    config.Backend
+	URL        string // evaluated once by Compile; may hold credentials: print Redacted()
+	Stream     string
+	Subject    string
+	MaxDeliver int
+	AckWait    time.Duration
 }
 
 // Queue returns the queue named name, or nil.
@@ -64,9 +72,10 @@ func (g *Graph) Stages() []string {
 // link fills in every queue's writers and readers and reports hazards in
 // the shape of the graph.
 func (c *compiler) link(g *Graph, pl *config.Pipeline) {
-	for _, q := range pl.Queues {
-		g.Queues = append(g.Queues, &Queue{Name: q.Name, Capacity: q.Capacity, Unbounded: q.Unbounded})
+	for i := range pl.Queues {
+		g.Queues = append(g.Queues, c.queue(pl, &pl.Queues[i]))
 	}
+	c.checkStreams(g, pl)
 	for _, p := range g.Producers {
 		if q := g.Queue(p.To); q != nil {
 			q.Writers = append(q.Writers, p.Name)
@@ -95,9 +104,18 @@ func (c *compiler) link(g *Graph, pl *config.Pipeline) {
 	c.checkCycles(g, pl)
 	c.hazards(g, pl)
 	if g.Strategy == config.None && len(g.Consumers) > 0 {
+		what := "the run will deadlock (pcrun detects it and exits 3)"
+		for _, cs := range g.Consumers {
+			if q := g.Queue(cs.From); q != nil && q.Backend == config.NATS {
+				// A reader of a NATS queue may be fed by another process:
+				// no stall is ever certain, so none is reported.
+				what = "the run will wait forever for items on its NATS queues, until a signal"
+				break
+			}
+		}
 		c.diags.Warnf(pl.Shutdown.StrategyPos, config.CodeWillDeadlock,
 			"use `strategy: close` (readers stop when the queue is closed and empty), `sentinel` or `join`",
-			"strategy `none` never tells consumers to stop: once the producers finish, the run will deadlock (pcrun detects it and exits 3)")
+			"strategy `none` never tells consumers to stop: once the producers finish, %s", what)
 	}
 }
 

@@ -216,9 +216,13 @@ func (p *Producer) delayText() (string, bool) {
 // hasWhen reports whether the consumer filters items with `when`.
 func (c *Consumer) hasWhen() bool { return c.when != nil }
 
-// backend is the queue's backend. Every queue of a graph is in memory:
-// that is the only backend there is.
-func (q *Queue) backend() string { return "memory" }
+// backend is the queue's backend: memory or nats.
+func (q *Queue) backend() string {
+	if q.Backend == config.NATS {
+		return string(config.NATS)
+	}
+	return string(config.Memory)
+}
 
 // source writes a string template back as the file wrote it, with `$${`
 // for a literal `${`.

@@ -51,6 +51,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "summary", Value: "text", Usage: "end-of-run summary on stderr as `FORMAT`: text or json"},
 		&cli.StringFlag{Name: "spill", Usage: "write every abandoned item, and where each producer stopped, to `FILE` (JSON lines; overrides shutdown.spill)"},
 		&cli.StringFlag{Name: "resume", Usage: "continue an interrupted run from its spill `FILE`: put its items back, start producers where they stopped"},
+		&cli.StringSliceFlag{Name: "only", Usage: "run the workers of these `STAGES` only (comma-separated, repeatable); the others run in other processes, connected by queues with backend: nats"},
 	}
 }
 
@@ -68,7 +69,8 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer, setCode func(int
 		Usage: "run producer/consumer pipelines declared in YAML",
 		UsageText: "pcrun [--set NAME=VALUE]... FILE\npcrun run [--set NAME=VALUE]... FILE\n" +
 			"pcrun validate [--format text|json|github] [--strict] PATH...\npcrun test PATH...\n" +
-			"pcrun graph [--format mermaid|dot] FILE\npcrun schema",
+			"pcrun graph [--format mermaid|dot] FILE\npcrun schema\n" +
+			"pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory]\npcrun status [--format text|json] FILE",
 		Version:         version,
 		Writer:          stdout,
 		ErrWriter:       stderr,
@@ -87,6 +89,8 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer, setCode func(int
 			graphCommand(e),
 			schemaCommand(e),
 			testCommand(e),
+			brokerCommand(e),
+			statusCommand(e),
 		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -74,7 +75,11 @@ func runAction(c *cli.Context, e *env) error {
 	if summary != "text" && summary != "json" {
 		return cli.Exit(fmt.Sprintf("pcrun: error: unknown summary format %q\nhint: use text or json", summary), exitUsage)
 	}
-	opts := pipeline.Options{Stdout: c.App.Writer, Stderr: stderr, Signals: signals}
+	only, err := onlyStages(c, g)
+	if err != nil {
+		return err
+	}
+	opts := pipeline.Options{Stdout: c.App.Writer, Stderr: stderr, Signals: signals, Only: only}
 	if path := c.String("resume"); path != "" {
 		res, err := readResume(path)
 		if err != nil {
@@ -145,6 +150,44 @@ func runAction(c *cli.Context, e *env) error {
 		setCode(exitFailed)
 	}
 	return nil
+}
+
+// onlyStages reads --only (STAGE[,STAGE...], repeatable) and checks the
+// selection against the graph: a usage error (exit 2) names every unknown
+// stage and every memory queue the selection would cut.
+func onlyStages(c *cli.Context, g *stages.Graph) ([]string, error) {
+	if !c.IsSet("only") {
+		return nil, nil
+	}
+	var only []string
+	for _, s := range c.StringSlice("only") {
+		for name := range strings.SplitSeq(s, ",") {
+			if name = strings.TrimSpace(name); name != "" && !slices.Contains(only, name) {
+				only = append(only, name)
+			}
+		}
+	}
+	if len(only) == 0 {
+		return nil, cli.Exit("pcrun: error: --only: no stage named\nhint: --only STAGE[,STAGE...], e.g. --only "+strings.Join(g.Stages(), ","), exitUsage)
+	}
+	if c.IsSet("resume") {
+		return nil, cli.Exit("pcrun: error: --resume cannot be combined with --only\nhint: resume the whole pipeline in one process", exitUsage)
+	}
+	errs := pipeline.CheckOnly(g, only)
+	if errs == nil {
+		return only, nil
+	}
+	var b strings.Builder
+	for i, e := range errs {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("pcrun: error: " + e.Msg)
+		if e.Hint != "" {
+			b.WriteString("\nhint: " + e.Hint)
+		}
+	}
+	return nil, cli.Exit(b.String(), exitUsage)
 }
 
 // testFileOf reports whether file is a NAME.test.yaml file of test cases,

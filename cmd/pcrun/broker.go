@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/urfave/cli/v2"
+)
+
+// brokerReadyTimeout bounds how long the embedded server may take to
+// accept connections after it started without error.
+const brokerReadyTimeout = 10 * time.Second
+
+func brokerCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "broker",
+		Usage: "run an embedded NATS server with JetStream for queues with `backend: nats`",
+		Description: "Listens on loopback by default: use --host 0.0.0.0 (or an address of this host)\n" +
+			"so that other hosts can connect. Prints the client URL on stderr once ready and\n" +
+			"runs until SIGINT or SIGTERM, then shuts down cleanly and exits 0. Exit 2 when\n" +
+			"the server cannot start (the port is in use, the store directory is unusable).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "listen on `ADDRESS` (0.0.0.0: every interface)"},
+			&cli.IntFlag{Name: "port", Value: 4222, Usage: "listen on `PORT`; 0 picks a free port (the ready line says which)"},
+			&cli.StringFlag{Name: "store-dir", Usage: "keep JetStream streams in `DIR` (default: pcrun/broker under the user cache directory)"},
+			&cli.BoolFlag{Name: "memory", Usage: "keep nothing after exit: streams live in a temporary directory removed at shutdown"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the server's notices to stderr"},
+		},
+		Action: func(c *cli.Context) error { return brokerAction(c, e) }, OnUsageError: usageError,
+	}
+}
+
+// brokerAction runs the embedded server until a signal.
+func brokerAction(c *cli.Context, e *env) error {
+	stderr := c.App.ErrWriter
+	if c.NArg() > 0 {
+		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory]", c.Args().First()), exitUsage)
+	}
+	port := c.Int("port")
+	if port < 0 || port > 65535 {
+		return cli.Exit(fmt.Sprintf("pcrun: error: --port %d: not a TCP port\nhint: use 1 to 65535, or 0 for a free port", port), exitUsage)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if c.Bool("memory") && c.IsSet("store-dir") {
+		return cli.Exit("pcrun: error: --memory and --store-dir exclude each other\nhint: --memory keeps nothing after exit; --store-dir DIR keeps streams in DIR", exitUsage)
+	}
+	dir, note, cleanup, err := brokerStore(c.String("store-dir"), c.Bool("memory"))
+	if err != nil {
+		return cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+	}
+	defer cleanup()
+
+	s, err := server.NewServer(&server.Options{
+		ServerName: "pcrun",
+		Host:       c.String("host"),
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true, // pcrun owns the signals: see env.signals
+	})
+	if err != nil {
+		return cli.Exit("pcrun: error: broker: "+err.Error(), exitUsage)
+	}
+	log := &brokerLog{w: stderr, verbose: c.Bool("verbose")}
+	s.SetLoggerV2(log, false, false, false)
+	s.Start() // returns at once; a failure to listen is reported through log.Fatalf
+	stop := func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}
+	if msg := log.fatal(); msg != "" {
+		stop()
+		return cli.Exit(brokerStartError(msg, c.String("host"), c.Int("port")), exitUsage)
+	}
+	if !s.ReadyForConnections(brokerReadyTimeout) {
+		stop()
+		msg := log.fatal()
+		if msg == "" {
+			msg = fmt.Sprintf("not ready for connections after %s", brokerReadyTimeout)
+		}
+		return cli.Exit(brokerStartError(msg, c.String("host"), c.Int("port")), exitUsage)
+	}
+	url := s.ClientURL()
+	if ip := net.ParseIP(c.String("host")); ip != nil && ip.IsUnspecified() {
+		note += "; listening on every interface: clients use nats://THIS-HOST:" + fmt.Sprint(s.Addr().(*net.TCPAddr).Port)
+	}
+	fmt.Fprintf(stderr, "pcrun: broker ready at %s; store %s\n", url, note)
+	<-e.signals
+	fmt.Fprintln(stderr, "pcrun: broker: signal received, shutting down")
+	stop()
+	fmt.Fprintln(stderr, "pcrun: broker stopped")
+	e.setCode(exitOK)
+	return nil
+}
+
+// brokerStartError explains why the server did not start.
+func brokerStartError(msg, host string, port int) string {
+	hint := "run with --verbose to see the server's log"
+	if strings.Contains(msg, "address already in use") {
+		hint = fmt.Sprintf("another broker or nats-server is listening on %s; stop it, or use --port 0 for a free port", net.JoinHostPort(host, fmt.Sprint(port)))
+	}
+	return "pcrun: error: broker: " + msg + "\nhint: " + hint
+}
+
+// brokerStore returns the store directory to give the server, how the
+// ready line describes it, and what to do at exit. With memory, it is a
+// temporary directory removed at exit: JetStream always needs one, and
+// streams declared with file storage then still work, but nothing is
+// kept.
+func brokerStore(dir string, memory bool) (string, string, func(), error) {
+	if memory {
+		tmp, err := os.MkdirTemp("", "pcrun-broker-")
+		if err != nil {
+			return "", "", nil, fmt.Errorf("cannot create a temporary store directory: %v", err)
+		}
+		return tmp, tmp + " (temporary, removed at exit)", func() { os.RemoveAll(tmp) }, nil
+	}
+	if dir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return "", "", nil, fmt.Errorf("no user cache directory for the broker's store: %v\nhint: give one with --store-dir DIR, or use --memory", err)
+		}
+		dir = filepath.Join(cache, "pcrun", "broker")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", nil, fmt.Errorf("cannot create the store directory: %v\nhint: give another with --store-dir DIR, or use --memory", err)
+	}
+	return dir, dir, func() {}, nil
+}
+
+// brokerLog is the embedded server's logger: errors and warnings go to
+// stderr, notices only when verbose; fatal errors (a port in use) are kept
+// for brokerAction, since the server's own logger would exit the process.
+type brokerLog struct {
+	mu      sync.Mutex
+	w       io.Writer
+	verbose bool
+	fatals  []string
+}
+
+func (l *brokerLog) fatal() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.fatals) == 0 {
+		return ""
+	}
+	return l.fatals[0]
+}
+
+func (l *brokerLog) print(level, format string, args []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "pcrun: broker: %s%s\n", level, fmt.Sprintf(format, args...))
+}
+
+func (l *brokerLog) Noticef(format string, args ...any) {
+	if l.verbose {
+		l.print("", format, args)
+	}
+}
+func (l *brokerLog) Warnf(format string, args ...any)  { l.print("warning: ", format, args) }
+func (l *brokerLog) Errorf(format string, args ...any) { l.print("error: ", format, args) }
+func (l *brokerLog) Debugf(string, ...any)             {}
+func (l *brokerLog) Tracef(string, ...any)             {}
+func (l *brokerLog) Fatalf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.fatals = append(l.fatals, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/urfave/cli/v2"
+
+	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/stages"
+)
+
+// statusTimeout bounds connecting to a broker and every question asked of it.
+const statusTimeout = 10 * time.Second
+
+func statusCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "report the state of a pipeline's NATS queues on their brokers; runs nothing",
+		Description: "For each queue with `backend: nats`: its stream's messages, the items its readers\n" +
+			"have not taken yet (pending), taken but not finished (ack pending), delivered more than\n" +
+			"once (redelivered). Memory queues live inside a running pcrun and are not reported.\n" +
+			"Exit 0 reported (a stream no run has created yet is reported as missing), 1 a broker\n" +
+			"could not be reached or answered with an error, 2 usage error or invalid pipeline file.",
+		ArgsUsage: "FILE",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "output `FORMAT`: text or json (on stdout)"},
+			&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable), as the run does, if a url uses vars"},
+		},
+		Action: func(c *cli.Context) error { return statusAction(c, e) }, OnUsageError: usageError,
+	}
+}
+
+// QueueStatus is one NATS queue's state, as `pcrun status --format json`
+// prints it. Counts are those of the stream and of its consumer.
+type QueueStatus struct {
+	Queue   string `json:"queue"`
+	URL     string `json:"url"` // without its password
+	Stream  string `json:"stream"`
+	Subject string `json:"subject"`
+	// Missing: the stream does not exist (no run has created it yet).
+	Missing  bool   `json:"missing,omitempty"`
+	Messages int64  `json:"messages"` // in the stream: waiting, being worked on, or past their delivery limit
+	Capacity int64  `json:"capacity"` // the stream's MaxMsgs; 0: unbounded
+	Consumer string `json:"consumer,omitempty"`
+	// Pending: not yet delivered to any reader; AckPending: delivered and
+	// not finished; Redelivered: delivered more than once and not finished.
+	Pending     int64 `json:"pending"`
+	AckPending  int64 `json:"ack_pending"`
+	Redelivered int64 `json:"redelivered"`
+	// Writers are the stages that put into the queue, and whether each
+	// has finished writing (in every process that runs it); Ended: all
+	// have, and the queue has ended (close and sentinel end on it).
+	Writers []WriterStatus `json:"writers"`
+	Ended   bool           `json:"ended"`
+	// Error says why the queue could not be reported.
+	Error string `json:"error,omitempty"`
+}
+
+// WriterStatus is one writer stage of a queue.
+type WriterStatus struct {
+	Stage string `json:"stage"`
+	Ended bool   `json:"ended"`
+}
+
+// Status is the output of `pcrun status --format json`.
+type Status struct {
+	Pipeline string        `json:"pipeline"`
+	Queues   []QueueStatus `json:"queues"`
+}
+
+func statusAction(c *cli.Context, e *env) error {
+	format := c.String("format")
+	if format != "text" && format != "json" {
+		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use text or json", format), exitUsage)
+	}
+	switch c.NArg() {
+	case 0:
+		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun status pipeline.yaml", exitUsage)
+	case 1:
+	default:
+		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: pcrun status [--format text|json] FILE", c.Args().Get(1)), exitUsage)
+	}
+	file := c.Args().First()
+	stderr := c.App.ErrWriter
+	src := config.Sources{}
+	pl, ds := load(file, src)
+	if pl != nil {
+		for _, kv := range c.StringSlice("set") {
+			name, value, ok := strings.Cut(kv, "=")
+			if !ok {
+				return cli.Exit(fmt.Sprintf("pcrun: error: --set %q: expected NAME=VALUE", kv), exitUsage)
+			}
+			if err := pl.SetVar(name, value); err != nil {
+				return cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+			}
+		}
+	}
+	var g *stages.Graph
+	if pl != nil {
+		var cds config.Diagnostics
+		g, cds = stages.Compile(pl, stages.Options{})
+		ds = append(ds, cds...)
+		ds.Sort()
+	}
+	var errs config.Diagnostics // warnings are for validate: status only needs a file that compiles
+	for _, d := range ds {
+		if d.Severity == config.Error {
+			errs = append(errs, d)
+		}
+	}
+	writeDiags(stderr, errs, src)
+	if errs.HasErrors() || g == nil {
+		n, _ := errs.Count()
+		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s)", file, n), exitUsage)
+	}
+
+	st := Status{Pipeline: g.Name, Queues: []QueueStatus{}}
+	var natsQueues []*stages.Queue
+	for _, q := range g.Queues {
+		if q.Backend == config.NATS {
+			natsQueues = append(natsQueues, q)
+		}
+	}
+	if len(natsQueues) == 0 {
+		fmt.Fprintf(stderr, "pcrun: %s has no queue with `backend: nats`; nothing to report (memory queues live inside a running pcrun)\n", file)
+		if format == "json" {
+			writeStatusJSON(c.App.Writer, st)
+		}
+		e.setCode(exitOK)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+	defer cancel()
+	st.Queues = queueStatuses(ctx, g.Name, natsQueues)
+	if format == "json" {
+		writeStatusJSON(c.App.Writer, st)
+	} else {
+		writeStatusText(c.App.Writer, st)
+	}
+	code := exitOK
+	for _, q := range st.Queues {
+		if q.Error != "" {
+			fmt.Fprintf(stderr, "pcrun: error: queue %s: %s\n", q.Queue, q.Error)
+			code = exitFailed
+		}
+	}
+	e.setCode(code)
+	return nil
+}
+
+// queueStatuses asks each queue's broker about it, connecting once per url.
+func queueStatuses(ctx context.Context, pipeline string, queues []*stages.Queue) []QueueStatus {
+	conns := map[string]*nats.Conn{}
+	connErrs := map[string]error{}
+	defer func() {
+		for _, nc := range conns {
+			nc.Close()
+		}
+	}()
+	var out []QueueStatus
+	for _, q := range queues {
+		qs := QueueStatus{Queue: q.Name, URL: stages.Redacted(q.URL), Stream: q.Stream, Subject: q.Subject}
+		nc, ok := conns[q.URL]
+		if err := connErrs[q.URL]; !ok && err == nil {
+			var err error
+			nc, err = nats.Connect(q.URL, nats.Name("pcrun status"), nats.Timeout(statusTimeout), nats.MaxReconnects(0))
+			if err != nil {
+				connErrs[q.URL] = err
+			} else {
+				conns[q.URL] = nc
+			}
+		}
+		if err := connErrs[q.URL]; err != nil {
+			qs.Error = fmt.Sprintf("cannot connect to %s: %v", qs.URL, err)
+			out = append(out, qs)
+			continue
+		}
+		if err := queueStatus(ctx, nc, pipeline, q, &qs); err != nil {
+			qs.Error = err.Error()
+		}
+		out = append(out, qs)
+	}
+	return out
+}
+
+// queueStatus fills qs from the stream's info and its consumer's.
+func queueStatus(ctx context.Context, nc *nats.Conn, pipeline string, q *stages.Queue, qs *QueueStatus) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	stream, err := js.Stream(ctx, q.Stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		qs.Missing = true
+		return writerStatus(ctx, js, pipeline, q, qs)
+	}
+	if err != nil {
+		return fmt.Errorf("stream %s: %v", q.Stream, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream %s: %v", q.Stream, err)
+	}
+	qs.Messages = int64(info.State.Msgs)
+	if info.Config.MaxMsgs > 0 {
+		qs.Capacity = info.Config.MaxMsgs
+	}
+	// A work-queue stream has one consumer that every reader shares;
+	// report every consumer there is rather than guess its name.
+	names := stream.ConsumerNames(ctx)
+	for name := range names.Name() {
+		cons, err := stream.Consumer(ctx, name)
+		if err != nil {
+			return fmt.Errorf("consumer %s: %v", name, err)
+		}
+		ci := cons.CachedInfo()
+		if qs.Consumer != "" {
+			qs.Consumer += ","
+		}
+		qs.Consumer += name
+		qs.Pending += int64(ci.NumPending)
+		qs.AckPending += int64(ci.NumAckPending)
+		qs.Redelivered += int64(ci.NumRedelivered)
+	}
+	if err := names.Err(); err != nil {
+		return fmt.Errorf("consumers of %s: %v", q.Stream, err)
+	}
+	return writerStatus(ctx, js, pipeline, q, qs)
+}
+
+// writerStatus reads which writers of q have finished from the pipeline's
+// key-value bucket, as pipeline/nats.go keeps it: bucket PCRUN_<pipeline>,
+// keys <queue>.w.<stage> (that stage's writers have all finished) and
+// <queue>.end (every writer has). No bucket yet: no writer has finished.
+func writerStatus(ctx context.Context, js jetstream.JetStream, pipeline string, q *stages.Queue, qs *QueueStatus) error {
+	for _, w := range q.Writers {
+		qs.Writers = append(qs.Writers, WriterStatus{Stage: w})
+	}
+	bucket := "PCRUN_" + kvToken(pipeline)
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("key-value bucket %s: %v", bucket, err)
+	}
+	has := func(key string) (bool, error) {
+		_, err := kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("key %s in bucket %s: %v", key, bucket, err)
+		}
+		return true, nil
+	}
+	prefix := kvToken(q.Name)
+	for i := range qs.Writers {
+		if qs.Writers[i].Ended, err = has(prefix + ".w." + qs.Writers[i].Stage); err != nil {
+			return err
+		}
+	}
+	qs.Ended, err = has(prefix + ".end")
+	return err
+}
+
+// kvToken makes a name one token of a key or bucket name, as
+// pipeline/nats.go does (TestStatusOfARun checks that they agree).
+func kvToken(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func writeStatusJSON(w io.Writer, st Status) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(st)
+}
+
+// writeStatusText prints a table, one row per queue.
+func writeStatusText(w io.Writer, st Status) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "queue\tstream\tmessages\tcapacity\tpending\tack pending\tredelivered\twriters ended\turl\t")
+	for _, q := range st.Queues {
+		switch {
+		case q.Error != "":
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\t\t%s\t\n", q.Queue, q.Stream, "error (see below)", q.URL)
+		case q.Missing:
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\t\t%s\t\n", q.Queue, q.Stream, "missing (no run has created it)", q.URL)
+		default:
+			capacity := "unbounded"
+			if q.Capacity > 0 {
+				capacity = fmt.Sprint(q.Capacity)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t\n", q.Queue, q.Stream, q.Messages, capacity,
+				q.Pending, q.AckPending, q.Redelivered, writersEnded(q), q.URL)
+		}
+	}
+	tw.Flush()
+}
+
+// writersEnded is the writers column: "1/2 (kelly)" names the writer
+// stages that have finished; "2/2, ended" once the queue has ended.
+func writersEnded(q QueueStatus) string {
+	var done []string
+	for _, w := range q.Writers {
+		if w.Ended {
+			done = append(done, w.Stage)
+		}
+	}
+	s := fmt.Sprintf("%d/%d", len(done), len(q.Writers))
+	switch {
+	case q.Ended:
+		s += ", ended"
+	case len(done) > 0:
+		s += " (" + strings.Join(done, ", ") + ")"
+	}
+	return s
+}

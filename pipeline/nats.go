@@ -1,0 +1,642 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/stages"
+)
+
+// A NATS queue is a JetStream stream with work-queue retention (an item is
+// removed once acknowledged), a MaxMsgs limit with DiscardNew (a publish
+// into a full stream fails, and Put retries it: backpressure), and one
+// durable pull consumer that every reader of the queue, in every process,
+// fetches from. Items travel as JSON (natsWire) with a Nats-Msg-Id header,
+// so a publish retried after a lost answer is stored once.
+//
+// Delivery is at least once: an item is acknowledged after the consumer's
+// steps finished; one whose reader died, or held it past ack_wait without
+// word, is delivered again (counted in QueueStats.Redelivered). While an
+// item is held, a keeper tells the broker every ack_wait/2 that work is in
+// progress. An item delivered more than max_deliver times fails (see
+// overDelivered) and is removed: the broker itself never gives up on an
+// item (the consumer's MaxDeliver is unlimited), so nothing is ever left
+// silently in the stream.
+//
+// Writers and readers may live in different processes (Options.Only).
+// They coordinate through a key-value bucket per pipeline,
+// PCRUN_<pipeline>, on the queue's broker:
+//
+//	<queue>.w.<stage>  created when every replica of writer stage <stage> in
+//	                   its process has finished writing to <queue>
+//	<queue>.end        created once, by the process whose writer ended last
+//	                   (the one that found every writer key present): the
+//	                   queue's writers are all done. Under `close`, readers
+//	                   exit once it exists and the consumer has no pending
+//	                   and no unacknowledged item; under `sentinel`, the
+//	                   process that created it puts the end markers.
+//
+// A run that owns its queues (Options.Shared false: every stage runs in
+// this process) purges the streams and these keys when it starts, and at its
+// end takes the items left over (abandoned, and spilled) like a memory
+// run. A shared run leaves both alone; Options.Fresh resets them at start.
+
+const (
+	natsConsumer   = "pcrun"        // the durable consumer of every queue stream
+	markerHeader   = "Pcrun-Marker" // set on sentinel end markers
+	errMaxMsgs     = 10077          // JetStream: maximum messages exceeded (the stream is full)
+	maxPutWait     = 50 * time.Millisecond
+	publishTimeout = 10 * time.Second
+	maxBatch       = 64
+)
+
+// natsPoll is how long an empty fetch waits for a message before the
+// reader side checks whether the queue has ended; also how often Join
+// polls. A var so tests may shorten it.
+var natsPoll = 100 * time.Millisecond
+
+// natsWire is an item on the wire.
+type natsWire struct {
+	ID     uint64          `json:"id"`
+	Run    string          `json:"run"`    // the process run that put it
+	Origin string          `json:"origin"` // the stage that produced it
+	Value  json.RawMessage `json:"value"`
+}
+
+// delivery is one delivery of a message to this process, held until Ack
+// (or handed back).
+type delivery struct {
+	msg        jetstream.Msg
+	deliveries uint64 // NumDelivered: 1 on the first delivery
+	expired    bool   // delivered more than max_deliver times
+}
+
+// natsBroker is a connection to one broker, shared by the queues on it.
+type natsBroker struct {
+	url string
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	kv  jetstream.KeyValue // PCRUN_<pipeline>
+}
+
+// natsQueue is a Queue on NATS JetStream.
+type natsQueue struct {
+	spec     *stages.Queue
+	b        *natsBroker
+	stream   jetstream.Stream
+	cons     jetstream.Consumer
+	runID    string
+	strategy config.Strategy
+	shared   bool
+	capacity int // 0: unbounded
+	rowOf    func(origin string) int
+	nameOf   func(row int) string
+	key      string // the queue's key prefix in the bucket
+
+	wmu       sync.Mutex
+	localLeft map[string]int // writer stage -> replicas of this run still writing
+	ended     atomic.Bool    // every writer of the queue, in every process, has finished
+
+	startReaders sync.Once
+	deliveries   chan *delivery // the pump fills it; Get takes from it; closed when the queue is closed and drained
+	stop         chan struct{}  // closed by shutdown: the pump and keeper return
+	wg           sync.WaitGroup
+	hmu          sync.Mutex
+	held         map[*delivery]struct{} // fetched, not yet acknowledged or handed back
+	orphans      []*delivery            // fetched while stopping; Drain takes them
+
+	put, taken, markers, redelivered, acked, abandoned atomic.Int64
+	maxDepth                                           atomic.Int64
+	markerSeq                                          atomic.Uint64
+}
+
+// openNats connects to a queue's broker (reusing brokers by URL), makes
+// sure the stream, the consumer and the pipeline's bucket exist, and resets
+// them when reset is set.
+func openNats(ctx context.Context, brokers map[string]*natsBroker, pipeline string, q *stages.Queue, reset bool) (*natsQueue, error) {
+	b := brokers[q.URL]
+	if b == nil {
+		nc, err := nats.Connect(q.URL, nats.Name("pcrun "+pipeline), nats.MaxReconnects(-1))
+		if err != nil {
+			return nil, fmt.Errorf("queue %s: cannot connect to the NATS broker at %s: %v (start one with `pcrun broker`)",
+				q.Name, stages.Redacted(q.URL), err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("queue %s: %v", q.Name, err)
+		}
+		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucketName(pipeline), Storage: jetstream.FileStorage})
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v (is JetStream enabled?)",
+				q.Name, stages.Redacted(q.URL), bucketName(pipeline), err)
+		}
+		b = &natsBroker{url: q.URL, nc: nc, js: js, kv: kv}
+		brokers[q.URL] = b
+	}
+	maxMsgs := int64(-1)
+	if !q.Unbounded {
+		maxMsgs = int64(q.Capacity)
+	}
+	stream, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: q.Stream, Subjects: []string{q.Subject},
+		Retention: jetstream.WorkQueuePolicy, MaxMsgs: maxMsgs, Discard: jetstream.DiscardNew,
+		Storage: jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: stream %s on %s: %v", q.Name, q.Stream, stages.Redacted(q.URL), err)
+	}
+	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable: natsConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: q.AckWait,
+		MaxDeliver: -1, // pcrun counts deliveries itself (overDelivered): the broker never drops an item silently
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: consumer of stream %s: %v", q.Name, q.Stream, err)
+	}
+	nq := &natsQueue{spec: q, b: b, stream: stream, cons: cons, runID: nuid.Next(),
+		key: kvToken(q.Name), localLeft: map[string]int{}, stop: make(chan struct{}), held: map[*delivery]struct{}{}}
+	if !q.Unbounded {
+		nq.capacity = q.Capacity
+	}
+	if reset {
+		if err := nq.reset(ctx, pipeline); err != nil {
+			return nil, err
+		}
+	}
+	return nq, nil
+}
+
+// reset empties the stream and removes the queue's keys.
+func (q *natsQueue) reset(ctx context.Context, pipeline string) error {
+	if err := q.stream.Purge(ctx); err != nil {
+		return fmt.Errorf("queue %s: purging stream %s: %v", q.spec.Name, q.spec.Stream, err)
+	}
+	kvs, err := q.b.js.Stream(ctx, "KV_"+bucketName(pipeline))
+	if err == nil {
+		err = kvs.Purge(ctx, jetstream.WithPurgeSubject("$KV."+bucketName(pipeline)+"."+q.key+".>"))
+	}
+	if err != nil {
+		return fmt.Errorf("queue %s: resetting its keys in bucket %s: %v", q.spec.Name, bucketName(pipeline), err)
+	}
+	return nil
+}
+
+func bucketName(pipeline string) string { return "PCRUN_" + kvToken(pipeline) }
+
+// kvToken makes a name fit one token of a key or bucket name.
+func kvToken(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func (q *natsQueue) Name() string { return q.spec.Name }
+
+// Put publishes the item, retrying with backoff while the stream is full.
+func (q *natsQueue) Put(ctx context.Context, it Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	msg := nats.NewMsg(q.spec.Subject)
+	var id string
+	if it.marker {
+		msg.Header.Set(markerHeader, "1")
+		id = q.runID + ".m." + strconv.FormatUint(q.markerSeq.Add(1), 10)
+	} else {
+		v, err := json.Marshal(it.Value)
+		if err != nil {
+			return fmt.Errorf("queue %s: the item cannot travel as JSON: %v", q.spec.Name, err)
+		}
+		msg.Data, err = json.Marshal(natsWire{ID: it.ID, Run: q.runID, Origin: q.nameOf(it.Origin), Value: v})
+		if err != nil {
+			return err
+		}
+		id = q.runID + "." + strconv.FormatUint(it.ID, 10)
+	}
+	wait := time.Millisecond
+	for {
+		// Once sent, a publish is not cancelled: the item would be in
+		// the stream and counted abandoned too. It ends within
+		// publishTimeout either way.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+		_, err := q.b.js.PublishMsg(pctx, msg, jetstream.WithMsgID(id))
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errMaxMsgs {
+			return fmt.Errorf("queue %s: publishing to stream %s: %w", q.spec.Name, q.spec.Stream, err)
+		}
+		if err := sleep(ctx, wait); err != nil { // full: wait for a reader to finish an item
+			return err
+		}
+		wait = min(2*wait, maxPutWait)
+	}
+	if it.marker {
+		q.markers.Add(1)
+	} else {
+		q.put.Add(1)
+	}
+	depth := q.put.Load() + q.markers.Load() - q.acked.Load() // as this process sees it
+	for {
+		m := q.maxDepth.Load()
+		if depth <= m || q.maxDepth.CompareAndSwap(m, depth) {
+			return nil
+		}
+	}
+}
+
+// Get takes the next delivery. The first Get starts the pump (which
+// fetches for every reader of the queue in this process) and the keeper
+// (InProgress for held items): a process without readers never fetches.
+func (q *natsQueue) Get(ctx context.Context) (Item, error) {
+	if err := ctx.Err(); err != nil {
+		return Item{}, err
+	}
+	q.startReaders.Do(q.startPump)
+	for {
+		select {
+		case d, ok := <-q.deliveries:
+			if !ok {
+				return Item{}, errClosed
+			}
+			it := q.item(d)
+			if it.marker {
+				q.release(d)
+				d.msg.Ack() // a marker is consumed when taken
+				q.acked.Add(1)
+				return it, nil
+			}
+			q.taken.Add(1)
+			return it, nil
+		case <-ctx.Done():
+			return Item{}, ctx.Err()
+		}
+	}
+}
+
+// item decodes a delivery. A message that is not pcrun's JSON (published
+// by something else) is an item whose value is its text.
+func (q *natsQueue) item(d *delivery) Item {
+	m := d.msg
+	if m.Headers().Get(markerHeader) != "" {
+		return Item{marker: true, nats: d}
+	}
+	var w natsWire
+	it := Item{nats: d, Origin: q.rowOf("")}
+	if err := json.Unmarshal(m.Data(), &w); err != nil || w.Value == nil {
+		it.Value = string(m.Data())
+		return it
+	}
+	dec := json.NewDecoder(bytes.NewReader(w.Value))
+	dec.UseNumber() // 3 stays the int 3
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		it.Value = string(m.Data())
+		return it
+	}
+	it.ID, it.Origin, it.Value = w.ID, q.rowOf(w.Origin), fromJSON(v)
+	return it
+}
+
+// Ack acknowledges a finished item: the broker removes it.
+func (q *natsQueue) Ack(it Item) {
+	d := it.nats
+	if d == nil {
+		return
+	}
+	q.release(d)
+	d.msg.Ack()
+	q.acked.Add(1)
+}
+
+// handBack returns an item this process will not finish to the broker,
+// which delivers it again at once (to another reader, maybe elsewhere).
+func (q *natsQueue) handBack(it Item) {
+	if d := it.nats; d != nil {
+		q.release(d)
+		d.msg.Nak()
+	}
+}
+
+func (q *natsQueue) hold(d *delivery) {
+	q.hmu.Lock()
+	q.held[d] = struct{}{}
+	q.hmu.Unlock()
+}
+
+func (q *natsQueue) release(d *delivery) {
+	q.hmu.Lock()
+	delete(q.held, d)
+	q.hmu.Unlock()
+}
+
+// Join waits until the stream holds no item: every item put, here or
+// elsewhere, has been acknowledged.
+func (q *natsQueue) Join(ctx context.Context) error {
+	for {
+		if idle, err := q.empty(ctx); err == nil && idle {
+			return nil
+		}
+		if err := sleep(ctx, natsPoll); err != nil {
+			return err
+		}
+	}
+}
+
+func (q *natsQueue) empty(ctx context.Context) (bool, error) {
+	info, err := q.stream.Info(ctx)
+	if err != nil {
+		return false, err
+	}
+	return info.State.Msgs == 0, nil
+}
+
+// Close records that every writer has finished (the run calls it only
+// then); the pump closes the local deliveries once the broker has nothing
+// left for the queue.
+func (q *natsQueue) Close() { q.ended.Store(true) }
+
+// Drain stops the pump and the keeper, and returns the items fetched but
+// never taken. A run that owns the queue also takes every item still in the
+// stream (removing them); a shared run hands what it fetched back to the
+// broker and returns nothing: the items stay for other processes.
+func (q *natsQueue) Drain() []Item {
+	q.shutdown()
+	var ds []*delivery
+	for q.deliveries != nil && len(q.deliveries) > 0 { // the pump has returned: nothing adds to it
+		ds = append(ds, <-q.deliveries)
+	}
+	q.hmu.Lock()
+	ds = append(ds, q.orphans...)
+	q.orphans = nil
+	q.hmu.Unlock()
+	if q.shared {
+		for _, d := range ds {
+			q.release(d)
+			d.msg.Nak()
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		batch, err := q.cons.FetchNoWait(256)
+		if err != nil {
+			break
+		}
+		n := 0
+		for m := range batch.Messages() {
+			ds = append(ds, q.delivery(m))
+			n++
+		}
+		if n == 0 {
+			break
+		}
+	}
+	var out []Item
+	for _, d := range ds {
+		it := q.item(d)
+		q.release(d)
+		d.msg.Ack()
+		q.acked.Add(1)
+		if !it.marker {
+			out = append(out, it)
+		}
+	}
+	q.abandoned.Add(int64(len(out)))
+	return out
+}
+
+// Stats returns this process's counters; Depth is what the stream holds.
+func (q *natsQueue) Stats() QueueStats {
+	s := QueueStats{Name: q.spec.Name, Capacity: q.capacity, Put: q.put.Load(), Taken: q.taken.Load(),
+		MaxDepth: int(q.maxDepth.Load()), Markers: q.markers.Load(), Abandoned: q.abandoned.Load(),
+		Redelivered: q.redelivered.Load()}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if info, err := q.stream.Info(ctx); err == nil {
+		s.Depth = int(info.State.Msgs)
+	}
+	return s
+}
+
+// delivery wraps a fetched message and counts redeliveries.
+func (q *natsQueue) delivery(m jetstream.Msg) *delivery {
+	d := &delivery{msg: m, deliveries: 1}
+	if md, err := m.Metadata(); err == nil {
+		d.deliveries = md.NumDelivered
+	}
+	if d.deliveries > 1 {
+		q.redelivered.Add(1)
+	}
+	d.expired = d.deliveries > uint64(q.spec.MaxDeliver)
+	q.hold(d)
+	return d
+}
+
+// startPump starts the goroutines that serve this process's readers.
+func (q *natsQueue) startPump() {
+	batch := maxBatch
+	if q.capacity > 0 {
+		batch = min(batch, q.capacity)
+	}
+	if q.strategy == config.Sentinel {
+		batch = 1 // a reader leaving on its marker leaves nothing fetched behind
+	}
+	q.deliveries = make(chan *delivery, batch)
+	q.wg.Go(q.pump)
+	q.wg.Go(q.keep)
+}
+
+// pump fetches as many messages as the local buffer has room for, and
+// closes it when the queue is closed and the broker has nothing left. A
+// fetch is never cancelled halfway (a message the broker sent and nobody
+// saw would wait out ack_wait): each ends by itself within natsPoll.
+func (q *natsQueue) pump() {
+	for {
+		select {
+		case <-q.stop:
+			return
+		default:
+		}
+		n := max(1, cap(q.deliveries)-len(q.deliveries))
+		batch, err := q.cons.Fetch(n, jetstream.FetchMaxWait(natsPoll))
+		if err != nil {
+			if sleepStop(q.stop, natsPoll) {
+				return
+			}
+			continue
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			d := q.delivery(m)
+			select {
+			case q.deliveries <- d:
+			case <-q.stop:
+				q.hmu.Lock()
+				q.orphans = append(q.orphans, d)
+				q.hmu.Unlock()
+			}
+		}
+		if got == 0 && q.strategy == config.Close && q.closedAndDrained() {
+			close(q.deliveries)
+			<-q.stop
+			return
+		}
+	}
+}
+
+// closedAndDrained reports whether every writer has ended and the broker
+// holds no item that is not yet delivered or not yet acknowledged.
+func (q *natsQueue) closedAndDrained() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !q.ended.Load() {
+		if _, err := q.b.kv.Get(ctx, q.key+".end"); err != nil {
+			return false
+		}
+		q.ended.Store(true)
+	}
+	if len(q.deliveries) > 0 {
+		return false
+	}
+	info, err := q.cons.Info(ctx)
+	return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+}
+
+// keep tells the broker every ack_wait/2 that the items held here are in
+// progress, so a long step does not get its item delivered again.
+func (q *natsQueue) keep() {
+	t := time.NewTicker(max(q.spec.AckWait/2, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-q.stop:
+			return
+		case <-t.C:
+		}
+		q.hmu.Lock()
+		for d := range q.held {
+			d.msg.InProgress()
+		}
+		q.hmu.Unlock()
+	}
+}
+
+// shutdown stops the pump and the keeper and waits for them; idempotent.
+func (q *natsQueue) shutdown() {
+	q.hmu.Lock()
+	select {
+	case <-q.stop:
+	default:
+		close(q.stop)
+	}
+	q.hmu.Unlock()
+	q.wg.Wait()
+}
+
+// sleepStop waits d or until stop is closed, and reports the latter.
+func sleepStop(stop <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-stop:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// setWriters tells the queue which writer stages run in this process, and
+// with how many replicas each.
+func (q *natsQueue) setWriters(local map[string]int) {
+	for s, n := range local {
+		q.localLeft[s] = n
+	}
+}
+
+// writerDone records that a writer replica of stage in this process has
+// finished, and reports whether that ended the queue: every writer stage of
+// the file has finished, in whichever process it ran, and this process is
+// the one that found out first (it then ends the queue as the strategy says).
+func (q *natsQueue) writerDone(ctx context.Context, stage string) bool {
+	q.wmu.Lock()
+	q.localLeft[stage]--
+	stageDone := q.localLeft[stage] == 0
+	allDone := true
+	for _, n := range q.localLeft {
+		allDone = allDone && n <= 0
+	}
+	q.wmu.Unlock()
+	if stageDone && stage != replayStage {
+		if _, err := q.b.kv.Create(ctx, q.key+".w."+stage, []byte(q.runID)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return false
+		}
+	}
+	if !allDone {
+		return false
+	}
+	return q.lastWriter(ctx)
+}
+
+// lastWriter reports whether every writer stage of the queue has finished
+// and this call is the first to find out (it creates the end key).
+func (q *natsQueue) lastWriter(ctx context.Context) bool {
+	for _, s := range q.spec.Writers {
+		if _, err := q.b.kv.Get(ctx, q.key+".w."+s); err != nil {
+			return false
+		}
+	}
+	if _, err := q.b.kv.Create(ctx, q.key+".end", []byte(q.runID)); err != nil {
+		return false
+	}
+	q.ended.Store(true)
+	return true
+}
+
+// producersDone reports whether every producer stage writing to the queue
+// has finished, in whichever process it ran (join).
+func (q *natsQueue) producersDone(ctx context.Context, producers map[string]bool) bool {
+	for _, s := range q.spec.Writers {
+		if !producers[s] {
+			continue
+		}
+		if _, err := q.b.kv.Get(ctx, q.key+".w."+s); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// overDelivered reports whether an item taken from a NATS queue was
+// delivered more than its queue's max_deliver times (its readers died or
+// timed out each time), and how many times.
+func (it Item) overDelivered() (uint64, bool) {
+	if it.nats == nil || !it.nats.expired {
+		return 0, false
+	}
+	return it.nats.deliveries, true
+}
