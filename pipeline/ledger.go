@@ -11,23 +11,29 @@ import (
 
 // counters are one stage's live counts. As an origin (a producer, or a
 // consumer that emits or dead-letters) it owns the ledger row: every item
-// it produced ends done, filtered, failed or abandoned. As a consumer it
-// counts what it took.
+// it produced ends done, filtered, failed, abandoned or handed off. As a
+// consumer it counts what it took. The same counters hold the items a
+// shared run took from a shared NATS queue (run.received), with handedOff
+// counting those handed back to the broker.
 type counters struct {
 	produced, done, filtered, failed, abandoned atomic.Int64
 	skipped, deadLettered                       atomic.Int64 // parts of failed
+	handedOff                                   atomic.Int64
 	taken                                       atomic.Int64
 }
 
 // queueCounters are the ledger of the items put into one queue.
 type queueCounters struct {
-	done, filtered, failed, abandoned atomic.Int64
+	done, filtered, failed, abandoned, handedOff atomic.Int64
 }
 
 // Ledger is the accounting of a run, a stage or a queue: every item
 // produced ends exactly one way, so
-// Produced = Done + Filtered + Failed + Abandoned, and Failed counts the
-// skipped and dead-lettered items among others (failed with `stop`).
+// Produced = Done + Filtered + Failed + Abandoned + HandedOff, and Failed
+// counts the skipped and dead-lettered items among others (failed with
+// `stop`). HandedOff is 0 unless the run shares NATS queues with other
+// processes (Options.Shared, Only): an item this run put into such a queue
+// is handed off, its end counted by whichever process takes it (Received).
 type Ledger struct {
 	Produced     int64 `json:"produced"`
 	Done         int64 `json:"done"`          // every step ran
@@ -36,11 +42,54 @@ type Ledger struct {
 	Skipped      int64 `json:"skipped"`       // failed, and `on_error: skip` went on
 	DeadLettered int64 `json:"dead_lettered"` // failed, and put into a dead-letter queue
 	Abandoned    int64 `json:"abandoned"`     // never finished: deadline, signal, stop
+	HandedOff    int64 `json:"handed_off"`    // put into a NATS queue shared with other processes
 }
 
 // Balanced reports whether every item is accounted for.
 func (l Ledger) Balanced() bool {
-	return l.Produced == l.Done+l.Filtered+l.Failed+l.Abandoned && l.Skipped+l.DeadLettered <= l.Failed
+	return l.Produced == l.Done+l.Filtered+l.Failed+l.Abandoned+l.HandedOff && l.Skipped+l.DeadLettered <= l.Failed
+}
+
+// Received is the accounting, in one process of a shared run, of the
+// items it took from NATS queues shared with other processes. Every
+// delivery taken ends exactly one way here, so
+// Taken = Done + Filtered + Failed + HandedBack; an item delivered twice
+// (its first reader died or timed out) is taken twice. The stages that
+// made these items, here or elsewhere, counted them as handed off.
+type Received struct {
+	Taken        int64 `json:"taken"`
+	Done         int64 `json:"done"`
+	Filtered     int64 `json:"filtered"`
+	Failed       int64 `json:"failed"`
+	Skipped      int64 `json:"skipped"`
+	DeadLettered int64 `json:"dead_lettered"`
+	HandedBack   int64 `json:"handed_back"` // unfinished when this process stopped: back on the broker for another reader
+}
+
+// Balanced reports whether every item taken is accounted for.
+func (r Received) Balanced() bool {
+	return r.Taken == r.Done+r.Filtered+r.Failed+r.HandedBack && r.Skipped+r.DeadLettered <= r.Failed
+}
+
+func (r *Received) add(o Received) {
+	r.Taken += o.Taken
+	r.Done += o.Done
+	r.Filtered += o.Filtered
+	r.Failed += o.Failed
+	r.Skipped += o.Skipped
+	r.DeadLettered += o.DeadLettered
+	r.HandedBack += o.HandedBack
+}
+
+// String is the line of the summary: "20 taken from shared queues = 19
+// done + 0 filtered + 1 failed (1 skipped, 0 dead-lettered) + 0 handed back".
+func (r Received) String() string {
+	failed := fmt.Sprintf("%d failed", r.Failed)
+	if r.Skipped > 0 || r.DeadLettered > 0 {
+		failed += fmt.Sprintf(" (%d skipped, %d dead-lettered)", r.Skipped, r.DeadLettered)
+	}
+	return fmt.Sprintf("%d taken from shared queues = %d done + %d filtered + %s + %d handed back",
+		r.Taken, r.Done, r.Filtered, failed, r.HandedBack)
 }
 
 func (l *Ledger) add(o Ledger) {
@@ -51,17 +100,27 @@ func (l *Ledger) add(o Ledger) {
 	l.Skipped += o.Skipped
 	l.DeadLettered += o.DeadLettered
 	l.Abandoned += o.Abandoned
+	l.HandedOff += o.HandedOff
 }
 
 // String is the ledger line: "10 produced = 6 done + 1 filtered + 2 failed
-// (1 skipped, 1 dead-lettered) + 1 abandoned".
-func (l Ledger) String() string {
+// (1 skipped, 1 dead-lettered) + 1 abandoned", with "+ N handed off" when
+// some items were.
+func (l Ledger) String() string { return l.format(l.HandedOff != 0) }
+
+// format is the ledger line, with the handed-off term when handedOff is
+// set (always in a shared run).
+func (l Ledger) format(handedOff bool) string {
 	failed := fmt.Sprintf("%d failed", l.Failed)
 	if l.Skipped > 0 || l.DeadLettered > 0 {
 		failed += fmt.Sprintf(" (%d skipped, %d dead-lettered)", l.Skipped, l.DeadLettered)
 	}
-	return fmt.Sprintf("%d produced = %d done + %d filtered + %s + %d abandoned",
+	s := fmt.Sprintf("%d produced = %d done + %d filtered + %s + %d abandoned",
 		l.Produced, l.Done, l.Filtered, failed, l.Abandoned)
+	if handedOff {
+		s += fmt.Sprintf(" + %d handed off", l.HandedOff)
+	}
+	return s
 }
 
 // StageStats is one stage's line in the summary.
@@ -75,10 +134,15 @@ type StageStats struct {
 }
 
 // QueueLedger is one queue's line in the summary: its counters, and the
-// ledger of the items put into it (Produced is the number put).
+// ledger of the items put into it (Produced is the number put). For a NATS
+// queue shared with other processes, every item put is handed off, and
+// Received accounts for the items taken from it here.
 type QueueLedger struct {
 	QueueStats
-	Ledger Ledger `json:"ledger"`
+	// Shared: a NATS queue shared with other processes.
+	Shared   bool      `json:"shared,omitempty"`
+	Ledger   Ledger    `json:"ledger"`
+	Received *Received `json:"received,omitempty"` // when this process reads a shared queue
 }
 
 // Result is what a run did, whatever way it ended.
@@ -87,6 +151,12 @@ type Result struct {
 	Strategy string        `json:"strategy"`
 	Elapsed  time.Duration `json:"elapsed_ns"`
 	Total    Ledger        `json:"ledger"`
+	// Shared: the run shares NATS queues with other processes, and its
+	// result is this process's part of the whole (see Ledger, Received).
+	Shared bool `json:"shared,omitempty"`
+	// Received sums the queues' Received: the items taken here from
+	// shared NATS queues (a shared run only).
+	Received *Received     `json:"received,omitempty"`
 	Stages   []StageStats  `json:"stages"`
 	Queues   []QueueLedger `json:"queues"`
 	// Stop says why producers stopped early: "", "deadline", "interrupt",
@@ -119,6 +189,9 @@ func (r *Result) Balanced() error {
 		if !q.Ledger.Balanced() {
 			bad = append(bad, "queue "+q.Name+": "+q.Ledger.String())
 		}
+		if q.Received != nil && !q.Received.Balanced() {
+			bad = append(bad, "queue "+q.Name+": "+q.Received.String())
+		}
 	}
 	if bad == nil {
 		return nil
@@ -140,29 +213,50 @@ func (r *Result) WriteSummary(w io.Writer) {
 	case "deadlock":
 		how = "deadlocked"
 	}
-	fmt.Fprintf(w, "pcrun: %s %s in %s: %s\n", r.Pipeline, how, r.Elapsed.Round(time.Millisecond), r.Total)
+	fmt.Fprintf(w, "pcrun: %s %s in %s: %s\n", r.Pipeline, how, r.Elapsed.Round(time.Millisecond), r.Total.format(r.Shared))
+	if r.Received != nil {
+		fmt.Fprintf(w, "pcrun: %s: %s\n", r.Pipeline, r.Received)
+	}
+	handedOff := ""
+	if r.Shared {
+		handedOff = "handed off\t"
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  stage\tkind\tworkers\ttaken\tproduced\tdone\tfiltered\tfailed\tskipped\tdead-lettered\tabandoned\t")
+	fmt.Fprintln(tw, "  stage\tkind\tworkers\ttaken\tproduced\tdone\tfiltered\tfailed\tskipped\tdead-lettered\tabandoned\t"+handedOff)
 	for _, s := range r.Stages {
 		origin := s.Produced > 0 || s.Kind != "consumer"
 		l := s.Ledger
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Name, s.Kind, s.Workers,
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", s.Name, s.Kind, s.Workers,
 			dash(s.Taken, s.Kind == "consumer"), dash(l.Produced, origin), dash(l.Done, origin),
 			dash(l.Filtered, origin), dash(l.Failed, origin), dash(l.Skipped, origin),
 			dash(l.DeadLettered, origin), dash(l.Abandoned, origin))
+		if r.Shared {
+			fmt.Fprintf(tw, "%s\t", dash(l.HandedOff, origin))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	fmt.Fprintln(tw, "  queue\tcapacity\tput\ttaken\tmax depth\tdone\tfiltered\tfailed\tabandoned\t")
+	fmt.Fprintln(tw, "  queue\tcapacity\tput\ttaken\tmax depth\tdone\tfiltered\tfailed\tabandoned\t"+handedOff)
 	for _, q := range r.Queues {
 		c := "unbounded"
 		if q.Capacity > 0 {
 			c = fmt.Sprint(q.Capacity)
 		}
 		l := q.Ledger
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", q.Name, c, q.Put, q.Taken, q.MaxDepth,
-			l.Done, l.Filtered, l.Failed, l.Abandoned)
+		local := !q.Shared // a shared queue hands off every item put; Received has the rest
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t", q.Name, c, q.Put, q.Taken, q.MaxDepth,
+			dash(l.Done, local), dash(l.Filtered, local), dash(l.Failed, local), l.Abandoned)
+		if r.Shared {
+			fmt.Fprintf(tw, "%d\t", l.HandedOff)
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	for _, q := range r.Queues {
+		if q.Received != nil && q.Received.Taken > 0 {
+			fmt.Fprintf(w, "  queue %s: %s\n", q.Name, strings.Replace(q.Received.String(), "from shared queues", "here", 1))
+		}
+	}
 	for _, q := range r.Queues {
 		if q.Redelivered > 0 { // NATS: delivery is at least once
 			fmt.Fprintf(w, "  queue %s: %d delivery(ies) of items delivered before (a reader died or timed out)\n", q.Name, q.Redelivered)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // world is the shared state of a run's memory queues: one lock for all of
@@ -77,7 +78,7 @@ func (x *waiter) satisfiable() bool {
 	case opPut:
 		return !q.full() || q.closed
 	default:
-		return q.unfinished == 0
+		return q.unfinished.Load() == 0
 	}
 }
 
@@ -135,13 +136,18 @@ func (w *world) checkStall() {
 // synctest bubble see its waits as durable) and grows a ring buffer up to
 // its capacity.
 type memQueue struct {
-	w          *world
-	name       string
-	capacity   int // 0: unbounded
-	buf        []Item
-	head, n    int
-	closed     bool
-	unfinished int
+	w        *world
+	name     string
+	capacity int // 0: unbounded
+	buf      []Item
+	head, n  int
+	closed   bool
+	// unfinished counts the items put and not yet acknowledged. Ack
+	// lowers it without the lock, and takes the lock only to wake the
+	// joiners (Join waits under the lock, counted in joiners), so an
+	// acknowledgement costs no lock while nobody joins.
+	unfinished atomic.Int64
+	joiners    atomic.Int32
 	notEmpty   sync.Cond
 	notFull    sync.Cond
 	idle       sync.Cond
@@ -201,12 +207,48 @@ func (q *memQueue) Put(ctx context.Context, it Item) error {
 	if it.marker {
 		q.stats.Markers++
 	} else {
-		q.unfinished++
+		q.unfinished.Add(1)
 		q.stats.Put++
 	}
 	q.stats.MaxDepth = max(q.stats.MaxDepth, q.n)
 	q.notEmpty.Signal()
 	return nil
+}
+
+// putBatch puts items in order, as that many Puts would, taking the lock
+// once for as many as fit: it blocks while the queue holds `capacity`
+// items, exactly as Put does. It returns how many it put; those after
+// them were not put (ctx ended, or the queue was closed).
+func (q *memQueue) putBatch(ctx context.Context, items []Item) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	q.w.mu.Lock()
+	defer q.w.mu.Unlock()
+	n := 0
+	for n < len(items) {
+		for q.full() {
+			if err := q.w.wait(ctx, &q.notFull, opPut, q); err != nil {
+				return n, err
+			}
+		}
+		if q.closed {
+			return n, fmt.Errorf("%w: %s", errPutClosed, q.name)
+		}
+		k := 0
+		for ; n < len(items) && !q.full(); n, k = n+1, k+1 {
+			q.push(items[n])
+		}
+		q.unfinished.Add(int64(k))
+		q.stats.Put += int64(k)
+		q.stats.MaxDepth = max(q.stats.MaxDepth, q.n)
+		if k == 1 {
+			q.notEmpty.Signal()
+		} else {
+			q.notEmpty.Broadcast()
+		}
+	}
+	return n, nil
 }
 
 func (q *memQueue) Get(ctx context.Context) (Item, error) {
@@ -231,22 +273,29 @@ func (q *memQueue) Get(ctx context.Context) (Item, error) {
 	return it, nil
 }
 
+// Ack is safe without the lock: a joiner counts itself in joiners before
+// it reads unfinished under the lock, so when the last acknowledgement
+// brings unfinished to 0, either the joiner reads 0, or this Ack sees it
+// counted and wakes it under the lock (after it waits: Wait releases the
+// lock atomically). A worker inside Ack is live, not waiting, so no stall
+// is reported while an acknowledgement is under way.
 func (q *memQueue) Ack(it Item) {
 	if it.marker {
 		return
 	}
-	q.w.mu.Lock()
-	q.unfinished--
-	if q.unfinished == 0 {
+	if q.unfinished.Add(-1) == 0 && q.joiners.Load() > 0 {
+		q.w.mu.Lock()
 		q.idle.Broadcast()
+		q.w.mu.Unlock()
 	}
-	q.w.mu.Unlock()
 }
 
 func (q *memQueue) Join(ctx context.Context) error {
 	q.w.mu.Lock()
 	defer q.w.mu.Unlock()
-	for q.unfinished > 0 {
+	q.joiners.Add(1)
+	defer q.joiners.Add(-1)
+	for q.unfinished.Load() > 0 {
 		if err := q.w.wait(ctx, &q.idle, opJoin, q); err != nil {
 			return err
 		}
@@ -269,7 +318,7 @@ func (q *memQueue) Drain() []Item {
 	for q.n > 0 {
 		if it := q.pop(); !it.marker {
 			out = append(out, it)
-			q.unfinished--
+			q.unfinished.Add(-1)
 		}
 	}
 	q.stats.Abandoned += int64(len(out))
@@ -286,7 +335,5 @@ func (q *memQueue) Stats() QueueStats {
 
 // idleNow reports whether the queue holds no unfinished item.
 func (q *memQueue) idleNow() bool {
-	q.w.mu.Lock()
-	defer q.w.mu.Unlock()
-	return q.unfinished == 0
+	return q.unfinished.Load() == 0
 }

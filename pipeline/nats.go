@@ -35,27 +35,21 @@ import (
 // item (the consumer's MaxDeliver is unlimited), so nothing is ever left
 // silently in the stream.
 //
-// Writers and readers may live in different processes (Options.Only).
-// They coordinate through a key-value bucket per pipeline,
-// PCRUN_<pipeline>, on the queue's broker:
-//
-//	<queue>.w.<stage>  created when every replica of writer stage <stage> in
-//	                   its process has finished writing to <queue>
-//	<queue>.end        created once, by the process whose writer ended last
-//	                   (the one that found every writer key present): the
-//	                   queue's writers are all done. Under `close`, readers
-//	                   exit once it exists and the consumer has no pending
-//	                   and no unacknowledged item; under `sentinel`, the
-//	                   process that created it puts the end markers.
+// Writers and readers may live in different processes (Options.Only),
+// and one stage may run in several. They coordinate through a roster per
+// queue in the pipeline's key-value bucket on the broker: see
+// nats_roster.go for the keys and the rule by which a queue ends.
 //
 // A run that owns its queues (Options.Shared false: every stage runs in
-// this process) purges the streams and these keys when it starts, and at its
-// end takes the items left over (abandoned, and spilled) like a memory
-// run. A shared run leaves both alone; Options.Fresh resets them at start.
+// this process) and a run with Options.Fresh purge the pipeline's streams
+// and keys when they start and begin a new generation; at its end a run
+// that owns its queues takes the items left over (abandoned, and spilled)
+// like a memory run. A shared run leaves them for the other processes.
 
 const (
 	natsConsumer   = "pcrun"        // the durable consumer of every queue stream
 	markerHeader   = "Pcrun-Marker" // set on sentinel end markers
+	genHeader      = "Pcrun-Gen"    // the generation of the run that put the message
 	errMaxMsgs     = 10077          // JetStream: maximum messages exceeded (the stream is full)
 	maxPutWait     = 50 * time.Millisecond
 	publishTimeout = 10 * time.Second
@@ -89,6 +83,7 @@ type natsBroker struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	kv  jetstream.KeyValue // PCRUN_<pipeline>
+	brokerState
 }
 
 // natsQueue is a Queue on NATS JetStream.
@@ -103,11 +98,17 @@ type natsQueue struct {
 	capacity int // 0: unbounded
 	rowOf    func(origin string) int
 	nameOf   func(row int) string
-	key      string // the queue's key prefix in the bucket
+	abort    func(error) // stops the run: its generation was reset under it
+	key      string      // the queue's name as a key token
+	proc     string      // this process in rosters
 
-	wmu       sync.Mutex
-	localLeft map[string]int // writer stage -> replicas of this run still writing
-	ended     atomic.Bool    // every writer of the queue, in every process, has finished
+	wmu        sync.Mutex
+	writers    map[string]int // writer stage -> its replicas in this run
+	localLeft  map[string]int // writer stage -> replicas of this run still writing
+	readers    map[string]int // reader stage -> its replicas in this run
+	registered bool           // in the roster of the broker's generation
+	ended      atomic.Bool    // every writer of the queue, in every process, has finished
+	unmarked   atomic.Bool    // registered after the end: no end marker is ours (nats_roster.go)
 
 	startReaders sync.Once
 	deliveries   chan *delivery // the pump fills it; Get takes from it; closed when the queue is closed and drained
@@ -122,76 +123,79 @@ type natsQueue struct {
 	markerSeq                                          atomic.Uint64
 }
 
-// openNats connects to a queue's broker (reusing brokers by URL), makes
-// sure the stream, the consumer and the pipeline's bucket exist, and resets
-// them when reset is set.
-func openNats(ctx context.Context, brokers map[string]*natsBroker, pipeline string, q *stages.Queue, reset bool) (*natsQueue, error) {
-	b := brokers[q.URL]
-	if b == nil {
-		nc, err := nats.Connect(q.URL, nats.Name("pcrun "+pipeline), nats.MaxReconnects(-1))
-		if err != nil {
-			return nil, fmt.Errorf("queue %s: cannot connect to the NATS broker at %s: %v (start one with `pcrun broker`)",
-				q.Name, stages.Redacted(q.URL), err)
-		}
-		js, err := jetstream.New(nc)
-		if err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("queue %s: %v", q.Name, err)
-		}
-		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucketName(pipeline), Storage: jetstream.FileStorage})
-		if err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v (is JetStream enabled?)",
-				q.Name, stages.Redacted(q.URL), bucketName(pipeline), err)
-		}
-		b = &natsBroker{url: q.URL, nc: nc, js: js, kv: kv}
-		brokers[q.URL] = b
+// connectNats returns the connection to a broker, connecting the first
+// time, and makes sure the pipeline's bucket exists there.
+func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline, url, queue string) (*natsBroker, error) {
+	if b := brokers[url]; b != nil {
+		return b, nil
+	}
+	nc, err := nats.Connect(url, nats.Name("pcrun "+pipeline), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: cannot connect to the NATS broker at %s: %v (start one with `pcrun broker`)",
+			queue, stages.Redacted(url), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("queue %s: %v", queue, err)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucketName(pipeline), Storage: jetstream.FileStorage})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v (is JetStream enabled?)",
+			queue, stages.Redacted(url), bucketName(pipeline), err)
+	}
+	b := &natsBroker{url: url, nc: nc, js: js, kv: kv}
+	brokers[url] = b
+	return b, nil
+}
+
+// openNats connects to a queue's broker (reusing brokers by URL) and makes
+// sure the stream and its consumer exist. The run registers it (nats_roster.go).
+func openNats(ctx context.Context, brokers map[string]*natsBroker, pipeline string, q *stages.Queue) (*natsQueue, error) {
+	b, err := connectNats(ctx, brokers, pipeline, q.URL, q.Name)
+	if err != nil {
+		return nil, err
 	}
 	maxMsgs := int64(-1)
 	if !q.Unbounded {
 		maxMsgs = int64(q.Capacity)
 	}
-	stream, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	// Create, and update only when the configuration differs: processes
+	// of one run starting together then change nothing on the broker
+	// (nats-server 2.15 has a data race between a stream update and a
+	// consumer create).
+	scfg := jetstream.StreamConfig{
 		Name: q.Stream, Subjects: []string{q.Subject},
 		Retention: jetstream.WorkQueuePolicy, MaxMsgs: maxMsgs, Discard: jetstream.DiscardNew,
 		Storage: jetstream.FileStorage,
-	})
+	}
+	stream, err := b.js.CreateStream(ctx, scfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		stream, err = b.js.UpdateStream(ctx, scfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: stream %s on %s: %v", q.Name, q.Stream, stages.Redacted(q.URL), err)
 	}
-	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+	ccfg := jetstream.ConsumerConfig{
 		Durable: natsConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: q.AckWait,
 		MaxDeliver: -1, // pcrun counts deliveries itself (overDelivered): the broker never drops an item silently
-	})
+	}
+	cons, err := stream.CreateConsumer(ctx, ccfg)
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		cons, err = stream.UpdateConsumer(ctx, ccfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: consumer of stream %s: %v", q.Name, q.Stream, err)
 	}
-	nq := &natsQueue{spec: q, b: b, stream: stream, cons: cons, runID: nuid.Next(),
-		key: kvToken(q.Name), localLeft: map[string]int{}, stop: make(chan struct{}), held: map[*delivery]struct{}{}}
+	nq := &natsQueue{spec: q, b: b, stream: stream, cons: cons, runID: nuid.Next(), key: kvToken(q.Name),
+		writers: map[string]int{}, localLeft: map[string]int{}, readers: map[string]int{},
+		stop: make(chan struct{}), held: map[*delivery]struct{}{}}
 	if !q.Unbounded {
 		nq.capacity = q.Capacity
 	}
-	if reset {
-		if err := nq.reset(ctx, pipeline); err != nil {
-			return nil, err
-		}
-	}
+	b.queues = append(b.queues, nq)
 	return nq, nil
-}
-
-// reset empties the stream and removes the queue's keys.
-func (q *natsQueue) reset(ctx context.Context, pipeline string) error {
-	if err := q.stream.Purge(ctx); err != nil {
-		return fmt.Errorf("queue %s: purging stream %s: %v", q.spec.Name, q.spec.Stream, err)
-	}
-	kvs, err := q.b.js.Stream(ctx, "KV_"+bucketName(pipeline))
-	if err == nil {
-		err = kvs.Purge(ctx, jetstream.WithPurgeSubject("$KV."+bucketName(pipeline)+"."+q.key+".>"))
-	}
-	if err != nil {
-		return fmt.Errorf("queue %s: resetting its keys in bucket %s: %v", q.spec.Name, bucketName(pipeline), err)
-	}
-	return nil
 }
 
 func bucketName(pipeline string) string { return "PCRUN_" + kvToken(pipeline) }
@@ -214,7 +218,9 @@ func (q *natsQueue) Put(ctx context.Context, it Item) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	q.b.touched.Store(true)
 	msg := nats.NewMsg(q.spec.Subject)
+	msg.Header.Set(genHeader, q.b.generation())
 	var id string
 	if it.marker {
 		msg.Header.Set(markerHeader, "1")
@@ -282,6 +288,11 @@ func (q *natsQueue) Get(ctx context.Context) (Item, error) {
 				return Item{}, errClosed
 			}
 			it := q.item(d)
+			if it.marker && q.unmarked.Load() {
+				q.release(d)
+				d.msg.Nak() // counted for a reader registered before the end: give it back
+				return it, nil
+			}
 			if it.marker {
 				q.release(d)
 				d.msg.Ack() // a marker is consumed when taken
@@ -448,7 +459,7 @@ func (q *natsQueue) delivery(m jetstream.Msg) *delivery {
 	if md, err := m.Metadata(); err == nil {
 		d.deliveries = md.NumDelivered
 	}
-	if d.deliveries > 1 {
+	if d.deliveries > 1 && m.Headers().Get(markerHeader) == "" { // a marker handed back is no item
 		q.redelivered.Add(1)
 	}
 	d.expired = d.deliveries > uint64(q.spec.MaxDeliver)
@@ -461,6 +472,15 @@ func (q *natsQueue) startPump() {
 	batch := maxBatch
 	if q.capacity > 0 {
 		batch = min(batch, q.capacity)
+	}
+	if q.shared {
+		// Fetch no more than this process's readers can start on, so
+		// that the items go to the processes with idle readers.
+		n := 0
+		for _, r := range q.readers {
+			n += r
+		}
+		batch = min(batch, max(1, n))
 	}
 	if q.strategy == config.Sentinel {
 		batch = 1 // a reader leaving on its marker leaves nothing fetched behind
@@ -492,6 +512,9 @@ func (q *natsQueue) pump() {
 		got := 0
 		for m := range batch.Messages() {
 			got++
+			if !q.ours(m) {
+				continue
+			}
 			d := q.delivery(m)
 			select {
 			case q.deliveries <- d:
@@ -501,12 +524,34 @@ func (q *natsQueue) pump() {
 				q.hmu.Unlock()
 			}
 		}
-		if got == 0 && q.strategy == config.Close && q.closedAndDrained() {
+		if got > 0 {
+			continue
+		}
+		if err := q.b.checkGen(context.Background(), false); err != nil {
+			q.abort(err)
+		}
+		if (q.strategy == config.Close || q.unmarked.Load()) && q.closedAndDrained() {
 			close(q.deliveries)
 			<-q.stop
 			return
 		}
 	}
+}
+
+// ours reports whether a fetched message may be handed to a reader. One
+// put in another generation makes the process look whether its own was
+// reset (nats_roster.go); if it was and the process cannot join the new
+// one, the message goes back and the run stops.
+func (q *natsQueue) ours(m jetstream.Msg) bool {
+	if g := m.Headers().Get(genHeader); g != "" && g != q.b.generation() {
+		if err := q.b.checkGen(context.Background(), true); err != nil {
+			m.Nak()
+			q.abort(err)
+			return false
+		}
+	}
+	q.b.touched.Store(true)
+	return true
 }
 
 // closedAndDrained reports whether every writer has ended and the broker
@@ -515,7 +560,7 @@ func (q *natsQueue) closedAndDrained() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if !q.ended.Load() {
-		if _, err := q.b.kv.Get(ctx, q.key+".end"); err != nil {
+		if r, err := q.roster(ctx); err != nil || r == nil || !r.Ended {
 			return false
 		}
 		q.ended.Store(true)
@@ -570,61 +615,34 @@ func sleepStop(stop <-chan struct{}, d time.Duration) bool {
 	}
 }
 
-// setWriters tells the queue which writer stages run in this process, and
-// with how many replicas each.
-func (q *natsQueue) setWriters(local map[string]int) {
-	for s, n := range local {
-		q.localLeft[s] = n
-	}
-}
-
 // writerDone records that a writer replica of stage in this process has
-// finished, and reports whether that ended the queue: every writer stage of
-// the file has finished, in whichever process it ran, and this process is
-// the one that found out first (it then ends the queue as the strategy says).
-func (q *natsQueue) writerDone(ctx context.Context, stage string) bool {
+// finished. After the stage's last replica here, the roster says so; if
+// that ended the queue (nats_roster.go), this process is the one to end it
+// as the strategy says: ended is true, with the number of end markers to
+// put under sentinel.
+func (q *natsQueue) writerDone(ctx context.Context, stage string) (ended bool, markers int, err error) {
 	q.wmu.Lock()
 	q.localLeft[stage]--
 	stageDone := q.localLeft[stage] == 0
-	allDone := true
-	for _, n := range q.localLeft {
-		allDone = allDone && n <= 0
-	}
 	q.wmu.Unlock()
-	if stageDone && stage != replayStage {
-		if _, err := q.b.kv.Create(ctx, q.key+".w."+stage, []byte(q.runID)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-			return false
-		}
+	if !stageDone {
+		return false, 0, nil
 	}
-	if !allDone {
-		return false
-	}
-	return q.lastWriter(ctx)
-}
-
-// lastWriter reports whether every writer stage of the queue has finished
-// and this call is the first to find out (it creates the end key).
-func (q *natsQueue) lastWriter(ctx context.Context) bool {
-	for _, s := range q.spec.Writers {
-		if _, err := q.b.kv.Get(ctx, q.key+".w."+s); err != nil {
-			return false
-		}
-	}
-	if _, err := q.b.kv.Create(ctx, q.key+".end", []byte(q.runID)); err != nil {
-		return false
-	}
-	q.ended.Store(true)
-	return true
+	// Even after a second signal: the other processes wait for this.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	return q.finishStage(ctx, stage)
 }
 
 // producersDone reports whether every producer stage writing to the queue
-// has finished, in whichever process it ran (join).
+// has registered and finished, in whichever processes it ran (join).
 func (q *natsQueue) producersDone(ctx context.Context, producers map[string]bool) bool {
+	r, err := q.roster(ctx)
+	if err != nil || r == nil {
+		return false
+	}
 	for _, s := range q.spec.Writers {
-		if !producers[s] {
-			continue
-		}
-		if _, err := q.b.kv.Get(ctx, q.key+".w."+s); err != nil {
+		if producers[s] && !r.StageEnded(s) {
 			return false
 		}
 	}

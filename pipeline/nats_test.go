@@ -321,8 +321,19 @@ func TestNatsSplitRuns(t *testing.T) {
 			if got := prod.res.Total.Produced; got != 25 {
 				t.Errorf("the producers' part: produced %d, want 25", got)
 			}
-			if q := cons.res.Queues[0]; q.Taken != 25 || q.Ledger.Done != 25 {
-				t.Errorf("the consumers' part: taken %d, done %d; want 25", q.Taken, q.Ledger.Done)
+			if q := cons.res.Queues[0]; q.Taken != 25 || q.Received == nil || *q.Received != (pipeline.Received{Taken: 25, Done: 25}) {
+				t.Errorf("the consumers' part: taken %d, received %+v; want 25 taken and done", q.Taken, q.Received)
+			}
+			for _, o := range []natsOutcome{prod, cons} {
+				if err := o.res.Balanced(); err != nil || !o.res.Shared {
+					t.Errorf("shared %v, %v", o.res.Shared, err)
+				}
+			}
+			if got := prod.res.Total; got != (pipeline.Ledger{Produced: 25, HandedOff: 25}) {
+				t.Errorf("the producers' ledger %+v, want 25 produced and handed off", got)
+			}
+			if got := cons.res.Total; got != (pipeline.Ledger{}) {
+				t.Errorf("the consumers' ledger %+v, want nothing produced", got)
 			}
 		})
 	}
@@ -388,9 +399,10 @@ func TestNatsRedeliveryAndMaxDeliver(t *testing.T) {
 		t.Errorf("stdout:\n%s\nwant:\n%s", strings.Join(o.stdout, "\n"), strings.Join(want, "\n"))
 	}
 	main := o.res.Queues[0]
-	if main.Name != "main" || main.Redelivered != 2 || main.Taken != 2 || main.Ledger.Done != 1 || main.Ledger.Failed != 1 {
-		t.Errorf("queue %s: redelivered %d, taken %d, done %d, failed %d; want 2, 2, 1, 1",
-			main.Name, main.Redelivered, main.Taken, main.Ledger.Done, main.Ledger.Failed)
+	if main.Name != "main" || main.Redelivered != 2 || main.Taken != 2 ||
+		*main.Received != (pipeline.Received{Taken: 2, Done: 1, Failed: 1, DeadLettered: 1}) {
+		t.Errorf("queue %s: redelivered %d, taken %d, received %+v; want 2, 2, 1 done and 1 dead-lettered",
+			main.Name, main.Redelivered, main.Taken, main.Received)
 	}
 	if n := streamMsgs(t, js, "PCRUN_poison_main"); n != 0 {
 		t.Errorf("stream holds %d messages, want 0: the failed item must be removed", n)

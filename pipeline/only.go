@@ -19,10 +19,10 @@ import (
 // Writers: under close and sentinel a queue ends once its last writer
 // replica finished. A run counts only its own writers: for a memory queue
 // they are all of them (localWriters, the run's writersLeft); for a NATS
-// queue each process records on the broker which of its writer stages
-// finished, and the process that finds every writer of the file finished
-// ends the queue (nats.go: natsQueue.writerDone, lastWriter), so a run
-// with no writer of a NATS queue never ends it itself.
+// queue each process registers its writers and readers in the queue's
+// roster on the broker, and the process whose writer finishes last, in
+// every process, ends the queue (nats_roster.go), so a run with no writer
+// of a NATS queue never ends it itself.
 
 // SelectionError is a problem with a selection of stages: a name that is
 // not a stage, or a memory queue the selection would cut.

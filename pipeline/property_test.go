@@ -283,7 +283,8 @@ func drawCase(t *rapid.T, kind caseKind) *propCase {
 		c.producers = append(c.producers, propProducer{
 			count:    rapid.IntRange(0, 30).Draw(t, "count"),
 			replicas: rapid.IntRange(1, 8).Draw(t, "producer replicas"),
-			delay:    time.Duration(rapid.IntRange(0, 50).Draw(t, "delay ms")) * time.Millisecond,
+			// A third without delay: they make their items in batches (batch.go).
+			delay: time.Duration(rapid.OneOf(rapid.Just(0), rapid.IntRange(0, 50), rapid.IntRange(0, 50)).Draw(t, "delay ms")) * time.Millisecond,
 		})
 	}
 	nstages := rapid.IntRange(1, 4).Draw(t, "consumer stages")

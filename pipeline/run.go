@@ -47,20 +47,25 @@ type Options struct {
 	Only []string
 	// Shared says that other pcrun processes run stages of this pipeline
 	// over its NATS queues: the run then neither resets those queues when
-	// it starts nor takes the items left in them at its end (they stay on
-	// the broker for the others), an item it took but did not finish goes
-	// back to the broker, and its result is this process's part of the
-	// whole (its ledger is not checked for balance). Setting Only implies
-	// Shared. A run that is not Shared owns its NATS queues: it purges them
-	// and resets the pipeline's keys on the broker when it starts, and at
-	// its end counts what is left in them as abandoned (and spills it), as
-	// with memory queues. See nats.go.
+	// it starts (unless Fresh) nor takes the items left in them at its end
+	// (they stay on the broker for the others), an item it took but did
+	// not finish goes back to the broker, and its result is this process's
+	// part of the whole: an item put into a shared NATS queue is counted
+	// as handed off (Ledger.HandedOff), and the items taken from one are
+	// accounted for in Result.Received. Setting Only implies Shared. A run
+	// that is not Shared owns its NATS queues: it purges them and resets
+	// the pipeline's keys on the broker when it starts, and at its end
+	// counts what is left in them as abandoned (and spills it), as with
+	// memory queues. See nats.go and nats_roster.go.
 	Shared bool
-	// Fresh makes a Shared run reset its NATS queues when it starts, as a
-	// run that is not Shared does: the items in their streams are purged
-	// and the record of which writers finished is cleared. Of the
-	// processes of one multi-process run, the first to start says it
-	// (`--fresh`), before any other has put, taken or finished anything.
+	// Fresh makes a Shared run start a new run of the pipeline on its
+	// brokers, as a run that is not Shared does: it purges the streams of
+	// every NATS queue of the pipeline (those this process does not use
+	// too) and every key of the pipeline's bucket, and begins a new
+	// generation, so nothing an earlier run left is taken or counted. Of
+	// the processes of one multi-process run, the first to start says it
+	// (`--fresh`); one that started before it joins the new generation if
+	// it has done nothing yet, and otherwise stops (nats_roster.go).
 	Fresh bool
 }
 
@@ -89,6 +94,12 @@ func (e *FailedError) Error() string {
 	return fmt.Sprintf("%d item(s) abandoned: produced but never consumed", e.Abandoned)
 }
 
+// ResumeError: the spill file to resume from does not fit the graph.
+type ResumeError struct{ Err error }
+
+func (e *ResumeError) Error() string { return e.Err.Error() }
+func (e *ResumeError) Unwrap() error { return e.Err }
+
 // run is one execution of a graph.
 type run struct {
 	g      *stages.Graph
@@ -107,6 +118,9 @@ type run struct {
 	writersLeft          map[string]*atomic.Int64
 	brokers              map[string]*natsBroker // by URL; run_nats.go
 	nats                 []*natsQueue
+	proc                 string               // this process in NATS rosters
+	received             map[string]*counters // shared NATS queues: the items taken from them here
+	aborted              chan error           // capacity 1: the run cannot go on (abortRun)
 	producersLeft        atomic.Int64
 	failMu               sync.Mutex
 	failures             []string
@@ -115,7 +129,11 @@ type run struct {
 
 // Run runs the graph to its end and returns its result; it blocks until
 // every goroutine it started has exited. The error is nil on success, a
-// *DeadlockError, ErrInterrupted, a *FailedError, or ctx's cause.
+// *DeadlockError, ErrInterrupted, a *FailedError, or ctx's cause; or,
+// when another process reset the shared NATS queues under it, an error
+// saying so. The result is nil when nothing ran: a *ResumeError, a
+// *SelectionError, a *LateWriterError (its writers registered after a
+// NATS queue ended), or a broker that could not be reached.
 func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	if opts.Stdout == nil {
 		opts.Stdout = io.Discard
@@ -125,7 +143,7 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	}
 	opts.Stderr = &lockedWriter{w: opts.Stderr} // workers and the supervisor both write notices
 	if err := checkResume(g, opts.Resume); err != nil {
-		return nil, err
+		return nil, &ResumeError{err}
 	}
 	if errs := CheckOnly(g, opts.Only); errs != nil {
 		return nil, errs[0]
@@ -134,9 +152,10 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 		return nil, errors.New("resuming a run of some of the stages (--only) is not supported")
 	}
 	r := &run{
-		g: g, opts: opts, out: &lineWriter{w: opts.Stdout}, world: newWorld(),
+		g: g, opts: opts, out: newLineWriter(opts.Stdout), world: newWorld(),
 		queues: map[string]Queue{}, mem: map[string]*memQueue{}, qstats: map[string]*queueCounters{},
 		writersLeft: map[string]*atomic.Int64{}, failed: make(chan struct{}, 1),
+		proc: processID(), received: map[string]*counters{}, aborted: make(chan error, 1),
 	}
 	if opts.Spill != nil {
 		r.spill = &spill{}
@@ -164,11 +183,11 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	}
 	for _, q := range r.replayQueues() {
 		r.writersLeft[q].Add(1) // the replay writer
-		if nq, ok := r.queues[q].(*natsQueue); ok {
-			nq.localLeft[replayStage]++
-		}
 	}
 	defer r.closeNats()
+	if err := r.startNats(ctx); err != nil { // run_nats.go
+		return nil, err
+	}
 	for range len(g.Producers) + len(g.Consumers) + 1 {
 		r.stats = append(r.stats, new(counters))
 	}
@@ -183,9 +202,12 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	go func() { wg.Wait(); close(done) }()
 	stop, deadlock := r.supervise(ctx, done)
 	<-done
+	if err := r.out.close(); err != nil { // the last buffered lines: output.go
+		fmt.Fprintf(opts.Stderr, "pcrun: error: writing stdout: %v\n", err)
+	}
 
 	res := r.result(time.Since(start), stop)
-	if err := res.Balanced(); err != nil && !r.partOfWhole() {
+	if err := res.Balanced(); err != nil {
 		fmt.Fprintln(opts.Stderr, "pcrun:", err)
 		return res, err
 	}
@@ -203,6 +225,8 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 		return res, deadlock
 	case errors.Is(stop, ErrInterrupted):
 		return res, ErrInterrupted
+	case errors.As(stop, new(*abortError)):
+		return res, stop
 	case stopped > 0 || l.Abandoned > 0:
 		first := ""
 		if len(res.Failures) > 0 {
@@ -242,22 +266,15 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 		wg.Go(func() { r.replay(len(r.stats)-1, replay) })
 	}
 	for _, q := range r.g.Queues {
-		if nq, ok := r.queues[q.Name].(*natsQueue); ok {
-			if len(q.Writers) == 0 && !r.replaysInto(q.Name) { // no writer in any process
-				wg.Go(func() {
-					if nq.lastWriter(r.hard) {
-						r.endOfWriters(r.hard, q.Name)
-					}
-				})
-			}
-			continue
+		if _, ok := r.queues[q.Name].(*natsQueue); ok {
+			continue // one with no writer anywhere ended when it registered
 		}
 		if r.uses(q) && r.writersLeft[q.Name].Load() == 0 { // no writer, not even a replay
 			r.world.enter()
 			wg.Go(func() {
 				ctx := withWorker(r.hard, &worker{name: "pcrun"})
 				defer r.world.leave()
-				r.endOfWriters(ctx, q.Name)
+				r.endOfWriters(ctx, q.Name, q.ReaderReplicas)
 			})
 		}
 	}
@@ -282,26 +299,33 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 
 // writerDone is called as each writer replica of a queue exits. The last
 // one ends the queue as the strategy says: close it, or put one end marker
-// per reader replica.
+// per reader replica. For a NATS queue the last is the last in every
+// process, and the reader replicas are those registered (nats_roster.go).
 func (r *run) writerDone(ctx context.Context, queue, stage string) {
 	if nq, ok := r.queues[queue].(*natsQueue); ok {
-		if nq.writerDone(ctx, stage) { // every writer in every process has finished
-			r.endOfWriters(ctx, queue)
+		ended, markers, err := nq.writerDone(ctx, stage)
+		switch {
+		case errors.Is(err, errReset):
+			r.abortRun(err)
+		case err != nil:
+			r.abortRun(fmt.Errorf("queue %s: recording on the broker that %s finished writing: %w", queue, stage, err))
+		case ended:
+			r.endOfWriters(ctx, queue, markers)
 		}
 		return
 	}
 	if r.writersLeft[queue].Add(-1) == 0 {
-		r.endOfWriters(ctx, queue)
+		r.endOfWriters(ctx, queue, r.g.Queue(queue).ReaderReplicas)
 	}
 }
 
-func (r *run) endOfWriters(ctx context.Context, queue string) {
+func (r *run) endOfWriters(ctx context.Context, queue string, markers int) {
 	q := r.queues[queue]
 	switch r.g.Strategy {
 	case config.Close:
 		q.Close()
 	case config.Sentinel:
-		for range r.g.Queue(queue).ReaderReplicas {
+		for range markers {
 			if q.Put(ctx, Item{marker: true}) != nil {
 				return
 			}
@@ -404,6 +428,10 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 			begin(errDeadline, fmt.Sprintf("deadline %s reached", r.g.Deadline))
 		case <-r.failed:
 			begin(errFailure, "a stage failed")
+		case err := <-r.aborted:
+			stop = &abortError{err}
+			r.softStop(stop)
+			r.hardCancel(stop)
 		case <-graceC:
 			fmt.Fprintf(r.opts.Stderr, "pcrun: grace period %s over: cancelling workers\n", r.g.Grace)
 			r.hardCancel(stop)
@@ -528,16 +556,33 @@ func (r *run) result(elapsed time.Duration, stop error) *Result {
 			r.spillItem(q.Name, it.Origin, it.ID, it.Value)
 		}
 		st := r.queues[q.Name].Stats()
-		res.Queues = append(res.Queues, QueueLedger{QueueStats: st, Ledger: Ledger{
+		ql := QueueLedger{QueueStats: st, Ledger: Ledger{
 			Produced: st.Put, Done: qc.done.Load(), Filtered: qc.filtered.Load(),
 			Failed: qc.failed.Load(), Abandoned: qc.abandoned.Load(),
-		}})
+		}}
+		if rc := r.received[q.Name]; rc != nil {
+			// Shared: what was put here is handed off; what was taken
+			// here, whoever put it, is accounted for in Received.
+			ql.Shared = true
+			ql.Ledger = Ledger{Produced: st.Put, Abandoned: qc.abandoned.Load(), HandedOff: qc.handedOff.Load()}
+		}
+		if rc := r.received[q.Name]; rc != nil && len(r.queues[q.Name].(*natsQueue).readers) > 0 {
+			ql.Received = &Received{Taken: rc.taken.Load(), Done: rc.done.Load(), Filtered: rc.filtered.Load(),
+				Failed: rc.failed.Load(), Skipped: rc.skipped.Load(), DeadLettered: rc.deadLettered.Load(),
+				HandedBack: rc.handedOff.Load()}
+			if res.Received == nil {
+				res.Received = new(Received)
+			}
+			res.Received.add(*ql.Received)
+		}
+		res.Queues = append(res.Queues, ql)
 	}
+	res.Shared = len(r.received) > 0
 	row := func(name, kind string, workers int, c *counters) StageStats {
 		return StageStats{Name: name, Kind: kind, Workers: workers, Taken: c.taken.Load(), Ledger: Ledger{
 			Produced: c.produced.Load(), Done: c.done.Load(), Filtered: c.filtered.Load(),
 			Failed: c.failed.Load(), Skipped: c.skipped.Load(), DeadLettered: c.deadLettered.Load(),
-			Abandoned: c.abandoned.Load(),
+			Abandoned: c.abandoned.Load(), HandedOff: c.handedOff.Load(),
 		}}
 	}
 	for i, p := range r.g.Producers {
@@ -564,6 +609,8 @@ func (r *run) result(elapsed time.Duration, stop error) *Result {
 		res.Stop = "failure"
 	case errors.As(stop, new(*DeadlockError)):
 		res.Stop = "deadlock"
+	case errors.As(stop, new(*abortError)):
+		res.Stop = "failure"
 	}
 	r.failMu.Lock()
 	res.Failures = append(res.Failures, r.failures...)

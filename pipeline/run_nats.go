@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -15,45 +17,127 @@ const replayStage = "replay"
 // shared reports whether other processes share this run's NATS queues.
 func (r *run) shared() bool { return r.opts.Shared || len(r.opts.Only) > 0 }
 
-// partOfWhole reports whether the run's ledger is only its part of a
-// multi-process run's: items cross NATS queues shared with other
-// processes, so it need not balance on its own.
-func (r *run) partOfWhole() bool { return r.shared() && len(r.nats) > 0 }
-
-// openNats opens a NATS queue of the graph (see nats.go) and registers it.
+// openNats opens a NATS queue of the graph (see nats.go) and tells it
+// which of its writers and readers run in this process.
 func (r *run) openNats(ctx context.Context, q *stages.Queue) error {
 	if r.brokers == nil {
 		r.brokers = map[string]*natsBroker{}
 	}
-	nq, err := openNats(ctx, r.brokers, r.g.Name, q, !r.shared() || r.opts.Fresh)
+	nq, err := openNats(ctx, r.brokers, r.g.Name, q)
 	if err != nil {
 		return err
 	}
 	nq.strategy, nq.shared = r.g.Strategy, r.shared()
-	nq.rowOf, nq.nameOf = r.rowOf, r.stageName
+	nq.rowOf, nq.nameOf, nq.abort, nq.proc = r.rowOf, r.stageName, r.abortRun, r.proc
+	nq.b.notice = func(line string) { fmt.Fprintln(r.opts.Stderr, line) }
 	for _, p := range r.g.Producers {
 		if p.To == q.Name && r.selected(p.Name) {
-			nq.localLeft[p.Name] += p.Replicas
+			nq.writers[p.Name] += p.Replicas
 		}
 	}
 	for _, c := range r.g.Consumers {
-		if slices.Contains(q.Writers, c.Name) && r.selected(c.Name) {
-			nq.localLeft[c.Name] += c.Replicas // one writer however it puts into q
+		if !r.selected(c.Name) {
+			continue
+		}
+		if slices.Contains(q.Writers, c.Name) {
+			nq.writers[c.Name] += c.Replicas // one writer however it puts into q
+		}
+		if c.From == q.Name {
+			nq.readers[c.Name] += c.Replicas
 		}
 	}
+	if r.replaysInto(q.Name) {
+		nq.writers[replayStage]++
+	}
+	maps.Copy(nq.localLeft, nq.writers)
 	r.queues[q.Name] = nq
 	r.nats = append(r.nats, nq)
+	if r.shared() {
+		r.received[q.Name] = new(counters)
+	}
 	return nil
 }
 
-// closeNats stops the NATS queues' goroutines and closes the connections.
+// startNats resets the pipeline's NATS queues when the run owns them or
+// says Fresh, then registers this process's writers and readers in the
+// current generation (nats_roster.go).
+func (r *run) startNats(ctx context.Context) error {
+	if !r.shared() || r.opts.Fresh {
+		// Every NATS queue of the pipeline, those other processes use too.
+		var urls []string
+		streams := map[string][]string{}
+		queue := map[string]string{}
+		for _, q := range r.g.Queues {
+			if q.Backend != config.NATS {
+				continue
+			}
+			if _, ok := streams[q.URL]; !ok {
+				urls = append(urls, q.URL)
+				queue[q.URL] = q.Name
+			}
+			streams[q.URL] = append(streams[q.URL], q.Stream)
+		}
+		if len(urls) > 0 && r.brokers == nil {
+			r.brokers = map[string]*natsBroker{}
+		}
+		for _, url := range urls {
+			b, err := connectNats(ctx, r.brokers, r.g.Name, url, queue[url])
+			if err != nil {
+				return err
+			}
+			if err := b.resetAll(ctx, r.g.Name, streams[url]); err != nil {
+				return fmt.Errorf("--fresh: %v", err)
+			}
+		}
+	}
+	for _, nq := range r.nats {
+		if !nq.b.joined {
+			nq.b.joined = true
+			if err := nq.b.join(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// closeNats withdraws this process's readers from queues that have not
+// ended, stops the NATS queues' goroutines and closes the connections.
 func (r *run) closeNats() {
 	for _, nq := range r.nats {
-		nq.shutdown()
+		nq.shutdown() // first: the pump may register again (checkGen)
+		nq.withdraw()
 	}
 	for _, b := range r.brokers {
 		b.nc.Close()
 	}
+}
+
+// abortRun stops the run at once: its NATS queues cannot go on (another
+// process reset them, or the broker could not record a writer's end).
+func (r *run) abortRun(err error) {
+	select {
+	case r.aborted <- err:
+	default:
+	}
+}
+
+// abortError is why a run was aborted.
+type abortError struct{ err error }
+
+func (e *abortError) Error() string { return e.err.Error() }
+func (e *abortError) Unwrap() error { return e.err }
+
+// put puts an item into a queue. In a shared run an item put into a NATS
+// queue is handed off: whichever process takes it accounts for it, so its
+// origin's row counts it as handed off (see Ledger).
+func (r *run) put(ctx context.Context, q Queue, it Item) error {
+	err := q.Put(ctx, it)
+	if nq, ok := q.(*natsQueue); ok && nq.shared && err == nil {
+		r.stats[it.Origin].handedOff.Add(1)
+		r.qstats[nq.spec.Name].handedOff.Add(1)
+	}
+	return err
 }
 
 // rowOf is the ledger row of the stage an item from a NATS queue names as

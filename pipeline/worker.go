@@ -29,6 +29,11 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 	defer func() {
 		r.spill.add(SpillRecord{Kind: "producer", Stage: p.Name, Replica: replica, Next: i, Count: p.Count})
 	}()
+	if mq, ok := q.(*memQueue); ok && p.OnlyItems() {
+		if !r.produceBatched(ctx, w, p.Count, p.To, mq, row, &i) { // batch.go
+			return
+		}
+	}
 	for ; i < p.Count; i++ {
 		d, err := w.Delay(i)
 		if err != nil {
@@ -51,7 +56,7 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 		}
 		c.produced.Add(1)
 		id := r.ids.Add(1)
-		if err := q.Put(ctx, Item{ID: id, Origin: row, Value: v}); err != nil {
+		if err := r.put(ctx, q, Item{ID: id, Origin: row, Value: v}); err != nil {
 			c.abandoned.Add(1)
 			r.spillItem(p.To, row, id, v)
 			i++
@@ -100,7 +105,7 @@ func (r *run) replay(row int, queues []string) {
 	for _, rec := range r.opts.Resume.Items {
 		c.produced.Add(1)
 		id := r.ids.Add(1)
-		if ctx.Err() != nil || r.queues[rec.Queue].Put(ctx, Item{ID: id, Origin: row, Value: rec.Item}) != nil {
+		if ctx.Err() != nil || r.put(ctx, r.queues[rec.Queue], Item{ID: id, Origin: row, Value: rec.Item}) != nil {
 			c.abandoned.Add(1)
 			r.spillItem(rec.Queue, row, id, rec.Item)
 			continue
@@ -134,17 +139,25 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 	in := r.queues[cs.From]
 	qc := r.qstats[cs.From]
 	c := r.stats[row]
+	received := r.received[cs.From] // nil unless the queue is shared with other processes
 	for {
 		it, err := in.Get(ctx)
 		if err != nil || it.marker {
 			return // closed and drained, cancelled, or our end marker
 		}
 		c.taken.Add(1)
+		// Where the item's end is counted: its origin's row, or, when
+		// another process may have put it, what this process received
+		// (its origin counted it handed off).
 		origin := r.stats[it.Origin]
+		if received != nil {
+			origin = received
+			origin.taken.Add(1)
+		}
 		if n, over := it.overDelivered(); over { // NATS: its readers kept dying on it
 			origin.failed.Add(1)
 			qc.failed.Add(1)
-			r.giveUp(ctx, cs, w.Name(), row, it, 1, fmt.Errorf("delivered %d times and never finished (max_deliver %d): "+
+			r.giveUp(ctx, cs, w.Name(), row, origin, it, 1, fmt.Errorf("delivered %d times and never finished (max_deliver %d): "+
 				"the readers it went to died or held it past ack_wait", n, r.g.Queue(cs.From).MaxDeliver))
 			in.Ack(it)
 			continue
@@ -157,7 +170,8 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 			origin.done.Add(1)
 			qc.done.Add(1)
 		case ctx.Err() != nil && r.handBack(in, it):
-			continue // back on the broker, for another process's reader
+			origin.handedOff.Add(1) // back on the broker, for another process's reader
+			continue
 		case ctx.Err() != nil:
 			origin.abandoned.Add(1) // interrupted mid-steps: it may run again on resume
 			qc.abandoned.Add(1)
@@ -165,7 +179,7 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 		default:
 			origin.failed.Add(1)
 			qc.failed.Add(1)
-			r.giveUp(ctx, cs, w.Name(), row, it, attempts, err)
+			r.giveUp(ctx, cs, w.Name(), row, origin, it, attempts, err)
 		}
 		in.Ack(it)
 	}
@@ -208,8 +222,8 @@ func (r *run) try(ctx context.Context, w *stages.ConsumerWorker, v any, attempt,
 
 // giveUp ends an item whose last attempt failed, as on_error says: stop the
 // run, skip it, or put it into the dead-letter queue.
-func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, row int, it Item, attempts int, err error) {
-	origin := r.stats[it.Origin]
+// origin counts the item's end.
+func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, row int, origin *counters, it Item, attempts int, err error) {
 	msg := fmt.Sprintf("consumer %s: item %s: %v", worker, stages.Quote(it.Value), cause(err))
 	if attempts > 1 {
 		msg += fmt.Sprintf(" (after %d attempts)", attempts)
@@ -232,7 +246,7 @@ func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, ro
 		c.produced.Add(1)
 		id := r.ids.Add(1)
 		dl := cs.OnError.DeadLetter
-		if perr := r.queues[dl].Put(ctx, Item{ID: id, Origin: row, Value: letter}); perr != nil {
+		if perr := r.put(ctx, r.queues[dl], Item{ID: id, Origin: row, Value: letter}); perr != nil {
 			c.abandoned.Add(1)
 			r.spillItem(dl, row, id, letter)
 			if !errors.Is(perr, context.Canceled) && ctx.Err() == nil {
@@ -272,7 +286,7 @@ func (fx *effects) Emit(ctx context.Context, v any) error {
 	c := fx.r.stats[fx.row]
 	c.produced.Add(1)
 	id := fx.r.ids.Add(1)
-	if err := fx.out.Put(ctx, Item{ID: id, Origin: fx.row, Value: v}); err != nil {
+	if err := fx.r.put(ctx, fx.out, Item{ID: id, Origin: fx.row, Value: v}); err != nil {
 		// Not spilled: the item being handled is, and running it again
 		// on resume makes this emit again.
 		c.abandoned.Add(1)

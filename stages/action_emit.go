@@ -24,7 +24,7 @@ func init() {
 type emitStep struct{ t *Template }
 
 func (s *emitStep) Run(ctx context.Context, w *ConsumerWorker) error {
-	v, err := s.t.Eval(&w.vm, w.env)
+	v, err := s.t.Eval(&w.m, &w.env)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ type failStep struct {
 // gives true, a non-empty string (the message) or any other value but nil
 // and false (the message is the value, formatted).
 func (s *failStep) Run(_ context.Context, w *ConsumerWorker) error {
-	v, err := s.t.Eval(&w.vm, w.env)
+	v, err := s.t.Eval(&w.m, &w.env)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func init() {
 type printStep struct{ t *Template }
 
 func (s *printStep) Run(_ context.Context, w *ConsumerWorker) error {
-	line, err := s.t.String(&w.vm, w.env)
+	line, err := s.t.String(&w.m, &w.env)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,7 @@ func init() {
 type sleepStep struct{ d *Duration }
 
 func (s *sleepStep) Run(ctx context.Context, w *ConsumerWorker) error {
-	d, err := s.d.Eval(&w.vm, w.env)
+	d, err := s.d.Eval(&w.m, &w.env)
 	if err != nil {
 		return err
 	}

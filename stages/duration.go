@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/pcrun/pcrun/config"
 )
 
@@ -62,7 +60,7 @@ func (c *compiler) compileDuration(v *config.Value, env *exprEnv, what string) *
 
 // Eval returns the duration for one item; 0 when compiled with
 // Options.NoDelays, once the template (if any) has evaluated without error.
-func (d *Duration) Eval(m *vm.VM, env any) (time.Duration, error) {
+func (d *Duration) Eval(m *machine, env any) (time.Duration, error) {
 	if d == nil {
 		return 0, nil
 	}
@@ -79,7 +77,7 @@ func (d *Duration) Eval(m *vm.VM, env any) (time.Duration, error) {
 	return out, err
 }
 
-func (d *Duration) eval(m *vm.VM, env any) (time.Duration, error) {
+func (d *Duration) eval(m *machine, env any) (time.Duration, error) {
 	v, err := d.t.Eval(m, env)
 	if err != nil {
 		return 0, err

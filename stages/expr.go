@@ -38,6 +38,9 @@ type program struct {
 	prog *vm.Program
 	src  source
 	code string
+	// wholeEnv: the expression uses `$env`, the environment itself, so it
+	// runs on a copy of it (see byValue).
+	wholeEnv bool
 }
 
 // RuntimeError is an expression that failed while a worker ran it. Pos is
@@ -54,6 +57,9 @@ func (e *RuntimeError) Unwrap() error { return e.Err }
 
 // run evaluates the program on a worker's VM.
 func (p *program) run(m *vm.VM, env any) (any, error) {
+	if p.wholeEnv {
+		env = byValue(env)
+	}
 	out, err := m.Run(p.prog, env)
 	if err != nil {
 		return nil, p.runtimeError(err)
@@ -94,7 +100,19 @@ func (c *compiler) compile(code string, src source, env *exprEnv) *program {
 		c.exprError(err, code, src, env)
 		return nil
 	}
-	return &program{prog: prog, src: src, code: code}
+	return &program{prog: prog, src: src, code: code, wholeEnv: patch.usedEnv}
+}
+
+// constantOf returns the value of a program that is a constant (a var, a
+// literal), and false for any other.
+func constantOf(p *program) (any, bool) {
+	switch p.prog.Node().(type) {
+	case *ast.ConstantNode, *ast.StringNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.NilNode:
+	default:
+		return nil, false
+	}
+	v, err := expr.Run(p.prog, nil) // a constant reads nothing from the environment
+	return v, err == nil
 }
 
 func (c *compiler) exprError(err error, code string, src source, env *exprEnv) {
@@ -173,6 +191,7 @@ func lineCol(code string, from int) (int, int) {
 type varPatcher struct {
 	vars     map[string]any
 	usedItem ast.Node
+	usedEnv  bool // `$env`
 }
 
 func (v *varPatcher) Visit(n *ast.Node) {
@@ -182,6 +201,9 @@ func (v *varPatcher) Visit(n *ast.Node) {
 	}
 	if id.Value == "item" && v.usedItem == nil {
 		v.usedItem = id
+	}
+	if id.Value == "$env" {
+		v.usedEnv = true
 	}
 	if val, ok := v.vars[id.Value]; ok {
 		ast.Patch(n, &ast.ConstantNode{Value: val})

@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/pcrun/pcrun/config"
 )
 
@@ -55,7 +53,7 @@ func (c *compiler) natsURL(v *config.Value) string {
 	if t == nil {
 		return ""
 	}
-	var m vm.VM
+	var m machine
 	s, err := t.String(&m, QueueEnv{Env: c.env})
 	if err != nil {
 		pos, msg := v.Pos, err.Error()

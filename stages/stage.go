@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
-
 	"github.com/pcrun/pcrun/config"
 )
 
@@ -23,6 +21,14 @@ type Producer struct {
 	env      map[string]string
 }
 
+// OnlyItems reports whether the producer does nothing but make items: no
+// delay before them, no line printed after them. The runner may then make
+// several before putting them into the queue together.
+func (p *Producer) OnlyItems() bool {
+	d, ok := p.delay.Const()
+	return ok && (d == 0 || p.delay.zero) && p.print == nil
+}
+
 // Worker returns the state one replica (1-based) needs to make items. A
 // worker is used by one goroutine only.
 func (p *Producer) Worker(replica int) *ProducerWorker {
@@ -35,8 +41,8 @@ func (p *Producer) Worker(replica int) *ProducerWorker {
 // ProducerWorker makes the items of one producer replica.
 type ProducerWorker struct {
 	p   *Producer
-	vm  vm.VM
-	env ProducerEnv
+	m   machine
+	env ProducerEnv // passed to the VM as &env: changed in place between items
 }
 
 // Name is the worker's name: the stage name, or name-N.
@@ -48,13 +54,13 @@ func (w *ProducerWorker) Delay(i int) (time.Duration, error) {
 		return 0, nil
 	}
 	w.env.I, w.env.Item = i, nil
-	return w.p.delay.Eval(&w.vm, w.env)
+	return w.p.delay.Eval(&w.m, &w.env)
 }
 
 // Item makes item i.
 func (w *ProducerWorker) Item(i int) (any, error) {
 	w.env.I, w.env.Item = i, nil
-	return w.p.item.Eval(&w.vm, w.env)
+	return w.p.item.Eval(&w.m, &w.env)
 }
 
 // Line returns the line to print after item i was put, and false when the
@@ -64,7 +70,7 @@ func (w *ProducerWorker) Line(i int, item any) (string, bool, error) {
 		return "", false, nil
 	}
 	w.env.I, w.env.Item = i, item
-	s, err := w.p.print.String(&w.vm, w.env)
+	s, err := w.p.print.String(&w.m, &w.env)
 	return s, err == nil, err
 }
 
@@ -115,8 +121,8 @@ func (c *Consumer) Worker(replica int, fx Effects) *ConsumerWorker {
 type ConsumerWorker struct {
 	c   *Consumer
 	fx  Effects
-	vm  vm.VM
-	env ConsumerEnv
+	m   machine
+	env ConsumerEnv // passed to the VM as &env: changed in place between items
 }
 
 // Name is the worker's name: the stage name, or name-N.
@@ -163,7 +169,7 @@ func (w *ConsumerWorker) Handle(ctx context.Context, item any) (Outcome, error) 
 func (w *ConsumerWorker) Retry(ctx context.Context, item any, attempt, from int) (Outcome, error) {
 	w.env.Item, w.env.Attempt = item, attempt
 	if from < 0 && w.c.when != nil {
-		v, err := w.c.when.run(&w.vm, w.env)
+		v, err := w.c.when.run(&w.m.vm, &w.env)
 		if err != nil {
 			return Done, w.fail(item, -1, err)
 		}

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -19,8 +18,10 @@ import (
 // A string that is exactly one placeholder keeps the expression's type.
 // Templates are immutable and safe to share; evaluation needs the worker's VM.
 type Template struct {
-	parts  []part           // string templates
+	parts  []part           // string templates, as written
+	plan   []part           // how parts are rendered: see compilePlan
 	single *program         // exactly one placeholder: keep its type
+	name   field            // single is a bare name of the worker's environment
 	value  any              // constant (when parts, single, keys and elems are empty)
 	keys   []string         // maps
 	elems  []*Template      // map values or list elements
@@ -28,9 +29,13 @@ type Template struct {
 	pos    config.Pos
 }
 
+// part is literal text or a placeholder. In a plan, a placeholder that is
+// a bare name of the worker's environment (`${i}`, `${item}`) is read
+// directly (name), without the VM.
 type part struct {
 	lit  string
 	prog *program
+	name field
 }
 
 // compileTemplate compiles a Value. It returns nil after reporting a
@@ -99,10 +104,36 @@ func (c *compiler) compileString(text config.Text, env *exprEnv) *Template {
 		t.value, t.parts = "", nil
 	case len(t.parts) == 1 && t.parts[0].prog != nil:
 		t.single, t.parts = t.parts[0].prog, nil
+		t.name = fieldOf(env.sample, t.single)
 	case len(t.parts) == 1:
 		t.value, t.parts = t.parts[0].lit, nil
+	default:
+		t.plan = compilePlan(t.parts, env)
 	}
 	return t
+}
+
+// compilePlan prepares a string template's parts for rendering, once:
+// a placeholder whose expression is a constant (a var, a literal) becomes
+// text, adjacent texts are joined, and a placeholder that is a bare name
+// of the environment is read from it directly.
+func compilePlan(parts []part, env *exprEnv) []part {
+	var plan []part
+	for _, p := range parts {
+		if p.prog != nil {
+			if v, ok := constantOf(p.prog); ok {
+				p = part{lit: Format(v)}
+			} else {
+				p.name = fieldOf(env.sample, p.prog)
+			}
+		}
+		if n := len(plan); p.prog == nil && n > 0 && plan[n-1].prog == nil {
+			plan[n-1].lit += p.lit
+			continue
+		}
+		plan = append(plan, p)
+	}
+	return plan
 }
 
 // IsConst reports whether the template needs no evaluation.
@@ -121,11 +152,18 @@ func (t *Template) IsConst() bool {
 // Pos is where the template is written.
 func (t *Template) Pos() config.Pos { return t.pos }
 
-// Eval evaluates the template with the worker's VM and environment.
-func (t *Template) Eval(m *vm.VM, env any) (any, error) {
+// Eval evaluates the template on a worker's machine, with the worker's
+// environment (a *ProducerEnv or *ConsumerEnv: a pointer, so that passing
+// it to the VM copies nothing).
+func (t *Template) Eval(m *machine, env any) (any, error) {
 	switch {
 	case t.single != nil:
-		return t.single.run(m, env)
+		if t.name != noField {
+			if v, ok := t.name.value(env); ok {
+				return v, nil
+			}
+		}
+		return t.single.run(&m.vm, env)
 	case t.parts != nil:
 		return t.render(m, env)
 	case t.kind == config.MapValue:
@@ -153,7 +191,7 @@ func (t *Template) Eval(m *vm.VM, env any) (any, error) {
 }
 
 // String evaluates the template and formats the result as text.
-func (t *Template) String(m *vm.VM, env any) (string, error) {
+func (t *Template) String(m *machine, env any) (string, error) {
 	if t.parts != nil {
 		return t.render(m, env)
 	}
@@ -164,20 +202,65 @@ func (t *Template) String(m *vm.VM, env any) (string, error) {
 	return Format(v), nil
 }
 
-func (t *Template) render(m *vm.VM, env any) (string, error) {
-	var b strings.Builder
-	for _, p := range t.parts {
+// render formats the plan's parts into the machine's scratch buffer and
+// copies the result out: one allocation, of the string's exact size.
+func (t *Template) render(m *machine, env any) (string, error) {
+	if len(t.plan) == 1 && t.plan[0].prog == nil {
+		return t.plan[0].lit, nil // every placeholder was a constant
+	}
+	b := m.buf[:0]
+	for _, p := range t.plan {
 		if p.prog == nil {
-			b.WriteString(p.lit)
+			b = append(b, p.lit...)
 			continue
 		}
-		v, err := p.prog.run(m, env)
+		if p.name != noField {
+			if nb, ok := p.name.appendTo(b, env); ok {
+				b = nb
+				continue
+			}
+		}
+		v, err := p.prog.run(&m.vm, env)
 		if err != nil {
 			return "", err
 		}
-		b.WriteString(Format(v))
+		b = appendFormat(b, v)
 	}
-	return b.String(), nil
+	s := string(b)
+	if cap(b) <= maxScratch {
+		m.buf = b
+	}
+	return s, nil
+}
+
+// maxScratch bounds the scratch buffer a machine keeps between items.
+const maxScratch = 64 << 10
+
+// machine is what one worker evaluates with: its expr VM, reused for
+// every expression it runs, and a scratch buffer for rendering strings.
+// It belongs to one goroutine.
+type machine struct {
+	vm  vm.VM
+	buf []byte
+}
+
+// appendFormat appends v as Format shows it.
+func appendFormat(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return append(b, x...)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case float64:
+		return strconv.AppendFloat(b, x, 'g', -1, 64)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case nil:
+		return append(b, "null"...)
+	}
+	return append(b, Format(v)...)
 }
 
 // Format turns a value into text the way templates and print show it:

@@ -292,3 +292,72 @@ func TestQuote(t *testing.T) {
 		})
 	}
 }
+
+// TestTemplatePlanMatchesVM: the rendering plan (constants folded into
+// text, bare names read without the VM) gives exactly what evaluating
+// every placeholder with the VM gives.
+func TestTemplatePlanMatchesVM(t *testing.T) {
+	slow := func(t *Template) *Template {
+		s := *t
+		s.plan, s.name = t.parts, noField
+		return &s
+	}
+	producerTemplates := []string{
+		`"${i}"`, `"${count}"`, `"${name}"`, `"${worker}"`, `"${replica}"`,
+		`"watermelon ${i}"`, `"${food} ${i}"`, `"${food}${n}-${worker}/${replica} of ${count}"`,
+		`"${ food } #${ i }"`, `"${n * 2} and ${i * 2}"`, `"${cfg} ${i}"`, `"$${x} ${i}"`,
+		`"${'lit'} ${1.5} ${true} ${nil} ${i}"`,
+	}
+	vars := []string{"food: watermelon", "n: 3", "cfg: {a: 1, b: [x, y]}"}
+	for _, src := range producerTemplates {
+		g := mustCompile(t, producerFile(vars, src))
+		w := g.Producers[0].Worker(1)
+		fast, vmOnly := w.p.item, slow(w.p.item)
+		for _, i := range []int{0, 1, 255, 256, 1 << 40, -7} {
+			w.env.I = i
+			got, err := fast.Eval(&w.m, &w.env)
+			want, werr := vmOnly.Eval(&w.m, &w.env)
+			if err != nil || werr != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s with i=%d: got %#v (%v), the VM gives %#v (%v)", src, i, got, err, want, werr)
+			}
+		}
+	}
+	consumerTemplates := []string{`"${item}"`, `"ate ${item}"`, `"${worker}: ${item} (${attempt})"`, `"${name}/${replica} ${item}"`}
+	items := []any{"watermelon 7", "", 42, int64(1) << 50, 2.5, true, nil, map[string]any{"b": 1, "a": []any{"x"}},
+		[]any{1, "two"}, time.Second}
+	for _, src := range consumerTemplates {
+		g := mustCompile(t, yamlLines("producers: [{name: p, count: 1, item: x, to: a}]",
+			"queues: {a: {}, b: {}}",
+			"consumers:",
+			"  - {name: c, from: a, to: b, replicas: 2, do: [emit: "+src+"]}",
+			"  - {name: d, from: b}"))
+		w := g.Consumers[0].Worker(2, &fakeFx{})
+		tmpl := w.c.steps[0].(*emitStep).t
+		fast, vmOnly := tmpl, slow(tmpl)
+		for _, it := range items {
+			w.env.Item, w.env.Attempt = it, 3
+			got, err := fast.Eval(&w.m, &w.env)
+			want, werr := vmOnly.Eval(&w.m, &w.env)
+			if err != nil || werr != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s with item %#v: got %#v (%v), the VM gives %#v (%v)", src, it, got, err, want, werr)
+			}
+		}
+	}
+}
+
+// TestTemplateWholeEnvIsACopy: an item made from `$env` (the environment
+// itself) does not change when the worker makes the next item.
+func TestTemplateWholeEnvIsACopy(t *testing.T) {
+	g := mustCompile(t, producerFile(nil, `"${$env}"`))
+	w := g.Producers[0].Worker(1)
+	first, err := w.Item(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Item(1); err != nil {
+		t.Fatal(err)
+	}
+	if env, ok := first.(ProducerEnv); !ok || env.I != 0 {
+		t.Errorf("item 0 is %#v after item 1 was made, want a ProducerEnv with I 0", first)
+	}
+}

@@ -91,15 +91,16 @@ func (s *syncBuffer) String() string {
 
 // ledger is the first line of the end-of-run summary:
 // `pcrun: NAME HOW in DURATION: P produced = D done + X filtered + F failed
-// [(S skipped, L dead-lettered)] + A abandoned`.
+// [(S skipped, L dead-lettered)] + A abandoned [+ H handed off]`.
 type ledger struct {
 	Name, How                                   string
 	Elapsed                                     time.Duration
 	Produced, Done, Filtered, Failed, Abandoned int64
-	Skipped, DeadLettered                       int64
+	Skipped, DeadLettered, HandedOff            int64
+	Shared                                      bool // the handed-off term is there
 }
 
-var ledgerRE = regexp.MustCompile(`(?m)^pcrun: (\S+) (.+?) in (\S+): (\d+) produced = (\d+) done \+ (\d+) filtered \+ (\d+) failed(?: \((\d+) skipped, (\d+) dead-lettered\))? \+ (\d+) abandoned$`)
+var ledgerRE = regexp.MustCompile(`(?m)^pcrun: (\S+) (.+?) in (\S+): (\d+) produced = (\d+) done \+ (\d+) filtered \+ (\d+) failed(?: \((\d+) skipped, (\d+) dead-lettered\))? \+ (\d+) abandoned(?: \+ (\d+) handed off)?$`)
 
 // parseLedger finds the ledger line in stderr and checks that it balances.
 func parseLedger(t *testing.T, stderr string) ledger {
@@ -125,8 +126,8 @@ func parseLedger(t *testing.T, stderr string) ledger {
 	}
 	l := ledger{Name: m[1], How: m[2], Elapsed: d,
 		Produced: n(m[4]), Done: n(m[5]), Filtered: n(m[6]), Failed: n(m[7]),
-		Skipped: n(m[8]), DeadLettered: n(m[9]), Abandoned: n(m[10])}
-	if l.Produced != l.Done+l.Filtered+l.Failed+l.Abandoned || l.Skipped+l.DeadLettered > l.Failed {
+		Skipped: n(m[8]), DeadLettered: n(m[9]), Abandoned: n(m[10]), HandedOff: n(m[11]), Shared: m[11] != ""}
+	if l.Produced != l.Done+l.Filtered+l.Failed+l.Abandoned+l.HandedOff || l.Skipped+l.DeadLettered > l.Failed {
 		t.Errorf("ledger does not balance: %q", m[0])
 	}
 	if bytes.Contains([]byte(stderr), []byte("does not balance")) {

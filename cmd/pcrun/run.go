@@ -79,7 +79,7 @@ func runAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	opts := pipeline.Options{Stdout: c.App.Writer, Stderr: stderr, Signals: signals, Only: only}
+	opts := pipeline.Options{Stdout: c.App.Writer, Stderr: stderr, Signals: signals, Only: only, Fresh: c.Bool("fresh")}
 	if path := c.String("resume"); path != "" {
 		res, err := readResume(path)
 		if err != nil {
@@ -102,8 +102,17 @@ func runAction(c *cli.Context, e *env) error {
 	}
 
 	res, err := pipeline.Run(context.Background(), g, opts)
-	if res == nil { // the spill file to resume from does not fit the pipeline
-		return cli.Exit(fmt.Sprintf("pcrun: error: %s: %v", c.String("resume"), err), exitUsage)
+	if res == nil { // nothing ran
+		var re *pipeline.ResumeError
+		if errors.As(err, &re) { // the spill file to resume from does not fit the pipeline
+			return cli.Exit(fmt.Sprintf("pcrun: error: %s: %v", c.String("resume"), err), exitUsage)
+		}
+		// A broker that cannot be reached, or a queue this process may
+		// no longer write to: the pipeline could not run.
+		fmt.Fprintf(stderr, "pcrun: error: %v\n", err)
+		fmt.Fprintf(stderr, "pcrun: %s: nothing was run\n", file)
+		setCode(exitFailed)
+		return nil
 	}
 	if spill != nil {
 		var cerr error

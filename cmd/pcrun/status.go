@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -27,7 +28,9 @@ func statusCommand(e *env) *cli.Command {
 		Usage: "report the state of a pipeline's NATS queues on their brokers; runs nothing",
 		Description: "For each queue with `backend: nats`: its stream's messages, the items its readers\n" +
 			"have not taken yet (pending), taken but not finished (ack pending), delivered more than\n" +
-			"once (redelivered). Memory queues live inside a running pcrun and are not reported.\n" +
+			"once (redelivered), and, from the current run's record on the broker, which writer stages\n" +
+			"have finished and which reader stages run in how many processes. Memory queues live\n" +
+			"inside a running pcrun and are not reported.\n" +
 			"Exit 0 reported (a stream no run has created yet is reported as missing), 1 a broker\n" +
 			"could not be reached or answered with an error, 2 usage error or invalid pipeline file.",
 		ArgsUsage: "FILE",
@@ -56,19 +59,36 @@ type QueueStatus struct {
 	Pending     int64 `json:"pending"`
 	AckPending  int64 `json:"ack_pending"`
 	Redelivered int64 `json:"redelivered"`
-	// Writers are the stages that put into the queue, and whether each
-	// has finished writing (in every process that runs it); Ended: all
-	// have, and the queue has ended (close and sentinel end on it).
+	// Generation is the current run's on the broker ("": no run has
+	// registered yet); the rest is from its roster of the queue.
+	Generation string `json:"generation,omitempty"`
+	// Writers are the stages that put into the queue, with the processes
+	// registered to run them and whether each has finished writing (in
+	// every process that runs it); Readers the stages registered to take
+	// from it. Ended: every writer has, and the queue has ended (close
+	// and sentinel end on it); Markers: the end markers put (sentinel).
 	Writers []WriterStatus `json:"writers"`
+	Readers []ReaderStatus `json:"readers"`
 	Ended   bool           `json:"ended"`
+	Markers int            `json:"markers,omitempty"`
 	// Error says why the queue could not be reported.
 	Error string `json:"error,omitempty"`
 }
 
-// WriterStatus is one writer stage of a queue.
+// WriterStatus is one writer stage of a queue: Ended when it has
+// registered and every process running it has finished writing.
 type WriterStatus struct {
-	Stage string `json:"stage"`
-	Ended bool   `json:"ended"`
+	Stage     string `json:"stage"`
+	Ended     bool   `json:"ended"`
+	Processes int    `json:"processes"`
+	Replicas  int    `json:"replicas"`
+}
+
+// ReaderStatus is one reader stage of a queue, as registered.
+type ReaderStatus struct {
+	Stage     string `json:"stage"`
+	Processes int    `json:"processes"`
+	Replicas  int    `json:"replicas"`
 }
 
 // Status is the output of `pcrun status --format json`.
@@ -237,52 +257,30 @@ func queueStatus(ctx context.Context, nc *nats.Conn, pipeline string, q *stages.
 	return writerStatus(ctx, js, pipeline, q, qs)
 }
 
-// writerStatus reads which writers of q have finished from the pipeline's
-// key-value bucket, as pipeline/nats.go keeps it: bucket PCRUN_<pipeline>,
-// keys <queue>.w.<stage> (that stage's writers have all finished) and
-// <queue>.end (every writer has). No bucket yet: no writer has finished.
-func writerStatus(ctx context.Context, js jetstream.JetStream, pipeline string, q *stages.Queue, qs *QueueStatus) error {
-	for _, w := range q.Writers {
-		qs.Writers = append(qs.Writers, WriterStatus{Stage: w})
-	}
-	bucket := "PCRUN_" + kvToken(pipeline)
-	kv, err := js.KeyValue(ctx, bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil
-	}
+// writerStatus reads the queue's roster in the current generation of the
+// pipeline's run on the broker (pipeline.ReadRoster). No roster yet: no
+// process has registered, so no writer has finished.
+func writerStatus(ctx context.Context, js jetstream.JetStream, pipelineName string, q *stages.Queue, qs *QueueStatus) error {
+	gen, r, err := pipeline.ReadRoster(ctx, js, pipelineName, q.Name)
 	if err != nil {
-		return fmt.Errorf("key-value bucket %s: %v", bucket, err)
+		return err
 	}
-	has := func(key string) (bool, error) {
-		_, err := kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("key %s in bucket %s: %v", key, bucket, err)
-		}
-		return true, nil
+	qs.Generation = gen
+	if r == nil {
+		r = &pipeline.Roster{}
 	}
-	prefix := kvToken(q.Name)
-	for i := range qs.Writers {
-		if qs.Writers[i].Ended, err = has(prefix + ".w." + qs.Writers[i].Stage); err != nil {
-			return err
+	for _, w := range q.Writers {
+		procs, replicas := r.Processes(w, true)
+		qs.Writers = append(qs.Writers, WriterStatus{Stage: w, Ended: r.StageEnded(w), Processes: procs, Replicas: replicas})
+	}
+	qs.Readers = []ReaderStatus{}
+	for _, s := range q.Readers {
+		if procs, replicas := r.Processes(s, false); procs > 0 {
+			qs.Readers = append(qs.Readers, ReaderStatus{Stage: s, Processes: procs, Replicas: replicas})
 		}
 	}
-	qs.Ended, err = has(prefix + ".end")
-	return err
-}
-
-// kvToken makes a name one token of a key or bucket name, as
-// pipeline/nats.go does (TestStatusOfARun checks that they agree).
-func kvToken(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
+	qs.Ended, qs.Markers = r.Ended, r.Markers
+	return nil
 }
 
 func writeStatusJSON(w io.Writer, st Status) {
@@ -294,20 +292,20 @@ func writeStatusJSON(w io.Writer, st Status) {
 // writeStatusText prints a table, one row per queue.
 func writeStatusText(w io.Writer, st Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "queue\tstream\tmessages\tcapacity\tpending\tack pending\tredelivered\twriters ended\turl\t")
+	fmt.Fprintln(tw, "queue\tstream\tmessages\tcapacity\tpending\tack pending\tredelivered\twriters ended\treaders\turl\t")
 	for _, q := range st.Queues {
 		switch {
 		case q.Error != "":
-			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\t\t%s\t\n", q.Queue, q.Stream, "error (see below)", q.URL)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\t\t\t%s\t\n", q.Queue, q.Stream, "error (see below)", q.URL)
 		case q.Missing:
-			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\t\t%s\t\n", q.Queue, q.Stream, "missing (no run has created it)", q.URL)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\t\t\t%s\t\n", q.Queue, q.Stream, "missing (no run has created it)", q.URL)
 		default:
 			capacity := "unbounded"
 			if q.Capacity > 0 {
 				capacity = fmt.Sprint(q.Capacity)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t\n", q.Queue, q.Stream, q.Messages, capacity,
-				q.Pending, q.AckPending, q.Redelivered, writersEnded(q), q.URL)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t\n", q.Queue, q.Stream, q.Messages, capacity,
+				q.Pending, q.AckPending, q.Redelivered, writersEnded(q), readersOf(q), q.URL)
 		}
 	}
 	tw.Flush()
@@ -330,4 +328,21 @@ func writersEnded(q QueueStatus) string {
 		s += " (" + strings.Join(done, ", ") + ")"
 	}
 	return s
+}
+
+// readersOf is the readers column: "cook 8 in 2 processes", "-" for none
+// registered.
+func readersOf(q QueueStatus) string {
+	if len(q.Readers) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, r := range q.Readers {
+		p := "process"
+		if r.Processes > 1 {
+			p = "processes"
+		}
+		parts = append(parts, fmt.Sprintf("%s %d in %d %s", r.Stage, r.Replicas, r.Processes, p))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcrun/pcrun/pipeline"
 )
 
 // startNATS starts an embedded NATS server with JetStream on a free
@@ -136,12 +138,28 @@ func TestStatusReportsQueues(t *testing.T) {
 	}
 	// dishes: every writer finished, nothing left.
 	workQueue(t, ctx, js, "dishes", -1)
+	// The rosters of generation g1 (pipeline/nats_roster.go): waiter has
+	// finished, waiter2 has not registered; cook reads orders in two
+	// processes and has finished writing dishes, which has ended.
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "PCRUN_shop"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"orders.w.waiter", "dishes.w.cook", "dishes.end"} {
-		if _, err := kv.Create(ctx, k, []byte("run")); err != nil {
+	type entries = map[string]map[string]pipeline.RosterEntry
+	for k, v := range map[string]any{
+		"gen":       "g1",
+		"g0.orders": pipeline.Roster{Ended: true}, // an earlier generation: not counted
+		"g1.orders": pipeline.Roster{
+			Writers: entries{"a/1/x": {"waiter": {Replicas: 1, Finished: true}}},
+			Readers: entries{"b/2/y": {"cook": {Replicas: 2}}, "c/3/z": {"cook": {Replicas: 3}}},
+		},
+		"g1.dishes": pipeline.Roster{Writers: entries{"b/2/y": {"cook": {Replicas: 2, Finished: true}}}, Ended: true},
+	} {
+		data := []byte("g1")
+		if k != "gen" {
+			data, _ = json.Marshal(v)
+		}
+		if _, err := kv.Create(ctx, k, data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,9 +176,9 @@ func TestStatusReportsQueues(t *testing.T) {
 		t.Fatalf("want a header and 3 rows:\n%s", stdout)
 	}
 	for i, want := range [][]string{
-		{"queue", "stream", "messages", "capacity", "pending", "ack", "pending", "redelivered", "writers", "ended", "url"},
-		{"orders", "PCRUN_shop_orders", "4", "5", "2", "2", "1", "1/2", "(waiter)", s.ClientURL()},
-		{"dishes", "PCRUN_shop_dishes", "0", "unbounded", "0", "0", "0", "1/1,", "ended", s.ClientURL()},
+		{"queue", "stream", "messages", "capacity", "pending", "ack", "pending", "redelivered", "writers", "ended", "readers", "url"},
+		{"orders", "PCRUN_shop_orders", "4", "5", "2", "2", "1", "1/2", "(waiter)", "cook", "5", "in", "2", "processes", s.ClientURL()},
+		{"dishes", "PCRUN_shop_dishes", "0", "unbounded", "0", "0", "0", "1/1,", "ended", "-", s.ClientURL()},
 		{"bills", "PCRUN_shop_bills", "missing", "(no", "run", "has", "created", "it)", s.ClientURL()},
 	} {
 		if got := strings.Fields(lines[i]); !slices.Equal(got, want) {
@@ -181,10 +199,12 @@ func TestStatusReportsQueues(t *testing.T) {
 	}
 	o := st.Queues[0]
 	if o.Queue != "orders" || o.Messages != 4 || o.Capacity != 5 || o.Pending != 2 || o.AckPending != 2 || o.Redelivered != 1 ||
-		o.Consumer != "pcrun" || o.Ended || !slices.Equal(o.Writers, []WriterStatus{{"waiter", true}, {"waiter2", false}}) {
+		o.Consumer != "pcrun" || o.Ended || o.Generation != "g1" ||
+		!slices.Equal(o.Writers, []WriterStatus{{"waiter", true, 1, 1}, {"waiter2", false, 0, 0}}) ||
+		!slices.Equal(o.Readers, []ReaderStatus{{"cook", 2, 5}}) {
 		t.Errorf("json orders: %+v", o)
 	}
-	if d := st.Queues[1]; !d.Ended || !slices.Equal(d.Writers, []WriterStatus{{"cook", true}}) {
+	if d := st.Queues[1]; !d.Ended || !slices.Equal(d.Writers, []WriterStatus{{"cook", true, 1, 2}}) {
 		t.Errorf("json dishes: %+v", d)
 	}
 	if b := st.Queues[2]; !b.Missing || b.Error != "" {
@@ -288,7 +308,7 @@ func TestStatusOfARun(t *testing.T) {
 	}
 	o := st.Queues[0]
 	if o.Queue != "orders" || o.Missing || o.Messages != 6 || o.Pending != 6 || o.AckPending != 0 || o.Consumer != "pcrun" ||
-		!o.Ended || !slices.Equal(o.Writers, []WriterStatus{{"waiter", true}, {"waiter2", true}}) {
+		!o.Ended || !slices.Equal(o.Writers, []WriterStatus{{"waiter", true, 1, 1}, {"waiter2", true, 1, 1}}) {
 		t.Errorf("orders: %+v", o)
 	}
 }

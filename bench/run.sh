@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# bench/run.sh: pcrun against the hand-written Go reference programs of
+# bench/ref, on the workloads of issue 6 (bench/w1.yaml ... w4.yaml).
+#
+#   bench/run.sh                      every workload at N = 10^5, 10^6, 10^7
+#   NS="1000000" WORKLOADS="w1 w4" PAIRS=7 bench/run.sh
+#
+# It builds pcrun and the references, then for each workload and N runs
+# them alternately, pcrun then reference, PAIRS times (default 5), with the
+# same GOMAXPROCS (default: nproc). Each run is a whole process, timed from
+# start to exit by bench/measure, which also reads its peak RSS; pcrun runs
+# with -q, stdout goes to a file (W4 prints every item there; the line
+# count is checked). The table gives the median items/s of each, the
+# median of the pairwise ratios pcrun/reference (items/s, so > 1 means
+# pcrun is faster), and the largest peak RSS of each. RAW=FILE keeps every
+# run's numbers.
+#
+# N is the number of items the producers make in all; the schema's `count`
+# is an integer, not a template, so the script writes each workload with
+# its counts (lines marked `# N`, or `# N/2` for each of W2's two producers)
+# into a temporary file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NS=${NS:-"100000 1000000 10000000"}
+PAIRS=${PAIRS:-5}
+WORKLOADS=${WORKLOADS:-"w1 w2 w3 w4"}
+export GOMAXPROCS=${GOMAXPROCS:-$(nproc)}
+RAW=${RAW:-/dev/null}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/pcrun" ./cmd/pcrun
+go build -o "$tmp/measure" ./bench/measure
+for w in $WORKLOADS; do
+	go build -o "$tmp/ref-$w" "./bench/ref/$w"
+done
+
+# one RUN: prints "WALL_SECONDS MAXRSS_KIB" for one process.
+one() {
+	local lines=$1
+	shift
+	"$tmp/measure" -o "$tmp/out" "$@" 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+	if [[ $lines -gt 0 ]] && [[ $(wc -l <"$tmp/out") -ne $lines ]]; then
+		echo "run.sh: $*: $(wc -l <"$tmp/out") lines on stdout, want $lines" >&2
+		exit 1
+	fi
+	tail -n 1 "$tmp/err"
+}
+
+echo "GOMAXPROCS=$GOMAXPROCS pairs=$PAIRS $(go version | cut -d' ' -f3) $(uname -m)"
+printf '%-8s %9s %14s %14s %13s %10s %10s\n' workload N "pcrun items/s" "ref items/s" "pcrun/ref" "pcrun RSS" "ref RSS"
+for w in $WORKLOADS; do
+	for n in $NS; do
+		half=$((n / 2))
+		sed -E "s|count: [0-9]+ # N/2|count: $half # N/2|; s|count: [0-9]+ # N\$|count: $n # N|" \
+			"bench/$w.yaml" >"$tmp/$w.yaml"
+		items=$n
+		[[ $w == w2 ]] && items=$((2 * half))
+		lines=0
+		[[ $w == w4 ]] && lines=$items
+		for _ in $(seq "$PAIRS"); do
+			a=$(one "$lines" "$tmp/pcrun" run -q "$tmp/$w.yaml")
+			b=$(one "$lines" "$tmp/ref-$w" "$items")
+			echo "$w $items $a $b" | tee -a "$RAW"
+		done >"$tmp/runs"
+		awk -v w="$w" -v n="$items" '
+			function median(a, k,   i, j, t) {
+				for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+				return k % 2 ? a[(k+1)/2] : (a[k/2] + a[k/2+1]) / 2
+			}
+			{ k++; pa[k] = n / $3; pb[k] = n / $5; r[k] = $5 / $3
+			  if ($4 > ra) ra = $4; if ($6 > rb) rb = $6 }
+			END {
+				printf "%-8s %9d %14.0f %14.0f %12.2fx %6.1f MiB %6.1f MiB\n", w, n, median(pa, k), median(pb, k), median(r, k), ra / 1024, rb / 1024
+			}' "$tmp/runs"
+	done
+done

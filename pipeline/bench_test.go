@@ -1,0 +1,169 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/stages"
+)
+
+// Benchmarks of the memory queue, the print writer and whole runs.
+// Compare runs with benchstat (bench/run.sh compares whole processes with
+// hand-written Go):
+//
+//	go test ./pipeline -run '^$' -bench 'MemQueue|Print|Run' -count 6 > old.txt
+
+// BenchmarkMemQueue moves b.N items through one memory queue of capacity
+// 1000: put then get in one goroutine, and one writer with 1 or 4
+// readers, each a worker the world tracks (as in a run).
+func BenchmarkMemQueue(b *testing.B) {
+	b.Run("put_get", func(b *testing.B) {
+		w := newWorld()
+		q := newMemQueue(w, "q", 1000)
+		w.enter()
+		ctx := withWorker(context.Background(), &worker{name: "w"})
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := q.Put(ctx, Item{Value: "x"}); err != nil {
+				b.Fatal(err)
+			}
+			it, err := q.Get(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			q.Ack(it)
+		}
+	})
+	for _, readers := range []int{1, 4} {
+		b.Run(fmt.Sprintf("1w%dr", readers), func(b *testing.B) {
+			w := newWorld()
+			q := newMemQueue(w, "q", 1000)
+			var wg sync.WaitGroup
+			for range readers + 1 {
+				w.enter()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			wg.Go(func() {
+				defer w.leave()
+				ctx := withWorker(context.Background(), &worker{name: "p"})
+				var v any = "x"
+				for range b.N {
+					if err := q.Put(ctx, Item{Value: v}); err != nil {
+						panic(err)
+					}
+				}
+				q.Close()
+			})
+			for r := range readers {
+				wg.Go(func() {
+					defer w.leave()
+					ctx := withWorker(context.Background(), &worker{name: "c" + strconv.Itoa(r)})
+					for {
+						it, err := q.Get(ctx)
+						if err != nil {
+							return
+						}
+						q.Ack(it)
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// BenchmarkRun runs the workloads of bench/ (w1.yaml ...) end to end at
+// small N: one op is one whole run of runItems items. It reports ns and
+// allocations per item.
+func BenchmarkRun(b *testing.B) {
+	const runItems = 20000
+	for _, name := range []string{"w1", "w2", "w3", "w4"} {
+		b.Run(name, func(b *testing.B) {
+			g := benchGraph(b, name, runItems)
+			var m0, m1 runtime.MemStats
+			b.ReportAllocs()
+			runtime.ReadMemStats(&m0)
+			for b.Loop() {
+				res, err := Run(context.Background(), g, Options{Stdout: io.Discard})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if l := res.Total; l.Done != l.Produced || l.Produced < runItems {
+					b.Fatalf("ledger %v: want %d or more produced, every one done", l, runItems)
+				}
+			}
+			runtime.ReadMemStats(&m1)
+			items := float64(b.N) * runItems
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/items, "ns/item")
+			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/items, "allocs/item")
+		})
+	}
+}
+
+var benchCount = regexp.MustCompile(`count: [0-9]+ # (N/2|N)\n`)
+
+// benchGraph compiles bench/NAME.yaml with its counts set so that the
+// producers make n items in all.
+func benchGraph(b *testing.B, name string, n int) *stages.Graph {
+	src, err := os.ReadFile("../bench/" + name + ".yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	src = benchCount.ReplaceAllFunc(src, func(m []byte) []byte {
+		if string(benchCount.FindSubmatch(m)[1]) == "N/2" {
+			return fmt.Appendf(nil, "count: %d\n", n/2)
+		}
+		return fmt.Appendf(nil, "count: %d\n", n)
+	})
+	pl, ds := config.Parse(name+".yaml", src)
+	if ds.HasErrors() {
+		b.Fatal(ds)
+	}
+	g, ds := stages.Compile(pl, stages.Options{Environ: []string{}})
+	if ds.HasErrors() {
+		b.Fatal(ds)
+	}
+	return g
+}
+
+// BenchmarkPrint prints one line per op from GOMAXPROCS goroutines through the
+// run's line writer: to a file (buffered, written in blocks by the
+// flusher) and to a writer that is not a file (one Write per line).
+func BenchmarkPrint(b *testing.B) {
+	line := "c-1 ate watermelon 123456"
+	for _, name := range []string{"file", "other"} {
+		b.Run(name, func(b *testing.B) {
+			f, err := os.Create(b.TempDir() + "/out")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			var w io.Writer = f
+			if name == "other" {
+				w = struct{ io.Writer }{f} // not an *os.File
+			}
+			l := newLineWriter(w)
+			b.ReportAllocs()
+			b.SetParallelism(1)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := l.Print(line); err != nil {
+						panic(err)
+					}
+				}
+			})
+			if err := l.close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
