@@ -319,7 +319,7 @@ func TestSecondSignalCancels(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sig := make(chan os.Signal, 2)
 		go func() {
-			time.Sleep(5 * time.Second)
+			time.Sleep(5050 * time.Millisecond) // between items: no tie with the producer's timer
 			sig <- os.Interrupt
 			time.Sleep(time.Second)
 			sig <- os.Interrupt
@@ -331,8 +331,8 @@ consumers: [{name: c, replicas: 2, do: [{sleep: 1m}]}]
 		if !errors.Is(o.err, pipeline.ErrInterrupted) {
 			t.Fatalf("err = %v", o.err)
 		}
-		if o.took != 6*time.Second {
-			t.Errorf("took %v, want 6s", o.took)
+		if o.took != 6050*time.Millisecond {
+			t.Errorf("took %v, want 6.05s", o.took)
 		}
 		p, a := o.res.Total.Produced, o.res.Total.Abandoned
 		if p != 50 || a != 50 {

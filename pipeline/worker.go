@@ -43,8 +43,8 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 			i++
 			return
 		}
-		if sleep(ctx, d) != nil {
-			return
+		if sleep(ctx, d) != nil || ctx.Err() != nil {
+			return // stopped before item i was made (a stop and the timer may fire together)
 		}
 		v, err := w.Item(i)
 		if err != nil {
