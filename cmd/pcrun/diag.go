@@ -1,10 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/stages"
 )
 
 // load reads and parses one pipeline file, keeping its source so
@@ -33,4 +38,27 @@ func colorful(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// compileFile loads a pipeline file, applies `--set NAME=VALUE` overrides
+// and compiles it. It returns the graph (nil when the file has errors) and
+// every diagnostic, sorted; a malformed --set is a usage error.
+func compileFile(file string, sets []string, src config.Sources) (*stages.Graph, config.Diagnostics, error) {
+	pl, ds := load(file, src)
+	if pl == nil {
+		return nil, ds, nil
+	}
+	for _, kv := range sets {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, nil, cli.Exit(fmt.Sprintf("pcrun: error: --set %q: expected NAME=VALUE", kv), exitUsage)
+		}
+		if err := pl.SetVar(name, value); err != nil {
+			return nil, nil, cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+		}
+	}
+	g, cds := stages.Compile(pl, stages.Options{})
+	ds = append(ds, cds...)
+	ds.Sort()
+	return g, ds, nil
 }

@@ -50,14 +50,7 @@ func graphAction(c *cli.Context, e *env) error {
 	}
 	stderr := c.App.ErrWriter
 	src := config.Sources{}
-	pl, ds := load(file, src)
-	var g *stages.Graph
-	if pl != nil {
-		var cds config.Diagnostics
-		g, cds = stages.Compile(pl, stages.Options{})
-		ds = append(ds, cds...)
-		ds.Sort()
-	}
+	g, ds, _ := compileFile(file, nil, src) // no --set: nothing to reject
 	writeDiags(stderr, ds, src)
 	if ds.HasErrors() || g == nil {
 		n, _ := ds.Count()

@@ -46,24 +46,9 @@ func runAction(c *cli.Context, e *env) error {
 	}
 	stderr := c.App.ErrWriter
 	src := config.Sources{}
-	pl, ds := load(file, src)
-	if pl != nil {
-		for _, kv := range c.StringSlice("set") {
-			name, value, ok := strings.Cut(kv, "=")
-			if !ok {
-				return cli.Exit(fmt.Sprintf("pcrun: error: --set %q: expected NAME=VALUE", kv), exitUsage)
-			}
-			if err := pl.SetVar(name, value); err != nil {
-				return cli.Exit("pcrun: error: "+err.Error(), exitUsage)
-			}
-		}
-	}
-	var g *stages.Graph
-	if pl != nil {
-		var cds config.Diagnostics
-		g, cds = stages.Compile(pl, stages.Options{})
-		ds = append(ds, cds...)
-		ds.Sort()
+	g, ds, err := compileFile(file, c.StringSlice("set"), src)
+	if err != nil {
+		return err
 	}
 	writeDiags(stderr, ds, src)
 	if ds.HasErrors() || g == nil {

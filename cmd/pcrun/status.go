@@ -112,24 +112,9 @@ func statusAction(c *cli.Context, e *env) error {
 	file := c.Args().First()
 	stderr := c.App.ErrWriter
 	src := config.Sources{}
-	pl, ds := load(file, src)
-	if pl != nil {
-		for _, kv := range c.StringSlice("set") {
-			name, value, ok := strings.Cut(kv, "=")
-			if !ok {
-				return cli.Exit(fmt.Sprintf("pcrun: error: --set %q: expected NAME=VALUE", kv), exitUsage)
-			}
-			if err := pl.SetVar(name, value); err != nil {
-				return cli.Exit("pcrun: error: "+err.Error(), exitUsage)
-			}
-		}
-	}
-	var g *stages.Graph
-	if pl != nil {
-		var cds config.Diagnostics
-		g, cds = stages.Compile(pl, stages.Options{})
-		ds = append(ds, cds...)
-		ds.Sort()
+	g, ds, err := compileFile(file, c.StringSlice("set"), src)
+	if err != nil {
+		return err
 	}
 	var errs config.Diagnostics // warnings are for validate: status only needs a file that compiles
 	for _, d := range ds {
