@@ -55,7 +55,11 @@ func newLineWriter(w io.Writer) *lineWriter {
 
 // Print writes one line (a newline is added). Buffered, it blocks only
 // when maxBuffered bytes wait: then it writes them.
-func (l *lineWriter) Print(line string) error {
+func (l *lineWriter) Print(line string) error { return printLine(l, line) }
+
+// printLine is Print for a line as a string or as bytes (a worker's
+// scratch buffer, copied before it returns).
+func printLine[T string | []byte](l *lineWriter, line T) error {
 	l.mu.Lock()
 	if !l.buffered || l.closed {
 		defer l.mu.Unlock()

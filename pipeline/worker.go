@@ -72,7 +72,7 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 			return
 		}
 		if ok {
-			r.out.Print(line)
+			_ = printLine(r.out, line) // a failed write is kept; the item is put already
 		}
 	}
 	if r.g.Strategy == config.Join {
@@ -280,7 +280,7 @@ type effects struct {
 	out Queue
 }
 
-func (fx *effects) Print(line string) error { return fx.r.out.Print(line) }
+func (fx *effects) Print(line []byte) error { return printLine(fx.r.out, line) }
 
 func (fx *effects) Emit(ctx context.Context, v any) error {
 	c := fx.r.stats[fx.row]

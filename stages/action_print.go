@@ -27,7 +27,8 @@ func init() {
 type printStep struct{ t *Template }
 
 func (s *printStep) Run(_ context.Context, w *ConsumerWorker) error {
-	line, err := s.t.String(&w.m, &w.env)
+	line, err := s.t.Append(w.m.buf[:0], &w.m, &w.env)
+	w.m.keep(line)
 	if err != nil {
 		return err
 	}

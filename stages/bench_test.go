@@ -81,6 +81,6 @@ func benchParse(b *testing.B, src string) *config.Pipeline {
 // discardFx does nothing: the benchmarks measure the steps, not the queues.
 type discardFx struct{}
 
-func (discardFx) Print(string) error                         { return nil }
+func (discardFx) Print([]byte) error                         { return nil }
 func (discardFx) Emit(context.Context, any) error            { return nil }
 func (discardFx) Sleep(context.Context, time.Duration) error { return nil }

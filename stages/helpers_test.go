@@ -81,8 +81,8 @@ type fakeFx struct {
 	emitErr  error // returned by every Emit
 }
 
-func (f *fakeFx) Print(line string) error {
-	f.calls = append(f.calls, "print "+line)
+func (f *fakeFx) Print(line []byte) error {
+	f.calls = append(f.calls, "print "+string(line))
 	return f.printErr
 }
 

@@ -12,7 +12,7 @@ import (
 // sleepRecorder is an Effects that records the durations it is asked to sleep.
 type sleepRecorder struct{ slept []time.Duration }
 
-func (s *sleepRecorder) Print(string) error              { return nil }
+func (s *sleepRecorder) Print([]byte) error              { return nil }
 func (s *sleepRecorder) Emit(context.Context, any) error { return nil }
 func (s *sleepRecorder) Sleep(_ context.Context, d time.Duration) error {
 	s.slept = append(s.slept, d)

@@ -96,8 +96,9 @@ type Consumer struct {
 // implements it for each worker; tests can record calls. Every method that
 // can block watches ctx.
 type Effects interface {
-	// Print writes one whole line to the run's output.
-	Print(line string) error
+	// Print writes one whole line to the run's output. line is only valid
+	// during the call (it is the worker's scratch buffer): keep a copy.
+	Print(line []byte) error
 	// Emit puts an item into the consumer's `to` queue, blocking while it is full.
 	Emit(ctx context.Context, item any) error
 	// Sleep waits for d or until ctx is done.

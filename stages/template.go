@@ -208,7 +208,32 @@ func (t *Template) render(m *machine, env any) (string, error) {
 	if len(t.plan) == 1 && t.plan[0].prog == nil {
 		return t.plan[0].lit, nil // every placeholder was a constant
 	}
-	b := m.buf[:0]
+	b, err := t.appendPlan(m.buf[:0], m, env)
+	if err != nil {
+		return "", err
+	}
+	s := string(b)
+	m.keep(b)
+	return s, nil
+}
+
+// Append evaluates the template and appends its text (as String gives
+// it) to dst. Rendering a string template this way allocates nothing.
+// dst may be the machine's scratch buffer only when it is empty (evaluating
+// a map or list renders its strings there).
+func (t *Template) Append(dst []byte, m *machine, env any) ([]byte, error) {
+	if t.parts != nil {
+		return t.appendPlan(dst, m, env)
+	}
+	v, err := t.Eval(m, env)
+	if err != nil {
+		return dst, err
+	}
+	return appendFormat(dst, v), nil
+}
+
+// appendPlan appends the plan's parts, formatted, to b.
+func (t *Template) appendPlan(b []byte, m *machine, env any) ([]byte, error) {
 	for _, p := range t.plan {
 		if p.prog == nil {
 			b = append(b, p.lit...)
@@ -222,15 +247,11 @@ func (t *Template) render(m *machine, env any) (string, error) {
 		}
 		v, err := p.prog.run(&m.vm, env)
 		if err != nil {
-			return "", err
+			return b, err
 		}
 		b = appendFormat(b, v)
 	}
-	s := string(b)
-	if cap(b) <= maxScratch {
-		m.buf = b
-	}
-	return s, nil
+	return b, nil
 }
 
 // maxScratch bounds the scratch buffer a machine keeps between items.
@@ -242,6 +263,14 @@ const maxScratch = 64 << 10
 type machine struct {
 	vm  vm.VM
 	buf []byte
+}
+
+// keep makes b, grown from m.buf, the scratch buffer for the next item,
+// unless it has grown past maxScratch.
+func (m *machine) keep(b []byte) {
+	if cap(b) <= maxScratch {
+		m.buf = b[:0]
+	}
 }
 
 // appendFormat appends v as Format shows it.
