@@ -3,7 +3,6 @@ package stages
 import (
 	"errors"
 	"fmt"
-	"github.com/expr-lang/expr/builtin"
 	"reflect"
 	"regexp"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
@@ -41,6 +41,10 @@ type program struct {
 	// wholeEnv: the expression uses `$env`, the environment itself, so it
 	// runs on a copy of it (see byValue).
 	wholeEnv bool
+	// fast evaluates the program without the VM (see fastexpr.go), or is
+	// nil when the program is outside the subset it translates. It gives
+	// up on values it does not handle, and the VM runs instead.
+	fast eval[any]
 }
 
 // RuntimeError is an expression that failed while a worker ran it. Pos is
@@ -55,8 +59,13 @@ func (e *RuntimeError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Ms
 
 func (e *RuntimeError) Unwrap() error { return e.Err }
 
-// run evaluates the program on a worker's VM.
+// run evaluates the program directly when it can, else on a worker's VM.
 func (p *program) run(m *vm.VM, env any) (any, error) {
+	if p.fast != nil {
+		if v, ok := p.fast(env); ok {
+			return v, nil
+		}
+	}
 	if p.wholeEnv {
 		env = byValue(env)
 	}
@@ -100,7 +109,13 @@ func (c *compiler) compile(code string, src source, env *exprEnv) *program {
 		c.exprError(err, code, src, env)
 		return nil
 	}
-	return &program{prog: prog, src: src, code: code, wholeEnv: patch.usedEnv}
+	p := &program{prog: prog, src: src, code: code, wholeEnv: patch.usedEnv}
+	if !p.wholeEnv {
+		// `$env` is outside the subset anyway; the fast path never sees
+		// the copy byValue makes.
+		p.fast = fastOf(env.sample, prog)
+	}
+	return p
 }
 
 // constantOf returns the value of a program that is a constant (a var, a
