@@ -112,6 +112,29 @@ func BenchmarkRun(b *testing.B) {
 	}
 }
 
+// BenchmarkEvents runs W1 with every event written as a JSON line (to
+// io.Discard: the cost of making the lines, not of the disk), to compare
+// with BenchmarkRun/w1, where no observer is set and an event costs a nil
+// check.
+func BenchmarkEvents(b *testing.B) {
+	const runItems = 20000
+	g := benchGraph(b, "w1", runItems)
+	b.ReportAllocs()
+	var moved int64
+	for b.Loop() {
+		ew := NewEventWriter(io.Discard)
+		res, err := Run(context.Background(), g, Options{Stdout: io.Discard, Observer: ew})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ew.Close(); err != nil {
+			b.Fatal(err)
+		}
+		moved += res.Total.Produced
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(moved), "ns/item")
+}
+
 var benchCount = regexp.MustCompile(`count: [0-9]+ # (N/2|N)\n`)
 
 // benchGraph compiles bench/NAME.yaml with its counts set so that the

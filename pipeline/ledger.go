@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
@@ -20,6 +21,18 @@ type counters struct {
 	skipped, deadLettered                       atomic.Int64 // parts of failed
 	handedOff                                   atomic.Int64
 	taken                                       atomic.Int64
+	// Nanoseconds its workers spent waiting for items (idle), waiting to
+	// put into a full queue (blocked), and alive (added as each exits).
+	idle, blocked, alive atomic.Int64
+}
+
+// ledger reads the counters' ledger.
+func (c *counters) ledger() Ledger {
+	return Ledger{
+		Produced: c.produced.Load(), Done: c.done.Load(), Filtered: c.filtered.Load(),
+		Failed: c.failed.Load(), Skipped: c.skipped.Load(), DeadLettered: c.deadLettered.Load(),
+		Abandoned: c.abandoned.Load(), HandedOff: c.handedOff.Load(),
+	}
 }
 
 // queueCounters are the ledger of the items put into one queue.
@@ -131,6 +144,15 @@ type StageStats struct {
 	Taken   int64  `json:"taken"` // items taken from its queue (consumers)
 	// The ledger of the items this stage produced (put into a queue).
 	Ledger
+	// Rate is items per second of the run's wall time: taken, for a
+	// consumer; produced, for a producer.
+	Rate float64 `json:"rate"`
+	// Busy is the share of its workers' lives spent neither waiting for
+	// an item (Idle) nor waiting to put into a full queue (Blocked), from
+	// 0 to 1. The durations are summed over its workers.
+	Busy    float64       `json:"busy"`
+	Idle    time.Duration `json:"idle_ns"`
+	Blocked time.Duration `json:"blocked_ns"`
 }
 
 // QueueLedger is one queue's line in the summary: its counters, and the
@@ -199,8 +221,11 @@ func (r *Result) Balanced() error {
 	return fmt.Errorf("pcrun bug: the ledger does not balance: %s", strings.Join(bad, "; "))
 }
 
-// WriteSummary prints the end-of-run summary: the ledger line, a line per
-// stage and a line per queue.
+// WriteSummary prints the end-of-run summary: the ledger line with the
+// wall time, then an aligned table of the stages (workers, items taken,
+// the ledger of the items each produced, rate and busy share) and one of
+// the queues (capacity, items put and taken, maximum depth, the ledger of
+// the items put into each, and how long items waited there).
 func (r *Result) WriteSummary(w io.Writer) {
 	how := "finished"
 	switch r.Stop {
@@ -217,26 +242,25 @@ func (r *Result) WriteSummary(w io.Writer) {
 	if r.Received != nil {
 		fmt.Fprintf(w, "pcrun: %s: %s\n", r.Pipeline, r.Received)
 	}
-	handedOff := ""
-	if r.Shared {
-		handedOff = "handed off\t"
+	var failedParts bool // show the skipped and dead-lettered columns
+	for _, s := range r.Stages {
+		failedParts = failedParts || s.Skipped > 0 || s.DeadLettered > 0
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  stage\tkind\tworkers\ttaken\tproduced\tdone\tfiltered\tfailed\tskipped\tdead-lettered\tabandoned\t"+handedOff)
+	st := &table{}
+	st.row("stage", "kind", "workers", "taken", "produced", "done", "filtered", "failed",
+		when(failedParts, "skipped"), when(failedParts, "dead-lettered"), "abandoned", when(r.Shared, "handed off"), "rate/s", "busy")
 	for _, s := range r.Stages {
 		origin := s.Produced > 0 || s.Kind != "consumer"
 		l := s.Ledger
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", s.Name, s.Kind, s.Workers,
-			dash(s.Taken, s.Kind == "consumer"), dash(l.Produced, origin), dash(l.Done, origin),
-			dash(l.Filtered, origin), dash(l.Failed, origin), dash(l.Skipped, origin),
-			dash(l.DeadLettered, origin), dash(l.Abandoned, origin))
-		if r.Shared {
-			fmt.Fprintf(tw, "%s\t", dash(l.HandedOff, origin))
-		}
-		fmt.Fprintln(tw)
+		st.row(s.Name, s.Kind, fmt.Sprint(s.Workers), dash(s.Taken, s.Kind == "consumer"), dash(l.Produced, origin),
+			dash(l.Done, origin), dash(l.Filtered, origin), dash(l.Failed, origin),
+			when(failedParts, dash(l.Skipped, origin)), when(failedParts, dash(l.DeadLettered, origin)),
+			dash(l.Abandoned, origin), when(r.Shared, dash(l.HandedOff, origin)), rate(s.Rate), fmt.Sprintf("%.0f%%", 100*s.Busy))
 	}
-	tw.Flush()
-	fmt.Fprintln(tw, "  queue\tcapacity\tput\ttaken\tmax depth\tdone\tfiltered\tfailed\tabandoned\t"+handedOff)
+	st.write(w)
+	qt := &table{}
+	qt.row("queue", "capacity", "put", "taken", "max depth", "done", "filtered", "failed", "abandoned",
+		when(r.Shared, "handed off"), "wait mean", "p50", "p99")
 	for _, q := range r.Queues {
 		c := "unbounded"
 		if q.Capacity > 0 {
@@ -244,14 +268,15 @@ func (r *Result) WriteSummary(w io.Writer) {
 		}
 		l := q.Ledger
 		local := !q.Shared // a shared queue hands off every item put; Received has the rest
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t", q.Name, c, q.Put, q.Taken, q.MaxDepth,
-			dash(l.Done, local), dash(l.Filtered, local), dash(l.Failed, local), l.Abandoned)
-		if r.Shared {
-			fmt.Fprintf(tw, "%d\t", l.HandedOff)
+		mean, p50, p99 := "-", "-", "-"
+		if ws := q.Wait; ws != nil {
+			mean, p50, p99 = shortDuration(ws.Mean), shortDuration(ws.P50), shortDuration(ws.P99)
 		}
-		fmt.Fprintln(tw)
+		qt.row(q.Name, c, fmt.Sprint(q.Put), fmt.Sprint(q.Taken), fmt.Sprint(q.MaxDepth), dash(l.Done, local),
+			dash(l.Filtered, local), dash(l.Failed, local), fmt.Sprint(l.Abandoned), when(r.Shared, fmt.Sprint(l.HandedOff)),
+			mean, p50, p99)
 	}
-	tw.Flush()
+	qt.write(w)
 	for _, q := range r.Queues {
 		if q.Received != nil && q.Received.Taken > 0 {
 			fmt.Fprintf(w, "  queue %s: %s\n", q.Name, strings.Replace(q.Received.String(), "from shared queues", "here", 1))
@@ -262,6 +287,86 @@ func (r *Result) WriteSummary(w io.Writer) {
 			fmt.Fprintf(w, "  queue %s: %d delivery(ies) of items delivered before (a reader died or timed out)\n", q.Name, q.Redelivered)
 		}
 	}
+}
+
+// rate formats items per second in three significant digits: 0.5, 12.3,
+// 4.57k, 2.31M.
+func rate(r float64) string {
+	switch {
+	case r >= 1e6:
+		return strconv.FormatFloat(r/1e6, 'f', digitsAfter(r/1e6), 64) + "M"
+	case r >= 1e3:
+		return strconv.FormatFloat(r/1e3, 'f', digitsAfter(r/1e3), 64) + "k"
+	case r == 0:
+		return "0"
+	}
+	return strconv.FormatFloat(r, 'f', digitsAfter(r), 64)
+}
+
+// digitsAfter is how many decimals show three significant digits of x
+// (at most 2).
+func digitsAfter(x float64) int {
+	switch {
+	case x >= 100:
+		return 0
+	case x >= 10:
+		return 1
+	}
+	return 2
+}
+
+// shortDuration formats d in three significant digits: 812ns, 35.3µs,
+// 1.24ms, 2.5s.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Microsecond:
+		return d.String()
+	case d < time.Millisecond:
+		return strconv.FormatFloat(float64(d)/1e3, 'f', digitsAfter(float64(d)/1e3), 64) + "µs"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d)/1e6, 'f', digitsAfter(float64(d)/1e6), 64) + "ms"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', digitsAfter(d.Seconds()), 64) + "s"
+}
+
+// table is an aligned table of the summary. A cell made by when(false, ...)
+// drops its column.
+type table struct{ rows [][]string }
+
+// hidden marks a cell whose column is not shown.
+const hidden = "\x00"
+
+func when(show bool, cell string) string {
+	if !show {
+		return hidden
+	}
+	return cell
+}
+
+func (t *table) row(cells ...string) { t.rows = append(t.rows, cells) }
+
+// write writes the rows indented by two spaces, columns two spaces apart,
+// with no trailing spaces.
+func (t *table) write(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range t.rows {
+		var b strings.Builder
+		b.WriteString("  ")
+		first := true
+		for _, c := range r {
+			if c == hidden {
+				continue
+			}
+			if !first {
+				b.WriteByte('\t')
+			}
+			first = false
+			b.WriteString(c)
+		}
+		b.WriteByte('\n')
+		fmt.Fprint(tw, b.String())
+	}
+	tw.Flush()
 }
 
 func dash(n int64, show bool) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // world is the shared state of a run's memory queues: one lock for all of
@@ -17,14 +18,29 @@ type world struct {
 	active int // live workers not blocked in a queue wait
 	waits  map[*waiter]struct{}
 	stall  chan Stall // capacity 1; read by the supervisor
+	clock  clock
+	obs    Observer // nil: no events
 }
 
 func newWorld() *world {
-	return &world{waits: map[*waiter]struct{}{}, stall: make(chan Stall, 1)}
+	return &world{waits: map[*waiter]struct{}{}, stall: make(chan Stall, 1), clock: clock{start: time.Now()}}
 }
 
 // worker is a live goroutine the world tracks.
-type worker struct{ name string }
+type worker struct {
+	name  string
+	stage string
+	kind  byte      // 'p' producer (or replay), 'c' consumer, 0 the run itself
+	c     *counters // its stage's: waits add to idle and blocked; nil for the run itself
+}
+
+// event sends an event to the observer, if there is one.
+func (w *world) event(e Event) {
+	if w.obs != nil {
+		e.T = time.Duration(w.clock.now())
+		w.obs.Observe(e)
+	}
+}
 
 type ctxKey struct{}
 
@@ -82,15 +98,18 @@ func (x *waiter) satisfiable() bool {
 	}
 }
 
-// wait blocks on cond (whose lock is w.mu, held by the caller) until it is
-// signalled or ctx ends. The caller loops on its own condition.
+// wait blocks on cond (whose lock is w.mu, held by the caller) until the
+// operation op on q can go on (x.satisfiable) or ctx ends. A tracked
+// worker's wait is timed: its stage's idle or blocked time, and an event.
 func (w *world) wait(ctx context.Context, cond *sync.Cond, op waitOp, q *memQueue) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	x := &waiter{who: workerFrom(ctx), op: op, q: q}
 	tracked := x.who != nil
+	var since time.Time
 	if tracked {
+		since = time.Now()
 		w.waits[x] = struct{}{}
 		w.active--
 		w.checkStall()
@@ -100,11 +119,26 @@ func (w *world) wait(ctx context.Context, cond *sync.Cond, op waitOp, q *memQueu
 		cond.Broadcast()
 		w.mu.Unlock()
 	})
-	cond.Wait()
+	for !x.satisfiable() && ctx.Err() == nil {
+		cond.Wait() // woken for another waiter, or too early: wait on
+	}
 	stop()
 	if tracked {
 		delete(w.waits, x)
 		w.active++
+		d := time.Since(since)
+		kind := EventIdle
+		if op == opPut {
+			kind = EventBlocked
+		}
+		if c := x.who.c; c != nil && kind == EventBlocked {
+			c.blocked.Add(int64(d))
+		} else if c != nil {
+			c.idle.Add(int64(d))
+		}
+		if w.obs != nil {
+			w.event(Event{Kind: kind, Stage: x.who.stage, Worker: x.who.name, Queue: q.name, Dur: d, Depth: -1})
+		}
 	}
 	return ctx.Err()
 }
@@ -152,6 +186,7 @@ type memQueue struct {
 	notFull    sync.Cond
 	idle       sync.Cond
 	stats      QueueStats
+	waits      histogram // sampled waits from put to take (timing.go)
 }
 
 func newMemQueue(w *world, name string, capacity int) *memQueue {
@@ -203,6 +238,9 @@ func (q *memQueue) Put(ctx context.Context, it Item) error {
 	if q.closed {
 		return fmt.Errorf("%w: %s", errPutClosed, q.name)
 	}
+	if sampled(it.ID) && !it.marker {
+		it.put = q.w.clock.now()
+	}
 	q.push(it)
 	if it.marker {
 		q.stats.Markers++
@@ -212,7 +250,26 @@ func (q *memQueue) Put(ctx context.Context, it Item) error {
 	}
 	q.stats.MaxDepth = max(q.stats.MaxDepth, q.n)
 	q.notEmpty.Signal()
+	if q.w.obs != nil {
+		q.putEvent(ctx, it)
+	}
 	return nil
+}
+
+// putEvent reports an item (or end marker) just put. Call with the lock
+// held, so that the queue's events come in the order of its operations.
+func (q *memQueue) putEvent(ctx context.Context, it Item) {
+	e := Event{Kind: EventProduced, Queue: q.name, Item: it.ID, Depth: q.n}
+	if w := workerFrom(ctx); w != nil {
+		e.Stage, e.Worker = w.stage, w.name
+		if w.kind == 'c' {
+			e.Kind = EventEmitted
+		}
+	}
+	if it.marker {
+		e.Kind = EventSentinel
+	}
+	q.w.event(e)
 }
 
 // putBatch puts items in order, as that many Puts would, taking the lock
@@ -236,8 +293,18 @@ func (q *memQueue) putBatch(ctx context.Context, items []Item) (int, error) {
 			return n, fmt.Errorf("%w: %s", errPutClosed, q.name)
 		}
 		k := 0
+		var stamp int64 // one clock read for the sampled items of the lot
 		for ; n < len(items) && !q.full(); n, k = n+1, k+1 {
+			if sampled(items[n].ID) {
+				if stamp == 0 {
+					stamp = q.w.clock.now()
+				}
+				items[n].put = stamp
+			}
 			q.push(items[n])
+			if q.w.obs != nil {
+				q.putEvent(ctx, items[n])
+			}
 		}
 		q.unfinished.Add(int64(k))
 		q.stats.Put += int64(k)
@@ -269,7 +336,17 @@ func (q *memQueue) Get(ctx context.Context) (Item, error) {
 	if !it.marker {
 		q.stats.Taken++
 	}
+	if it.put != 0 {
+		q.waits.add(q.w.clock.now() - it.put)
+	}
 	q.notFull.Signal()
+	if q.w.obs != nil {
+		e := Event{Kind: EventTaken, Queue: q.name, Item: it.ID, Depth: q.n}
+		if w := workerFrom(ctx); w != nil {
+			e.Stage, e.Worker = w.stage, w.name
+		}
+		q.w.event(e)
+	}
 	return it, nil
 }
 
@@ -305,6 +382,9 @@ func (q *memQueue) Join(ctx context.Context) error {
 
 func (q *memQueue) Close() {
 	q.w.mu.Lock()
+	if !q.closed {
+		q.w.event(Event{Kind: EventClosed, Queue: q.name, Depth: -1})
+	}
 	q.closed = true
 	q.notEmpty.Broadcast()
 	q.notFull.Broadcast()
@@ -330,6 +410,7 @@ func (q *memQueue) Stats() QueueStats {
 	defer q.w.mu.Unlock()
 	s := q.stats
 	s.Depth = q.n
+	s.Wait = q.waits.stats()
 	return s
 }
 

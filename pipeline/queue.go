@@ -12,6 +12,7 @@ type Item struct {
 	Value  any
 	marker bool      // a sentinel end marker, not an item
 	nats   *delivery // taken from a NATS queue: the delivery Ack acknowledges
+	put    int64     // when it was put, for its wait (timing.go); 0: not sampled
 }
 
 // errClosed is returned by Get when the queue is closed and empty.
@@ -61,4 +62,7 @@ type QueueStats struct {
 	// Redelivered counts deliveries of items taken from a NATS queue that
 	// had been delivered before (at least once: a reader died or timed out).
 	Redelivered int64 `json:"redelivered,omitempty"`
+	// Wait is how long items waited in the queue from put to take,
+	// sampled (timing.go); nil when none was measured (a NATS queue).
+	Wait *WaitStats `json:"wait,omitempty"`
 }

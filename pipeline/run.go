@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -67,6 +68,20 @@ type Options struct {
 	// (`--fresh`); one that started before it joins the new generation if
 	// it has done nothing yet, and otherwise stops (nats_roster.go).
 	Fresh bool
+	// Observer, when not nil, receives the run's events (observe.go):
+	// `pcrun run --events`, the timeline. Without one, the run pays a
+	// nil check per event.
+	Observer Observer
+	// Log receives the run's notices: failures, retries, skipped and
+	// dead-lettered items, stops and signals (warn and error), and the
+	// life of workers and queues (debug). Nil: a LogHandler on Stderr at
+	// level info, the lines pcrun has always written.
+	Log *slog.Logger
+	// OnStart, when not nil, is called once the queues are open and just
+	// before the workers start, with the run's Live counters (progress
+	// bars, metrics). It must return quickly; Live stays readable after
+	// Run returns.
+	OnStart func(*Live)
 }
 
 // Errors Run returns; cmd/pcrun maps them to exit codes.
@@ -142,6 +157,9 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 		opts.Stderr = io.Discard
 	}
 	opts.Stderr = &lockedWriter{w: opts.Stderr} // workers and the supervisor both write notices
+	if opts.Log == nil {
+		opts.Log = slog.New(NewLogHandler(opts.Stderr, slog.LevelInfo))
+	}
 	if err := checkResume(g, opts.Resume); err != nil {
 		return nil, &ResumeError{err}
 	}
@@ -196,6 +214,16 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	defer r.hardCancel(errFinished)
 
 	start := time.Now()
+	r.world.clock.start, r.world.obs = start, opts.Observer
+	r.world.event(Event{Kind: EventRun, Stage: g.Name, Msg: start.Format(time.RFC3339Nano), Depth: -1})
+	for _, q := range g.Queues {
+		if r.uses(q) && r.world.obs != nil {
+			r.world.event(Event{Kind: EventQueue, Queue: q.Name, Capacity: r.queues[q.Name].Stats().Capacity, Depth: -1})
+		}
+	}
+	if opts.OnStart != nil {
+		opts.OnStart(&Live{r: r})
+	}
 	var wg sync.WaitGroup
 	r.startWorkers(&wg)
 	done := make(chan struct{})
@@ -203,12 +231,13 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	stop, deadlock := r.supervise(ctx, done)
 	<-done
 	if err := r.out.close(); err != nil { // the last buffered lines: output.go
-		fmt.Fprintf(opts.Stderr, "pcrun: error: writing stdout: %v\n", err)
+		opts.Log.Error(fmt.Sprintf("writing stdout: %v", err), "err", err)
 	}
 
 	res := r.result(time.Since(start), stop)
+	r.world.event(Event{Kind: EventEnd, Stage: g.Name, Msg: res.Total.format(res.Shared), Depth: -1})
 	if err := res.Balanced(); err != nil {
-		fmt.Fprintln(opts.Stderr, "pcrun:", err)
+		opts.Log.Error(err.Error())
 		return res, err
 	}
 	if opts.Spill != nil {
@@ -323,8 +352,10 @@ func (r *run) endOfWriters(ctx context.Context, queue string, markers int) {
 	q := r.queues[queue]
 	switch r.g.Strategy {
 	case config.Close:
+		r.opts.Log.Debug("queue "+queue+": its writers finished; closing it", "queue", queue)
 		q.Close()
 	case config.Sentinel:
+		r.opts.Log.Debug(fmt.Sprintf("queue %s: its writers finished; putting %d end marker(s)", queue, markers), "queue", queue, "markers", markers)
 		for range markers {
 			if q.Put(ctx, Item{marker: true}) != nil {
 				return
@@ -338,7 +369,7 @@ func (r *run) fail(msg string) {
 	r.failMu.Lock()
 	r.failures = append(r.failures, msg)
 	r.failMu.Unlock()
-	fmt.Fprintf(r.opts.Stderr, "pcrun: error: %s\n", msg)
+	r.opts.Log.Error(msg)
 	select {
 	case r.failed <- struct{}{}:
 	default:
@@ -371,11 +402,12 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 			stop = cause
 			r.softStop(cause)
 			if r.g.Grace == 0 {
-				fmt.Fprintf(r.opts.Stderr, "pcrun: %s: producers stopped; no grace period, cancelling workers\n", notice)
+				r.opts.Log.Warn(notice+": producers stopped; no grace period, cancelling workers", "stop", reasonOf(cause))
 				r.hardCancel(cause)
 				return
 			}
-			fmt.Fprintf(r.opts.Stderr, "pcrun: %s: producers stopped; draining queues for up to %s\n", notice, r.g.Grace)
+			r.opts.Log.Warn(fmt.Sprintf("%s: producers stopped; draining queues for up to %s", notice, r.g.Grace),
+				"stop", reasonOf(cause), "grace", r.g.Grace)
 			grace = time.NewTimer(r.g.Grace)
 			graceC = grace.C
 		}
@@ -395,6 +427,7 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 				r.hardCancel(stop) // drained as far as anything can go
 			default:
 				deadlock = &DeadlockError{Stall: s, Strategy: string(r.g.Strategy)}
+				r.world.event(Event{Kind: EventDeadlock, Msg: deadlock.Error(), Depth: -1})
 				stop = deadlock
 				r.softStop(deadlock)
 				r.hardCancel(deadlock)
@@ -414,14 +447,14 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 			if nsig == 1 {
 				if stop != nil {
 					stop = ErrInterrupted
-					fmt.Fprintf(r.opts.Stderr, "pcrun: interrupted while stopping; interrupt again to cancel at once\n")
+					r.opts.Log.Warn("interrupted while stopping; interrupt again to cancel at once", "stop", "interrupt")
 					continue
 				}
 				begin(ErrInterrupted, "interrupted (interrupt again to cancel at once)")
 				continue
 			}
 			stop = ErrInterrupted
-			fmt.Fprintf(r.opts.Stderr, "pcrun: interrupted again: cancelling workers now\n")
+			r.opts.Log.Warn("interrupted again: cancelling workers now", "stop", "interrupt")
 			r.hardCancel(ErrInterrupted)
 			signals = nil
 		case <-deadlineC:
@@ -433,7 +466,7 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 			r.softStop(stop)
 			r.hardCancel(stop)
 		case <-graceC:
-			fmt.Fprintf(r.opts.Stderr, "pcrun: grace period %s over: cancelling workers\n", r.g.Grace)
+			r.opts.Log.Warn(fmt.Sprintf("grace period %s over: cancelling workers", r.g.Grace), "grace", r.g.Grace)
 			r.hardCancel(stop)
 		case <-ctx.Done():
 			if stop == nil {
@@ -541,6 +574,19 @@ func (r *run) reason() string {
 	return "cancelled"
 }
 
+// reasonOf names a stop's cause as Result.Stop does.
+func reasonOf(cause error) string {
+	switch {
+	case errors.Is(cause, ErrInterrupted):
+		return "interrupt"
+	case errors.Is(cause, errDeadline):
+		return "deadline"
+	case errors.Is(cause, errFailure):
+		return "failure"
+	}
+	return "deadlock"
+}
+
 // result drains the queues (what is left was never consumed: abandoned)
 // and collects the counters.
 func (r *run) result(elapsed time.Duration, stop error) *Result {
@@ -554,6 +600,7 @@ func (r *run) result(elapsed time.Duration, stop error) *Result {
 			r.stats[it.Origin].abandoned.Add(1)
 			qc.abandoned.Add(1)
 			r.spillItem(q.Name, it.Origin, it.ID, it.Value)
+			r.abandonedEvent(nil, q.Name, it.ID)
 		}
 		st := r.queues[q.Name].Stats()
 		ql := QueueLedger{QueueStats: st, Ledger: Ledger{
@@ -579,11 +626,19 @@ func (r *run) result(elapsed time.Duration, stop error) *Result {
 	}
 	res.Shared = len(r.received) > 0
 	row := func(name, kind string, workers int, c *counters) StageStats {
-		return StageStats{Name: name, Kind: kind, Workers: workers, Taken: c.taken.Load(), Ledger: Ledger{
-			Produced: c.produced.Load(), Done: c.done.Load(), Filtered: c.filtered.Load(),
-			Failed: c.failed.Load(), Skipped: c.skipped.Load(), DeadLettered: c.deadLettered.Load(),
-			Abandoned: c.abandoned.Load(), HandedOff: c.handedOff.Load(),
-		}}
+		st := StageStats{Name: name, Kind: kind, Workers: workers, Taken: c.taken.Load(), Ledger: c.ledger(),
+			Idle: time.Duration(c.idle.Load()), Blocked: time.Duration(c.blocked.Load())}
+		n := st.Produced
+		if kind == "consumer" {
+			n = st.Taken
+		}
+		if elapsed > 0 {
+			st.Rate = float64(n) / elapsed.Seconds()
+		}
+		if alive := c.alive.Load(); alive > 0 {
+			st.Busy = min(max(float64(alive-int64(st.Idle)-int64(st.Blocked))/float64(alive), 0), 1)
+		}
+		return st
 	}
 	for i, p := range r.g.Producers {
 		if r.selected(p.Name) {

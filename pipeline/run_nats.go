@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pcrun/pcrun/config"
@@ -29,7 +30,7 @@ func (r *run) openNats(ctx context.Context, q *stages.Queue) error {
 	}
 	nq.strategy, nq.shared = r.g.Strategy, r.shared()
 	nq.rowOf, nq.nameOf, nq.abort, nq.proc = r.rowOf, r.stageName, r.abortRun, r.proc
-	nq.b.notice = func(line string) { fmt.Fprintln(r.opts.Stderr, line) }
+	nq.b.notice = func(line string) { r.opts.Log.Warn(strings.TrimPrefix(line, "pcrun: "), "broker", nq.b.redacted()) }
 	for _, p := range r.g.Producers {
 		if p.To == q.Name && r.selected(p.Name) {
 			nq.writers[p.Name] += p.Replicas
@@ -133,9 +134,13 @@ func (e *abortError) Unwrap() error { return e.err }
 // origin's row counts it as handed off (see Ledger).
 func (r *run) put(ctx context.Context, q Queue, it Item) error {
 	err := q.Put(ctx, it)
-	if nq, ok := q.(*natsQueue); ok && nq.shared && err == nil {
+	nq, ok := q.(*natsQueue)
+	if ok && nq.shared && err == nil {
 		r.stats[it.Origin].handedOff.Add(1)
 		r.qstats[nq.spec.Name].handedOff.Add(1)
+	}
+	if ok && err == nil && r.world.obs != nil {
+		r.brokerPut(ctx, nq.spec.Name, it) // a memory queue reports its puts itself
 	}
 	return err
 }

@@ -18,12 +18,14 @@ import (
 // stopped is recorded for a spill file.
 func (r *run) producer(p *stages.Producer, replica, row int) {
 	w := p.Worker(replica)
-	ctx := withWorker(r.soft, &worker{name: w.Name()})
-	hard := withWorker(r.hard, &worker{name: w.Name()})
 	c := r.stats[row]
+	me := &worker{name: w.Name(), stage: p.Name, kind: 'p', c: c}
+	ctx := withWorker(r.soft, me)
+	hard := withWorker(r.hard, me)
 	q := r.queues[p.To]
 	i := r.startIndex(p.Name, replica)
 	defer r.world.leave()
+	defer r.lifetime(me)()
 	defer r.producersLeft.Add(-1)
 	defer r.writerDone(hard, p.To, p.Name)
 	defer func() {
@@ -58,6 +60,7 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 		id := r.ids.Add(1)
 		if err := r.put(ctx, q, Item{ID: id, Origin: row, Value: v}); err != nil {
 			c.abandoned.Add(1)
+			r.abandonedEvent(me, p.To, id)
 			r.spillItem(p.To, row, id, v)
 			i++
 			return
@@ -92,10 +95,12 @@ func (r *run) startIndex(stage string, replica int) int {
 // replay puts the items of a spill file back into their queues, as the
 // producer of its own ledger row. It is a writer of each of those queues.
 func (r *run) replay(row int, queues []string) {
-	ctx := withWorker(r.soft, &worker{name: "replay"})
-	hard := withWorker(r.hard, &worker{name: "replay"})
 	c := r.stats[row]
+	me := &worker{name: "replay", stage: replayStage, kind: 'p', c: c}
+	ctx := withWorker(r.soft, me)
+	hard := withWorker(r.hard, me)
 	defer r.world.leave()
+	defer r.lifetime(me)()
 	defer r.producersLeft.Add(-1)
 	defer func() {
 		for _, q := range queues {
@@ -107,6 +112,7 @@ func (r *run) replay(row int, queues []string) {
 		id := r.ids.Add(1)
 		if ctx.Err() != nil || r.put(ctx, r.queues[rec.Queue], Item{ID: id, Origin: row, Value: rec.Item}) != nil {
 			c.abandoned.Add(1)
+			r.abandonedEvent(me, rec.Queue, id)
 			r.spillItem(rec.Queue, row, id, rec.Item)
 			continue
 		}
@@ -124,11 +130,13 @@ func (r *run) replay(row int, queues []string) {
 // consumer runs one consumer replica until its queue is closed and empty,
 // it takes its end marker, or the hard context ends.
 func (r *run) consumer(cs *stages.Consumer, replica, row int) {
-	ctx := withWorker(r.hard, &worker{})
-	fx := &effects{r: r, row: row}
+	me := &worker{stage: cs.Name, kind: 'c', c: r.stats[row]}
+	ctx := withWorker(r.hard, me)
+	fx := &effects{r: r, row: row, me: me}
 	w := cs.Worker(replica, fx)
-	workerFrom(ctx).name = w.Name()
+	me.name = w.Name()
 	defer r.world.leave() // runs last: after the end of our output queues
+	defer r.lifetime(me)()
 	if cs.Emits {
 		fx.out = r.queues[cs.To]
 		defer r.writerDone(ctx, cs.To, cs.Name)
@@ -140,8 +148,16 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 	qc := r.qstats[cs.From]
 	c := r.stats[row]
 	received := r.received[cs.From] // nil unless the queue is shared with other processes
+	_, local := in.(*memQueue)      // a memory queue times its own waits and reports its takes
 	for {
+		var since time.Time
+		if !local {
+			since = time.Now()
+		}
 		it, err := in.Get(ctx)
+		if !local {
+			r.brokerTake(me, cs.From, since, it, err)
+		}
 		if err != nil || it.marker {
 			return // closed and drained, cancelled, or our end marker
 		}
@@ -157,8 +173,10 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 		if n, over := it.overDelivered(); over { // NATS: its readers kept dying on it
 			origin.failed.Add(1)
 			qc.failed.Add(1)
-			r.giveUp(ctx, cs, w.Name(), row, origin, it, 1, fmt.Errorf("delivered %d times and never finished (max_deliver %d): "+
-				"the readers it went to died or held it past ack_wait", n, r.g.Queue(cs.From).MaxDeliver))
+			err := fmt.Errorf("delivered %d times and never finished (max_deliver %d): "+
+				"the readers it went to died or held it past ack_wait", n, r.g.Queue(cs.From).MaxDeliver)
+			r.itemEvent(me, EventFailed, cs.From, it.ID, err)
+			r.giveUp(ctx, cs, w.Name(), row, origin, it, 1, err)
 			in.Ack(it)
 			continue
 		}
@@ -166,9 +184,11 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 		case err == nil && outcome == stages.Filtered:
 			origin.filtered.Add(1)
 			qc.filtered.Add(1)
+			r.itemEvent(me, EventFiltered, cs.From, it.ID, nil)
 		case err == nil:
 			origin.done.Add(1)
 			qc.done.Add(1)
+			r.itemEvent(me, EventDone, cs.From, it.ID, nil)
 		case ctx.Err() != nil && r.handBack(in, it):
 			origin.handedOff.Add(1) // back on the broker, for another process's reader
 			continue
@@ -176,9 +196,11 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 			origin.abandoned.Add(1) // interrupted mid-steps: it may run again on resume
 			qc.abandoned.Add(1)
 			r.spillItem(cs.From, it.Origin, it.ID, it.Value)
+			r.abandonedEvent(me, cs.From, it.ID)
 		default:
 			origin.failed.Add(1)
 			qc.failed.Add(1)
+			r.itemEvent(me, EventFailed, cs.From, it.ID, cause(err))
 			r.giveUp(ctx, cs, w.Name(), row, origin, it, attempts, err)
 		}
 		in.Ack(it)
@@ -200,8 +222,8 @@ func (r *run) handle(ctx context.Context, cs *stages.Consumer, w *stages.Consume
 			from = se.Step // the steps before it already took effect
 		}
 		wait := pol.Wait(attempt, rand.Float64())
-		fmt.Fprintf(r.opts.Stderr, "pcrun: retry: %v (attempt %d of %d failed; next in %s)\n",
-			err, attempt, pol.Attempts, wait.Round(time.Millisecond))
+		r.opts.Log.Warn(fmt.Sprintf("retry: %v (attempt %d of %d failed; next in %s)", err, attempt, pol.Attempts, wait.Round(time.Millisecond)),
+			"stage", cs.Name, "worker", w.Name(), "attempt", attempt, "attempts", pol.Attempts, "backoff", wait, "err", cause(err).Error())
 		if sleep(ctx, wait) != nil {
 			return outcome, attempt, ctx.Err()
 		}
@@ -213,7 +235,7 @@ func (r *run) handle(ctx context.Context, cs *stages.Consumer, w *stages.Consume
 func (r *run) try(ctx context.Context, w *stages.ConsumerWorker, v any, attempt, from int) (out stages.Outcome, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			fmt.Fprintf(r.opts.Stderr, "pcrun: panic in a step of %s: %v\n%s", w.Name(), p, debug.Stack())
+			r.opts.Log.Error(fmt.Sprintf("panic in a step of %s: %v\n%s", w.Name(), p, debug.Stack()), "worker", w.Name(), "panic", fmt.Sprint(p))
 			err = &stages.StepError{Worker: w.Name(), Item: v, Err: fmt.Errorf("panic: %v", p), Step: -1}
 		}
 	}()
@@ -231,7 +253,7 @@ func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, ro
 	switch cs.OnError.Then {
 	case config.Skip:
 		origin.skipped.Add(1)
-		fmt.Fprintf(r.opts.Stderr, "pcrun: skipped: %s\n", msg)
+		r.opts.Log.Warn("skipped: "+msg, "stage", cs.Name, "worker", worker, "attempts", attempts, "err", cause(err).Error())
 	case config.DeadLetter:
 		origin.deadLettered.Add(1)
 		letter := map[string]any{
@@ -249,6 +271,7 @@ func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, ro
 		if perr := r.put(ctx, r.queues[dl], Item{ID: id, Origin: row, Value: letter}); perr != nil {
 			c.abandoned.Add(1)
 			r.spillItem(dl, row, id, letter)
+			r.abandonedEvent(workerFrom(ctx), dl, id)
 			if !errors.Is(perr, context.Canceled) && ctx.Err() == nil {
 				r.fail(fmt.Sprintf("%s; dead letter to %s: %v", msg, dl, perr))
 			}
@@ -257,7 +280,8 @@ func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, ro
 		if r.opts.OnPut != nil {
 			r.opts.OnPut(dl, letter)
 		}
-		fmt.Fprintf(r.opts.Stderr, "pcrun: dead-lettered to %s: %s\n", dl, msg)
+		r.opts.Log.Warn(fmt.Sprintf("dead-lettered to %s: %s", dl, msg), "stage", cs.Name, "worker", worker, "queue", dl,
+			"attempts", attempts, "err", cause(err).Error())
 	default:
 		r.fail(msg)
 	}
@@ -278,6 +302,7 @@ type effects struct {
 	r   *run
 	row int
 	out Queue
+	me  *worker
 }
 
 func (fx *effects) Print(line []byte) error { return printLine(fx.r.out, line) }
@@ -290,6 +315,7 @@ func (fx *effects) Emit(ctx context.Context, v any) error {
 		// Not spilled: the item being handled is, and running it again
 		// on resume makes this emit again.
 		c.abandoned.Add(1)
+		fx.r.abandonedEvent(fx.me, fx.out.Name(), id)
 		return err
 	}
 	if fx.r.opts.OnPut != nil {

@@ -586,7 +586,7 @@ func TestPanicInStepRecovered(t *testing.T) {
 			checkOutputWhole(t, p)
 			stderr := p.stderr.text()
 			for _, want := range []string{
-				"pcrun: panic in a step of eater: the writer exploded\ngoroutine ",
+				"pcrun: error: panic in a step of eater: the writer exploded\ngoroutine ",
 				"boomWriter.Write", // the stack is the panic's
 				tc.notice,
 			} {
