@@ -1,0 +1,365 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/stages"
+)
+
+// The tests of the timeline are inside the package, to see how much it
+// keeps.
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/timeline")
+
+// oddStage is a consumer stage whose name needs escaping in XML.
+const oddStage = `eat<&">`
+
+// basicEvents is a fixed run: producers make-1 and make-2 fill queue main
+// (capacity 3), make-2 is blocked on it, consumers eat<&">-1 and -2 are idle
+// at first, one item fails, the queue is closed and drained.
+func basicEvents() []Event {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	const mk = "make"
+	var evs []Event
+	add := func(t int, k EventKind, stage, worker, queue string, depth int, dur int) {
+		evs = append(evs, Event{T: ms(t), Kind: k, Stage: stage, Worker: worker, Queue: queue, Depth: depth, Dur: ms(dur)})
+	}
+	evs = append(evs, Event{Kind: EventRun, Stage: "basic", Msg: "2026-01-02T03:04:05Z", Depth: -1})
+	add(0, EventStarted, mk, "make-1", "", -1, 0)
+	add(0, EventStarted, mk, "make-2", "", -1, 0)
+	add(0, EventStarted, oddStage, oddStage+"-1", "", -1, 0)
+	add(0, EventStarted, oddStage, oddStage+"-2", "", -1, 0)
+	add(10, EventProduced, mk, "make-1", "main", 1, 0)
+	add(20, EventProduced, mk, "make-2", "main", 2, 0)
+	add(30, EventProduced, mk, "make-1", "main", 3, 0)
+	add(60, EventIdle, oddStage, oddStage+"-1", "main", -1, 60)
+	add(60, EventTaken, oddStage, oddStage+"-1", "main", 2, 0)
+	add(60, EventBlocked, mk, "make-2", "main", -1, 35)
+	add(60, EventProduced, mk, "make-2", "main", 3, 0)
+	add(70, EventIdle, oddStage, oddStage+"-2", "main", -1, 70)
+	add(70, EventTaken, oddStage, oddStage+"-2", "main", 2, 0)
+	add(75, EventProduced, mk, "make-1", "main", 3, 0)
+	add(110, EventBlocked, mk, "make-1", "main", -1, 30)
+	add(110, EventTaken, oddStage, oddStage+"-1", "main", 2, 0)
+	add(110, EventProduced, mk, "make-1", "main", 3, 0)
+	add(120, EventFailed, oddStage, oddStage+"-2", "main", -1, 0)
+	add(120, EventTaken, oddStage, oddStage+"-2", "main", 2, 0)
+	add(120, EventStopped, mk, "make-1", "", -1, 0)
+	add(120, EventStopped, mk, "make-2", "", -1, 0)
+	add(125, EventClosed, "", "", "main", -1, 0)
+	add(160, EventTaken, oddStage, oddStage+"-1", "main", 1, 0)
+	add(170, EventTaken, oddStage, oddStage+"-2", "main", 0, 0)
+	add(210, EventIdle, oddStage, oddStage+"-1", "main", -1, 10)
+	add(210, EventStopped, oddStage, oddStage+"-1", "", -1, 0)
+	add(220, EventStopped, oddStage, oddStage+"-2", "", -1, 0)
+	evs = append(evs, Event{T: ms(220), Kind: EventEnd, Stage: "basic", Msg: "produced 6 = done 5 + filtered 0 + failed 1 + abandoned 0", Depth: -1})
+	return evs
+}
+
+// svgDoc is what checkSVG found in a picture.
+type svgDoc struct {
+	workers map[string]bool // "stage / worker" of each row, unescaped
+	queues  []string
+	classes map[string]int // elements by class
+	rects   map[string]int // rects inside a <g> of each class
+}
+
+// checkSVG parses an SVG document with encoding/xml, checks its root, and
+// counts its parts.
+func checkSVG(t *testing.T, data []byte) svgDoc {
+	t.Helper()
+	doc := svgDoc{workers: map[string]bool{}, classes: map[string]int{}, rects: map[string]int{}}
+	d := xml.NewDecoder(bytes.NewReader(data))
+	var stack []string // class of each open element
+	root := true
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not well-formed XML: %v", err)
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			attr := map[string]string{}
+			for _, a := range tok.Attr {
+				attr[a.Name.Local] = a.Value
+			}
+			if root {
+				root = false
+				if tok.Name.Local != "svg" || tok.Name.Space != "http://www.w3.org/2000/svg" {
+					t.Fatalf("root element %v, want svg in the SVG namespace", tok.Name)
+				}
+				for _, a := range []string{"width", "height", "viewBox"} {
+					if attr[a] == "" {
+						t.Errorf("root element lacks %s", a)
+					}
+				}
+			}
+			class := attr["class"]
+			doc.classes[class]++
+			if tok.Name.Local == "rect" && len(stack) > 0 {
+				doc.rects[stack[len(stack)-1]]++
+			}
+			switch class {
+			case "worker":
+				doc.workers[attr["data-stage"]+" / "+attr["data-worker"]] = true
+			case "queue":
+				doc.queues = append(doc.queues, attr["data-queue"])
+			}
+			stack = append(stack, class)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if root {
+		t.Fatal("no root element")
+	}
+	return doc
+}
+
+func TestTimelineSVG(t *testing.T) {
+	tl := NewTimeline()
+	for _, e := range basicEvents() {
+		tl.Observe(e)
+	}
+	var b bytes.Buffer
+	if err := tl.WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	doc := checkSVG(t, b.Bytes())
+	want := []string{"make / make-1", "make / make-2", oddStage + " / " + oddStage + "-1", oddStage + " / " + oddStage + "-2"}
+	if len(doc.workers) != len(want) || doc.classes["worker"] != len(want) {
+		t.Errorf("worker rows %v, want %q", doc.workers, want)
+	}
+	for _, w := range want {
+		if !doc.workers[w] {
+			t.Errorf("no row for %q", w)
+		}
+	}
+	if doc.rects["blocked"] != 2 || doc.rects["idle"] != 3 {
+		t.Errorf("%d blocked and %d idle spans, want 2 and 3", doc.rects["blocked"], doc.rects["idle"])
+	}
+	if len(doc.queues) != 1 || doc.queues[0] != "main" || doc.classes["depth-max"] != 1 || doc.classes["capacity"] != 1 {
+		t.Errorf("queues %q with %d depth paths and %d capacity lines, want main with 1 and 1", doc.queues, doc.classes["depth-max"], doc.classes["capacity"])
+	}
+	if doc.classes["failed"] != 1 || doc.classes["closed"] != 1 {
+		t.Errorf("%d failed marks and %d closed marks, want 1 and 1", doc.classes["failed"], doc.classes["closed"])
+	}
+	s := b.String()
+	if strings.Contains(s, oddStage) || !strings.Contains(s, "eat&lt;&amp;&#34;&gt;") {
+		t.Errorf("the stage name %s is not escaped", oddStage)
+	}
+	for _, part := range []string{">basic <tspan", "— 220.0ms wall time", "capacity 3", "produced 6 = done 5"} {
+		if !strings.Contains(s, part) {
+			t.Errorf("the picture lacks %q", part)
+		}
+	}
+
+	golden := filepath.Join("testdata", "timeline", "basic.svg")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if !bytes.Equal(g, b.Bytes()) {
+		t.Errorf("the picture differs from %s (go test -run Timeline -update rewrites it)", golden)
+	}
+	var again bytes.Buffer
+	_ = tl.WriteSVG(&again)
+	if !bytes.Equal(again.Bytes(), b.Bytes()) {
+		t.Error("a second WriteSVG wrote another picture")
+	}
+}
+
+func TestTimelineHTML(t *testing.T) {
+	tl := NewTimeline()
+	for _, e := range basicEvents() {
+		tl.Observe(e)
+	}
+	var b bytes.Buffer
+	if err := tl.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	s := b.String()
+	if !strings.HasPrefix(s, "<!DOCTYPE html>\n") || !strings.HasSuffix(s, "</html>\n") {
+		t.Errorf("not a whole HTML page:\n%.200s", s)
+	}
+	for _, part := range []string{"<title>pcrun timeline: basic</title>", "<h1>basic</h1>",
+		`<p class="ledger">produced 6 = done 5`, "blocked (waiting for room in a full queue)"} {
+		if !strings.Contains(s, part) {
+			t.Errorf("the page lacks %q", part)
+		}
+	}
+	for _, bad := range []string{"<script", "src=", "href=", oddStage} {
+		if strings.Contains(s, bad) {
+			t.Errorf("the page has %q", bad)
+		}
+	}
+	i, j := strings.Index(s, "<svg "), strings.Index(s, "</svg>")
+	if i < 0 || j < i {
+		t.Fatal("no inline <svg>")
+	}
+	checkSVG(t, []byte(s[i:j+len("</svg>")]))
+}
+
+// A timeline of nothing is still a picture.
+func TestTimelineEmpty(t *testing.T) {
+	var b bytes.Buffer
+	if err := NewTimeline().WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, b.Bytes())
+}
+
+// A real run: one producer fills a queue of capacity 1 that two slow
+// consumers empty, so the producer is blocked and the consumers idle.
+func TestTimelineRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pl, ds := config.Parse("timeline.yaml", []byte(`
+version: 1
+name: timeline
+shutdown: {strategy: close}
+queues:
+  main: {capacity: 1}
+producers:
+  - name: p
+    count: 8
+    item: "${i}"
+consumers:
+  - name: c
+    replicas: 2
+    do:
+      - sleep: 100ms
+`))
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		g, ds := stages.Compile(pl, stages.Options{Environ: []string{}})
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		tl := NewTimeline()
+		res, err := Run(t.Context(), g, Options{Observer: tl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := tl.WriteSVG(&b); err != nil {
+			t.Fatal(err)
+		}
+		doc := checkSVG(t, b.Bytes())
+		for _, w := range []string{"p / p", "c / c-1", "c / c-2"} {
+			if !doc.workers[w] {
+				t.Errorf("no row for %s; rows %v", w, doc.workers)
+			}
+		}
+		if len(doc.workers) != 3 || doc.rects["blocked"] == 0 || doc.classes["depth-max"] != 1 || doc.classes["capacity"] != 1 {
+			t.Errorf("rows %v, %d blocked spans, %d depth paths, %d capacity lines; want 3 rows, blocked spans, a path and a line",
+				doc.workers, doc.rects["blocked"], doc.classes["depth-max"], doc.classes["capacity"])
+		}
+		if !strings.Contains(b.String(), res.Total.format(res.Shared)) {
+			t.Error("the picture lacks the ledger line")
+		}
+	})
+}
+
+// However many events, the recording stays within its bounds, keeps the
+// time waited and the deepest spike.
+func TestTimelineBounded(t *testing.T) {
+	tl := NewTimeline()
+	tl.Observe(Event{Kind: EventRun, Stage: "long", Depth: -1})
+	const n = 1_000_000 // 2 million puts and takes
+	var idle time.Duration
+	for i := range n {
+		at := time.Duration(i+1) * time.Microsecond
+		depth := i % 7
+		if i == n/3 {
+			depth = 1000
+		}
+		tl.Observe(Event{T: at, Kind: EventProduced, Stage: "p", Worker: "p-1", Queue: "q", Item: uint64(i + 1), Depth: depth})
+		tl.Observe(Event{T: at, Kind: EventTaken, Stage: "c", Worker: "c-1", Queue: "q", Item: uint64(i + 1), Depth: max(depth-1, 0)})
+		if i%3 == 0 {
+			d := time.Duration(300+i%500) * time.Nanosecond
+			idle += d
+			tl.Observe(Event{T: at, Kind: EventIdle, Stage: "c", Worker: "c-1", Queue: "q", Dur: d, Depth: -1})
+		}
+		if i%5 == 0 {
+			tl.Observe(Event{T: at, Kind: EventBlocked, Stage: "p", Worker: "p-1", Queue: "q", Dur: 200 * time.Nanosecond, Depth: -1})
+		}
+	}
+	tl.Observe(Event{T: (n + 1) * time.Microsecond, Kind: EventEnd, Stage: "long", Depth: -1})
+
+	for _, w := range tl.workers {
+		if l := len(w.spans.s); l > tlSpanBound || cap(w.spans.s) > 2*tlSpanBound {
+			t.Errorf("worker %s keeps %d spans (capacity %d), bound %d", w.name, l, cap(w.spans.s), tlSpanBound)
+		}
+	}
+	c, q := tl.workers[tlWorkerKey{"c", "c-1"}], tl.queues["q"]
+	if c.spans.res == 0 || q.depth.res == 0 {
+		t.Fatal("nothing was coalesced")
+	}
+	var sum time.Duration
+	for _, sp := range c.spans.s {
+		sum += time.Duration(sp.idle)
+	}
+	if sum != idle {
+		t.Errorf("spans hold %v of idle time, want %v", sum, idle)
+	}
+	if l := len(q.depth.s); l > tlSampleBound || cap(q.depth.s) > 2*tlSampleBound {
+		t.Errorf("queue keeps %d samples (capacity %d), bound %d", l, cap(q.depth.s), tlSampleBound)
+	}
+	deepest := int32(0)
+	for _, s := range q.depth.s {
+		deepest = max(deepest, s.max)
+	}
+	if deepest != 1000 || q.maxDepth != 1000 {
+		t.Errorf("deepest sample %d, max depth %d; want the spike, 1000", deepest, q.maxDepth)
+	}
+	var b bytes.Buffer
+	if err := tl.WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, b.Bytes())
+	if b.Len() > 1<<20 {
+		t.Errorf("the picture of a long run is %d bytes", b.Len())
+	}
+}
+
+func TestTimelineNaturalOrder(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		less bool
+	}{{"w-2", "w-10", true}, {"w-10", "w-2", false}, {"a", "b", true}, {"w-02", "w-3", true}, {"w", "w-1", true}} {
+		if got := tlNaturalCompare(c.a, c.b) < 0; got != c.less {
+			t.Errorf("naturalCompare(%q, %q) < 0 = %v", c.a, c.b, got)
+		}
+	}
+}
+
+func BenchmarkTimelineObserve(b *testing.B) {
+	tl := NewTimeline()
+	for i := range b.N {
+		at := time.Duration(i+1) * time.Microsecond
+		tl.Observe(Event{T: at, Kind: EventTaken, Stage: "c", Worker: "c-1", Queue: "q", Item: uint64(i + 1), Depth: i % 7})
+	}
+}
