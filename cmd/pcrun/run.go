@@ -86,7 +86,18 @@ func runAction(c *cli.Context, e *env) error {
 		opts.Spill = spill
 	}
 
+	if _, err := newLogger(c, stderr); err != nil { // bad flags: exit 2 before anything starts
+		return err
+	}
+	w, err := watch(c, stderr, &opts) // observe.go
+	if err != nil {
+		return err
+	}
+	opts.Log, _ = newLogger(c, w.stderr) // log.go
 	res, err := pipeline.Run(context.Background(), g, opts)
+	if !w.finish(stderr) && err == nil {
+		err = errors.New("the run's events or timeline could not be written")
+	}
 	if res == nil { // nothing ran
 		var re *pipeline.ResumeError
 		if errors.As(err, &re) { // the spill file to resume from does not fit the pipeline
