@@ -48,7 +48,7 @@ func (r *run) produceBatched(ctx context.Context, w *stages.ProducerWorker, coun
 				failed = err
 				break
 			}
-			batch = append(batch, Item{ID: r.ids.Add(1), Origin: row, Value: v})
+			batch = append(batch, Item{ID: r.ids.Add(1), Origin: int32(row), Value: v})
 			*next++
 			if len(batch)%8 == 0 && time.Since(start) > batchWindow {
 				break

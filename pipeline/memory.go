@@ -174,6 +174,7 @@ type memQueue struct {
 	name     string
 	capacity int // 0: unbounded
 	buf      []Item
+	stamps   []int64 // beside buf: when each was put, for its wait (timing.go); 0: not sampled
 	head, n  int
 	closed   bool
 	// unfinished counts the items put and not yet acknowledged. Ack
@@ -186,7 +187,7 @@ type memQueue struct {
 	notFull    sync.Cond
 	idle       sync.Cond
 	stats      QueueStats
-	waits      histogram // sampled waits from put to take (timing.go)
+	waits      *histogram // sampled waits from put to take (timing.go); nil until the first
 }
 
 func newMemQueue(w *world, name string, capacity int) *memQueue {
@@ -200,28 +201,31 @@ func (q *memQueue) Name() string { return q.name }
 func (q *memQueue) len() int     { return q.n }
 func (q *memQueue) full() bool   { return q.capacity > 0 && q.n >= q.capacity }
 
-func (q *memQueue) push(it Item) {
+func (q *memQueue) push(it Item, stamp int64) {
 	if q.n == len(q.buf) {
 		size := max(16, 2*len(q.buf))
 		if q.capacity > 0 {
 			size = min(size, q.capacity)
 		}
-		nb := make([]Item, size)
+		nb, ns := make([]Item, size), make([]int64, size)
 		for i := 0; i < q.n; i++ {
-			nb[i] = q.buf[(q.head+i)%len(q.buf)]
+			j := (q.head + i) % len(q.buf)
+			nb[i], ns[i] = q.buf[j], q.stamps[j]
 		}
-		q.buf, q.head = nb, 0
+		q.buf, q.stamps, q.head = nb, ns, 0
 	}
-	q.buf[(q.head+q.n)%len(q.buf)] = it
+	j := (q.head + q.n) % len(q.buf)
+	q.buf[j], q.stamps[j] = it, stamp
 	q.n++
 }
 
-func (q *memQueue) pop() Item {
-	it := q.buf[q.head]
+// pop takes the first item and when it was put (0: not sampled).
+func (q *memQueue) pop() (Item, int64) {
+	it, stamp := q.buf[q.head], q.stamps[q.head]
 	q.buf[q.head] = Item{}
 	q.head = (q.head + 1) % len(q.buf)
 	q.n--
-	return it
+	return it, stamp
 }
 
 func (q *memQueue) Put(ctx context.Context, it Item) error {
@@ -238,10 +242,11 @@ func (q *memQueue) Put(ctx context.Context, it Item) error {
 	if q.closed {
 		return fmt.Errorf("%w: %s", errPutClosed, q.name)
 	}
+	var stamp int64
 	if sampled(it.ID) && !it.marker {
-		it.put = q.w.clock.now()
+		stamp = q.w.clock.now()
 	}
-	q.push(it)
+	q.push(it, stamp)
 	if it.marker {
 		q.stats.Markers++
 	} else {
@@ -258,6 +263,8 @@ func (q *memQueue) Put(ctx context.Context, it Item) error {
 
 // putEvent reports an item (or end marker) just put. Call with the lock
 // held, so that the queue's events come in the order of its operations.
+//
+//go:noinline
 func (q *memQueue) putEvent(ctx context.Context, it Item) {
 	e := Event{Kind: EventProduced, Queue: q.name, Item: it.ID, Depth: q.n}
 	if w := workerFrom(ctx); w != nil {
@@ -293,15 +300,16 @@ func (q *memQueue) putBatch(ctx context.Context, items []Item) (int, error) {
 			return n, fmt.Errorf("%w: %s", errPutClosed, q.name)
 		}
 		k := 0
-		var stamp int64 // one clock read for the sampled items of the lot
+		var now int64 // one clock read for the sampled items of the lot
 		for ; n < len(items) && !q.full(); n, k = n+1, k+1 {
+			var stamp int64
 			if sampled(items[n].ID) {
-				if stamp == 0 {
-					stamp = q.w.clock.now()
+				if now == 0 {
+					now = q.w.clock.now()
 				}
-				items[n].put = stamp
+				stamp = now
 			}
-			q.push(items[n])
+			q.push(items[n], stamp)
 			if q.w.obs != nil {
 				q.putEvent(ctx, items[n])
 			}
@@ -332,22 +340,41 @@ func (q *memQueue) Get(ctx context.Context) (Item, error) {
 			return Item{}, err
 		}
 	}
-	it := q.pop()
+	it, stamp := q.pop()
 	if !it.marker {
 		q.stats.Taken++
 	}
-	if it.put != 0 {
-		q.waits.add(q.w.clock.now() - it.put)
+	if stamp != 0 {
+		q.recordWait(stamp)
 	}
 	q.notFull.Signal()
 	if q.w.obs != nil {
-		e := Event{Kind: EventTaken, Queue: q.name, Item: it.ID, Depth: q.n}
-		if w := workerFrom(ctx); w != nil {
-			e.Stage, e.Worker = w.stage, w.name
-		}
-		q.w.event(e)
+		q.takeEvent(ctx, it)
 	}
 	return it, nil
+}
+
+// recordWait adds the wait of an item stamped at put. Call with the lock
+// held.
+//
+//go:noinline
+func (q *memQueue) recordWait(put int64) {
+	if q.waits == nil {
+		q.waits = new(histogram)
+	}
+	q.waits.add(q.w.clock.now() - put)
+}
+
+// takeEvent reports an item (or end marker) just taken. Call with the
+// lock held. (Apart from Get, so that Get's frame stays small.)
+//
+//go:noinline
+func (q *memQueue) takeEvent(ctx context.Context, it Item) {
+	e := Event{Kind: EventTaken, Queue: q.name, Item: it.ID, Depth: q.n}
+	if w := workerFrom(ctx); w != nil {
+		e.Stage, e.Worker = w.stage, w.name
+	}
+	q.w.event(e)
 }
 
 // Ack is safe without the lock: a joiner counts itself in joiners before
@@ -396,7 +423,7 @@ func (q *memQueue) Drain() []Item {
 	defer q.w.mu.Unlock()
 	var out []Item
 	for q.n > 0 {
-		if it := q.pop(); !it.marker {
+		if it, _ := q.pop(); !it.marker {
 			out = append(out, it)
 			q.unfinished.Add(-1)
 		}
@@ -410,7 +437,9 @@ func (q *memQueue) Stats() QueueStats {
 	defer q.w.mu.Unlock()
 	s := q.stats
 	s.Depth = q.n
-	s.Wait = q.waits.stats()
+	if q.waits != nil {
+		s.Wait = q.waits.stats()
+	}
 	return s
 }
 

@@ -230,7 +230,7 @@ func (q *natsQueue) Put(ctx context.Context, it Item) error {
 		if err != nil {
 			return fmt.Errorf("queue %s: the item cannot travel as JSON: %v", q.spec.Name, err)
 		}
-		msg.Data, err = json.Marshal(natsWire{ID: it.ID, Run: q.runID, Origin: q.nameOf(it.Origin), Value: v})
+		msg.Data, err = json.Marshal(natsWire{ID: it.ID, Run: q.runID, Origin: q.nameOf(int(it.Origin)), Value: v})
 		if err != nil {
 			return err
 		}
@@ -315,7 +315,7 @@ func (q *natsQueue) item(d *delivery) Item {
 		return Item{marker: true, nats: d}
 	}
 	var w natsWire
-	it := Item{nats: d, Origin: q.rowOf("")}
+	it := Item{nats: d, Origin: int32(q.rowOf(""))}
 	if err := json.Unmarshal(m.Data(), &w); err != nil || w.Value == nil {
 		it.Value = string(m.Data())
 		return it
@@ -327,7 +327,7 @@ func (q *natsQueue) item(d *delivery) Item {
 		it.Value = string(m.Data())
 		return it
 	}
-	it.ID, it.Origin, it.Value = w.ID, q.rowOf(w.Origin), fromJSON(v)
+	it.ID, it.Origin, it.Value = w.ID, int32(q.rowOf(w.Origin)), fromJSON(v)
 	return it
 }
 

@@ -8,11 +8,10 @@ import (
 // Item is a value travelling through a queue.
 type Item struct {
 	ID     uint64
-	Origin int // ledger row of the stage that put it
+	Origin int32 // ledger row of the stage that put it (int32: with marker, one word)
 	Value  any
 	marker bool      // a sentinel end marker, not an item
 	nats   *delivery // taken from a NATS queue: the delivery Ack acknowledges
-	put    int64     // when it was put, for its wait (timing.go); 0: not sampled
 }
 
 // errClosed is returned by Get when the queue is closed and empty.

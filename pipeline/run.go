@@ -599,7 +599,7 @@ func (r *run) result(elapsed time.Duration, stop error) *Result {
 		for _, it := range r.queues[q.Name].Drain() {
 			r.stats[it.Origin].abandoned.Add(1)
 			qc.abandoned.Add(1)
-			r.spillItem(q.Name, it.Origin, it.ID, it.Value)
+			r.spillItem(q.Name, int(it.Origin), it.ID, it.Value)
 			r.abandonedEvent(nil, q.Name, it.ID)
 		}
 		st := r.queues[q.Name].Stats()

@@ -20,8 +20,8 @@ import (
 //     items put together shares one clock read.
 
 const (
-	waitSampleAll   = 4096
-	waitSampleEvery = 16
+	waitSampleAll   = 1024
+	waitSampleEvery = 64
 )
 
 // sampled reports whether an item's wait in a queue is measured.
@@ -121,4 +121,8 @@ func (h *histogram) stats() *WaitStats {
 type clock struct{ start time.Time }
 
 // now is the time since the start, at least 1 (0 means "not stamped").
+// Not inlined: the queue operations that call it on their rare paths
+// keep a small frame.
+//
+//go:noinline
 func (c *clock) now() int64 { return max(int64(time.Since(c.start)), 1) }

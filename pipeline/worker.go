@@ -58,7 +58,7 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 		}
 		c.produced.Add(1)
 		id := r.ids.Add(1)
-		if err := r.put(ctx, q, Item{ID: id, Origin: row, Value: v}); err != nil {
+		if err := r.put(ctx, q, Item{ID: id, Origin: int32(row), Value: v}); err != nil {
 			c.abandoned.Add(1)
 			r.abandonedEvent(me, p.To, id)
 			r.spillItem(p.To, row, id, v)
@@ -110,7 +110,7 @@ func (r *run) replay(row int, queues []string) {
 	for _, rec := range r.opts.Resume.Items {
 		c.produced.Add(1)
 		id := r.ids.Add(1)
-		if ctx.Err() != nil || r.put(ctx, r.queues[rec.Queue], Item{ID: id, Origin: row, Value: rec.Item}) != nil {
+		if ctx.Err() != nil || r.put(ctx, r.queues[rec.Queue], Item{ID: id, Origin: int32(row), Value: rec.Item}) != nil {
 			c.abandoned.Add(1)
 			r.abandonedEvent(me, rec.Queue, id)
 			r.spillItem(rec.Queue, row, id, rec.Item)
@@ -150,12 +150,13 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 	received := r.received[cs.From] // nil unless the queue is shared with other processes
 	_, local := in.(*memQueue)      // a memory queue times its own waits and reports its takes
 	for {
-		var since time.Time
-		if !local {
-			since = time.Now()
-		}
-		it, err := in.Get(ctx)
-		if !local {
+		var it Item
+		var err error
+		if local {
+			it, err = in.Get(ctx)
+		} else {
+			since := time.Now()
+			it, err = in.Get(ctx)
 			r.brokerTake(me, cs.From, since, it, err)
 		}
 		if err != nil || it.marker {
@@ -184,18 +185,22 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 		case err == nil && outcome == stages.Filtered:
 			origin.filtered.Add(1)
 			qc.filtered.Add(1)
-			r.itemEvent(me, EventFiltered, cs.From, it.ID, nil)
+			if r.world.obs != nil {
+				r.itemEvent(me, EventFiltered, cs.From, it.ID, nil)
+			}
 		case err == nil:
 			origin.done.Add(1)
 			qc.done.Add(1)
-			r.itemEvent(me, EventDone, cs.From, it.ID, nil)
+			if r.world.obs != nil {
+				r.itemEvent(me, EventDone, cs.From, it.ID, nil)
+			}
 		case ctx.Err() != nil && r.handBack(in, it):
 			origin.handedOff.Add(1) // back on the broker, for another process's reader
 			continue
 		case ctx.Err() != nil:
 			origin.abandoned.Add(1) // interrupted mid-steps: it may run again on resume
 			qc.abandoned.Add(1)
-			r.spillItem(cs.From, it.Origin, it.ID, it.Value)
+			r.spillItem(cs.From, int(it.Origin), it.ID, it.Value)
 			r.abandonedEvent(me, cs.From, it.ID)
 		default:
 			origin.failed.Add(1)
@@ -258,7 +263,7 @@ func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, ro
 		origin.deadLettered.Add(1)
 		letter := map[string]any{
 			"item": it.Value, "error": cause(err).Error(), "at": "", "stage": cs.Name, "worker": worker,
-			"attempts": attempts, "origin": r.stageName(it.Origin),
+			"attempts": attempts, "origin": r.stageName(int(it.Origin)),
 		}
 		var re *stages.RuntimeError
 		if errors.As(err, &re) {
@@ -268,7 +273,7 @@ func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, ro
 		c.produced.Add(1)
 		id := r.ids.Add(1)
 		dl := cs.OnError.DeadLetter
-		if perr := r.put(ctx, r.queues[dl], Item{ID: id, Origin: row, Value: letter}); perr != nil {
+		if perr := r.put(ctx, r.queues[dl], Item{ID: id, Origin: int32(row), Value: letter}); perr != nil {
 			c.abandoned.Add(1)
 			r.spillItem(dl, row, id, letter)
 			r.abandonedEvent(workerFrom(ctx), dl, id)
@@ -311,7 +316,7 @@ func (fx *effects) Emit(ctx context.Context, v any) error {
 	c := fx.r.stats[fx.row]
 	c.produced.Add(1)
 	id := fx.r.ids.Add(1)
-	if err := fx.r.put(ctx, fx.out, Item{ID: id, Origin: fx.row, Value: v}); err != nil {
+	if err := fx.r.put(ctx, fx.out, Item{ID: id, Origin: int32(fx.row), Value: v}); err != nil {
 		// Not spilled: the item being handled is, and running it again
 		// on resume makes this emit again.
 		c.abandoned.Add(1)
