@@ -67,7 +67,13 @@ func (r *run) brokerTake(w *worker, queue string, since time.Time, it Item, err 
 
 // brokerPut reports an item put into a queue that is not a memory queue.
 func (r *run) brokerPut(ctx context.Context, queue string, it Item) {
-	e := Event{Kind: EventProduced, Queue: queue, Item: it.ID, Depth: -1}
+	r.world.event(putEvent(ctx, queue, it, -1))
+}
+
+// putEvent is the event of an item (or end marker) put into queue by the
+// worker of ctx: produced by a producer, emitted by a consumer.
+func putEvent(ctx context.Context, queue string, it Item, depth int) Event {
+	e := Event{Kind: EventProduced, Queue: queue, Item: it.ID, Depth: depth}
 	if w := workerFrom(ctx); w != nil {
 		e.Stage, e.Worker = w.stage, w.name
 		if w.kind == 'c' {
@@ -77,7 +83,7 @@ func (r *run) brokerPut(ctx context.Context, queue string, it Item) {
 	if it.marker {
 		e.Kind = EventSentinel
 	}
-	r.world.event(e)
+	return e
 }
 
 // Live reads a running run's counters. Its methods are safe to call from

@@ -266,17 +266,7 @@ func (q *memQueue) Put(ctx context.Context, it Item) error {
 //
 //go:noinline
 func (q *memQueue) putEvent(ctx context.Context, it Item) {
-	e := Event{Kind: EventProduced, Queue: q.name, Item: it.ID, Depth: q.n}
-	if w := workerFrom(ctx); w != nil {
-		e.Stage, e.Worker = w.stage, w.name
-		if w.kind == 'c' {
-			e.Kind = EventEmitted
-		}
-	}
-	if it.marker {
-		e.Kind = EventSentinel
-	}
-	q.w.event(e)
+	q.w.event(putEvent(ctx, q.name, it, q.n))
 }
 
 // putBatch puts items in order, as that many Puts would, taking the lock
