@@ -63,6 +63,8 @@ const (
 	CodeDeadLetterLoop = "dead-letter-loop"   // a consumer dead-letters into the queue it reads
 	CodeBackoffOverMax = "backoff-over-max"   // on_error.retry backoff longer than max_backoff
 	CodeURL            = "bad-url"            // a NATS queue's url that is not nats:// or tls://
+	CodeShellItem      = "shell-item"         // a shell script that pastes `item` into itself
+	CodeSource         = "bad-source"         // a producer source that cannot be read: stdin twice, an empty path or command
 )
 
 // Codes lists every diagnostic code; docs/diagnostics.md explains each.
@@ -74,6 +76,7 @@ var Codes = []string{
 	CodeStep, CodeEmitWithoutTo, CodeToWithoutEmit, CodeQueueUnread, CodeQueueUnwritten,
 	CodeQueueUnused, CodeCycle, CodeWillDeadlock, CodeUnreachable, CodeDeadlineShort, CodeNoItems,
 	CodeConflict, CodeDeadLetterLoop, CodeBackoffOverMax, CodeURL,
+	CodeSource, CodeShellItem,
 }
 
 // Diagnostic is one problem in a pipeline file.

@@ -303,6 +303,10 @@ type field struct {
 	def      any            // its default as a JSON value; nil for none
 	schema   func() *Schema // the shape of its value; nil for any value
 	parse    func(key, val *yaml.Node)
+	// neededIf, when not nil, makes the key required when it reports true
+	// once the mapping's other keys are walked (a producer's `count` and
+	// `item`, unless it reads a source). The schema says it with oneOf.
+	neededIf func() bool
 }
 
 // mapping walks a mapping node against its fields: unknown keys (with a
@@ -322,7 +326,8 @@ func (p *parser) mapping(n *yaml.Node, what string, fields []field) bool {
 	p.walkKeys(n, what, fields, names, seen, suggested, map[*yaml.Node]bool{n: true}, false)
 	for _, f := range fields {
 		// A misspelt required key was already reported with a suggestion.
-		if f.required && seen[f.name] == nil && !suggested[f.name] {
+		required := f.required || f.neededIf != nil && f.neededIf()
+		if required && seen[f.name] == nil && !suggested[f.name] {
 			p.diags.Errorf(p.pos(n), CodeMissing, fmt.Sprintf("add `%s:` to %s", f.name, what), "%s is missing required key `%s`", what, f.name)
 		}
 	}
@@ -362,7 +367,7 @@ func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []str
 		}
 		seen[k.Value] = k
 		if resolve(v).Tag == "!!null" {
-			if f.required {
+			if f.required || f.neededIf != nil {
 				p.diags.Errorf(p.pos(v), CodeMissing, "give it a value or remove the key", "`%s` has no value", k.Value)
 			}
 			continue

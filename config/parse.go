@@ -66,8 +66,8 @@ func (p *parser) pipelineFields(pl *Pipeline, queuesSet *bool) []field {
 			schema: func() *Schema { return object(p.shutdownFields(&Shutdown{})) },
 			parse:  func(_, v *yaml.Node) { p.shutdown(v, &pl.Shutdown) }},
 		{name: "producers",
-			doc:    "Stages that make items from a template and put them into a queue.",
-			schema: func() *Schema { return &Schema{Type: "array", Items: object(p.producerFields(&Producer{}))} },
+			doc:    "Stages that make items, from a template or from the records of a source (a file, stdin, a command), and put them into a queue.",
+			schema: func() *Schema { return &Schema{Type: "array", Items: p.producerSchema()} }, // source.go
 			parse: func(_, v *yaml.Node) {
 				p.list(v, "producers", "name: ...", func(i int, n *yaml.Node) { pl.Producers = append(pl.Producers, p.producer(n, i)) })
 			}},
@@ -94,7 +94,7 @@ func (p *parser) list(n *yaml.Node, what, entry string, each func(int, *yaml.Nod
 }
 
 // reserved are names expressions already define; a var may not shadow them.
-var reserved = []string{"env", "i", "count", "item", "attempt", "name", "replica", "worker"}
+var reserved = []string{"env", "i", "count", "item", "attempt", "name", "replica", "worker", "result"}
 
 func (p *parser) vars(n *yaml.Node) []Var {
 	n = resolve(n)
@@ -420,11 +420,12 @@ func (p *parser) producer(n *yaml.Node, i int) Producer {
 }
 
 func (p *parser) producerFields(pr *Producer) []field {
-	return append(p.stageFields(&pr.Stage),
+	return append(append(p.stageFields(&pr.Stage),
 		field{name: "to", doc: "The queue this producer puts items into; may be left out when the file has exactly one queue.",
 			schema: nameSchema, parse: p.ref(&pr.To, "queue name")},
-		field{name: "count", required: true,
-			doc:    "How many items each replica makes (0 or more). In expressions, `i` is the 0-based index of the item and `count` this number.",
+		field{name: "count", neededIf: func() bool { return !pr.sourceKey },
+			doc: "How many items each replica makes (0 or more). In expressions, `i` is the 0-based index of the item and `count` this number. " +
+				"Required unless the producer reads a source (`lines`, `jsonl`, `command`); then at most this many records are read (default: all).",
 			schema: func() *Schema { return &Schema{Type: "integer", Minimum: ptr(0)} },
 			parse: func(_, v *yaml.Node) {
 				n, ok := p.integer(v, "count")
@@ -439,14 +440,15 @@ func (p *parser) producerFields(pr *Producer) []field {
 			doc:    "How long to wait before each item: a Go duration such as 250ms or 1m30s, or a template giving a duration or a number of seconds, e.g. \"${i * 0.1}\".",
 			schema: templateDurationSchema,
 			parse:  func(_, v *yaml.Node) { pr.Delay = p.value(v, "delay") }},
-		field{name: "item", required: true,
+		field{name: "item", neededIf: func() bool { return !pr.sourceKey },
 			doc: "Template for each item, e.g. \"${food} ${i}\". A value that is exactly one ${...} keeps the expression's type; " +
-				"maps and lists are templates of their values. `$${` is a literal `${`.",
+				"maps and lists are templates of their values. `$${` is a literal `${`. Required unless the producer reads a source; " +
+				"then `line` is the record, and the default item.",
 			parse: func(_, v *yaml.Node) { pr.Item = p.value(v, "item") }},
 		field{name: "print", doc: "A line template written to stdout after each item is put, e.g. \"${name} Produced ${item}\".",
 			schema: scalarSchema,
 			parse:  func(_, v *yaml.Node) { pr.Print = p.scalarText(v, "print") }},
-	)
+	), p.sourceFields(pr)...) // source.go
 }
 
 func (p *parser) consumer(n *yaml.Node, i int) Consumer {
@@ -584,6 +586,7 @@ func (p *parser) check(pl *Pipeline) {
 			p.checkOnError(c)
 		}
 	}
+	p.checkSources(pl) // source.go
 	p.checkTests(pl, 0)
 }
 

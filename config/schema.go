@@ -22,6 +22,8 @@ type Schema struct {
 	Pattern       string     `json:"pattern,omitempty"`
 	Minimum       *int       `json:"minimum,omitempty"`
 	Maximum       *int       `json:"maximum,omitempty"`
+	MinLength     *int       `json:"minLength,omitempty"`
+	MinItems      *int       `json:"minItems,omitempty"`
 	MinProperties *int       `json:"minProperties,omitempty"`
 	MaxProperties *int       `json:"maxProperties,omitempty"`
 	Properties    Properties `json:"properties,omitempty"`

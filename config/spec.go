@@ -120,16 +120,19 @@ type Ref struct {
 	Set  bool // written in the file (else inferred from the single queue)
 }
 
-// Producer makes items from a template.
+// Producer makes items from a template, or from the records of a Source.
 type Producer struct {
 	Stage
 	To       Ref
 	Count    int
 	CountPos Pos
-	CountSet bool   // count was given and valid
-	Delay    *Value // optional: duration or template
-	Item     *Value // required: item template
-	Print    *Value // optional: line template
+	CountSet bool    // count was given and valid; without a Source, count is required
+	Delay    *Value  // optional: duration or template
+	Item     *Value  // item template; required without a Source
+	Print    *Value  // optional: line template
+	Source   *Source // optional: `lines`, `jsonl` or `command` (source.go)
+
+	sourceKey bool // a source key is written, valid or not: count and item are optional
 }
 
 // Consumer takes items from a queue and runs steps on each.

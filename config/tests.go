@@ -96,6 +96,14 @@ func (p *parser) testFields(t *Test) []field {
 					AdditionalProperties: &Schema{Type: "integer", Minimum: ptr(1), Maximum: ptr(MaxReplicas)}}
 			},
 			parse: func(_, v *yaml.Node) { t.Replicas = p.testCounts(v, "replicas", 1) }},
+		{name: "stdin",
+			doc:    "The input of a producer that reads stdin (`lines: -` or `jsonl: -`) in this case, e.g. a block scalar `|` of lines. Default: empty.",
+			schema: func() *Schema { return &Schema{Type: "string"} },
+			parse: func(_, v *yaml.Node) {
+				if s, ok := p.str(v, "stdin"); ok {
+					t.Stdin = s
+				}
+			}},
 		{name: "timeout", def: DefaultTestTimeout.String(),
 			doc:    "How long the case may run before it fails, a Go duration such as 10s. The pipeline's own deadline and grace still apply.",
 			schema: positiveDurationSchema,

@@ -20,6 +20,7 @@ type Test struct {
 	Count    []TestCount // `count`: producer count overrides
 	Replicas []TestCount // `replicas`: stage replica overrides
 	Timeout  time.Duration
+	Stdin    string // `stdin`: what producers with `lines: -` or `jsonl: -` read
 	Expect   Expect
 }
 
@@ -150,7 +151,7 @@ func (pl *Pipeline) WithTest(t *Test) *Pipeline {
 	for _, c := range t.Count {
 		for i := range out.Producers {
 			if out.Producers[i].Name == c.Stage {
-				out.Producers[i].Count = c.N
+				out.Producers[i].Count, out.Producers[i].CountSet = c.N, true
 			}
 		}
 	}

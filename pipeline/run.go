@@ -77,6 +77,10 @@ type Options struct {
 	// life of workers and queues (debug). Nil: a LogHandler on Stderr at
 	// level info, the lines pcrun has always written.
 	Log *slog.Logger
+	// Stdin is what producers with `lines: -` or `jsonl: -` read; nil
+	// reads nothing (an empty input). cmd/pcrun passes os.Stdin. A stop
+	// ends a read that waits on an *os.File (source_stdin.go).
+	Stdin io.Reader
 	// OnStart, when not nil, is called once the queues are open and just
 	// before the workers start, with the run's Live counters (progress
 	// bars, metrics). It must return quickly; Live stays readable after
@@ -125,7 +129,8 @@ type run struct {
 	mem    map[string]*memQueue
 	stats  []*counters // producers, then consumers, in file order, then replay
 	qstats map[string]*queueCounters
-	spill  *spill // nil without Options.Spill
+	spill  *spill              // nil without Options.Spill
+	files  map[string]*outFile // the files of write steps, by path (write.go)
 	ids    atomic.Uint64
 
 	hard, soft           context.Context
@@ -140,14 +145,15 @@ type run struct {
 	failMu               sync.Mutex
 	failures             []string
 	failed               chan struct{} // capacity 1: a failure happened
+	sources              []*source     // by producer; nil for template producers (source.go)
 }
 
 // Run runs the graph to its end and returns its result; it blocks until
 // every goroutine it started has exited. The error is nil on success, a
 // *DeadlockError, ErrInterrupted, a *FailedError, or ctx's cause; or,
 // when another process reset the shared NATS queues under it, an error
-// saying so. The result is nil when nothing ran: a *ResumeError, a
-// *SelectionError, a *LateWriterError (its writers registered after a
+// saying so. The result is nil when nothing ran: a *ResumeError, an
+// *OutputError (a write step's file cannot be opened), a *SelectionError, a *LateWriterError (its writers registered after a
 // NATS queue ended), or a broker that could not be reached.
 func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	if opts.Stdout == nil {
@@ -178,6 +184,10 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	if opts.Spill != nil {
 		r.spill = &spill{}
 	}
+	if err := r.openSources(); err != nil { // source.go
+		return nil, err
+	}
+	defer r.closeSources()
 	for _, q := range g.Queues {
 		if !r.uses(q) {
 			continue // another process's queue (--only)
@@ -206,6 +216,11 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	if err := r.startNats(ctx); err != nil { // run_nats.go
 		return nil, err
 	}
+	files, err := openWrites(g.WritePaths()) // write.go
+	if err != nil {
+		return nil, err
+	}
+	r.files = files
 	for range len(g.Producers) + len(g.Consumers) + 1 {
 		r.stats = append(r.stats, new(counters))
 	}
@@ -233,12 +248,17 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	if err := r.out.close(); err != nil { // the last buffered lines: output.go
 		opts.Log.Error(fmt.Sprintf("writing stdout: %v", err), "err", err)
 	}
+	writeErr := closeWrites(r.files) // flushed and synced: write.go
 
 	res := r.result(time.Since(start), stop)
 	r.world.event(Event{Kind: EventEnd, Stage: g.Name, Msg: res.Total.format(res.Shared), Depth: -1})
 	if err := res.Balanced(); err != nil {
 		opts.Log.Error(err.Error())
 		return res, err
+	}
+	if writeErr != nil { // lines of done items may be lost: as a spill file that could not be written
+		opts.Log.Error(writeErr.Error())
+		return res, writeErr
 	}
 	if opts.Spill != nil {
 		n, err := r.spill.write(opts.Spill)
@@ -559,8 +579,11 @@ func (r *run) stageName(row int) string {
 }
 
 // reason says why items are being abandoned now.
-func (r *run) reason() string {
-	cause := context.Cause(r.soft)
+func (r *run) reason() string { return reasonOf(context.Cause(r.soft)) }
+
+// reasonOf names a stop's cause as Result.Stop does: interrupt, deadline,
+// failure or deadlock; "cancelled" for any other.
+func reasonOf(cause error) string {
 	switch {
 	case errors.Is(cause, ErrInterrupted):
 		return "interrupt"
@@ -572,19 +595,6 @@ func (r *run) reason() string {
 		return "deadlock"
 	}
 	return "cancelled"
-}
-
-// reasonOf names a stop's cause as Result.Stop does.
-func reasonOf(cause error) string {
-	switch {
-	case errors.Is(cause, ErrInterrupted):
-		return "interrupt"
-	case errors.Is(cause, errDeadline):
-		return "deadline"
-	case errors.Is(cause, errFailure):
-		return "failure"
-	}
-	return "deadlock"
 }
 
 // result drains the queues (what is left was never consumed: abandoned)

@@ -17,6 +17,10 @@ import (
 // failure); an item made but not put is abandoned, never dropped. Where it
 // stopped is recorded for a spill file.
 func (r *run) producer(p *stages.Producer, replica, row int) {
+	if p.Source != nil {
+		r.sourceProducer(p, replica, row) // source.go
+		return
+	}
 	w := p.Worker(replica)
 	c := r.stats[row]
 	me := &worker{name: w.Name(), stage: p.Name, kind: 'p', c: c}

@@ -84,3 +84,7 @@ type discardFx struct{}
 func (discardFx) Print([]byte) error                         { return nil }
 func (discardFx) Emit(context.Context, any) error            { return nil }
 func (discardFx) Sleep(context.Context, time.Duration) error { return nil }
+func (discardFx) Exec(context.Context, *Cmd) (ExecResult, error) {
+	return ExecResult{}, nil
+}
+func (discardFx) Write(string, []byte) error { return nil }

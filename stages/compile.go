@@ -27,13 +27,17 @@ type compiler struct {
 	vars     map[string]any
 	env      map[string]string
 	noDelays bool
+	file     string // the pipeline file: source paths are beside it
+	// afterExec: the consumer step being compiled comes after an exec or
+	// shell step, so it may read `result`.
+	afterExec bool
 }
 
 // Compile turns a parsed pipeline into a runnable Graph. Every expression
 // and template is compiled once here. It returns every problem found, and a
 // nil Graph when any of them is an error.
 func Compile(pl *config.Pipeline, opts Options) (*Graph, config.Diagnostics) {
-	c := &compiler{vars: map[string]any{}, env: map[string]string{}, noDelays: opts.NoDelays}
+	c := &compiler{vars: map[string]any{}, env: map[string]string{}, noDelays: opts.NoDelays, file: pl.File}
 	for _, v := range pl.Vars {
 		c.vars[v.Name] = v.Value
 	}
@@ -77,17 +81,37 @@ func (c *compiler) producerEnv() *exprEnv {
 }
 
 func (c *compiler) consumerEnv() *exprEnv {
-	return &exprEnv{sample: ConsumerEnv{}, names: consumerNames, vars: c.vars}
+	e := &exprEnv{sample: ConsumerEnv{}, names: consumerNames, vars: c.vars}
+	if !c.afterExec {
+		e.noResult = "`result` is what an exec or shell step did; use it in a step after one"
+	}
+	return e
 }
 
 func (c *compiler) producer(p *config.Producer) *Producer {
 	out := &Producer{Name: p.Name, Replicas: p.Replicas, To: p.To.Name, Count: p.Count, Pos: p.Pos, env: c.env}
+	noLine := ""
+	if p.Source != nil {
+		out.Source = c.source(p) // source.go
+		if !p.CountSet {
+			out.Count = Unlimited
+		}
+	} else {
+		noLine = "`line` is the record of a producer that reads a source (`lines`, `jsonl`, `command`); this one makes `count` items from `item`"
+	}
 	itemEnv := c.producerEnv()
 	itemEnv.noItem = "a producer's `item` template makes the item, so it cannot use `item`; use `i` (the index) or vars"
-	out.item = c.compileTemplate(p.Item, itemEnv)
+	itemEnv.noLine = noLine
+	withLine(itemEnv, p.Source != nil) // source.go
+	if p.Item != nil || p.Source == nil {
+		out.item = c.compileTemplate(p.Item, itemEnv)
+	}
 	out.delay = c.duration(p.Delay, itemEnv, "delay")
 	if p.Print != nil {
-		out.print = c.compileString(p.Print.Text, c.producerEnv())
+		printEnv := c.producerEnv()
+		printEnv.noLine = noLine
+		withLine(printEnv, p.Source != nil)
+		out.print = c.compileString(p.Print.Text, printEnv)
 	}
 	return out
 }
@@ -95,6 +119,7 @@ func (c *compiler) producer(p *config.Producer) *Producer {
 func (c *compiler) consumer(cs *config.Consumer) *Consumer {
 	out := &Consumer{Name: cs.Name, Replicas: cs.Replicas, From: cs.From.Name, To: cs.To.Name, Pos: cs.Pos, ToPos: cs.To.Pos,
 		OnError: policy(cs.OnError), DeadLetterPos: cs.OnError.DeadLetter.Pos, env: c.env}
+	c.afterExec = false
 	if c.noDelays {
 		out.OnError.Backoff, out.OnError.MaxBackoff = 0, 0 // retries happen at once
 	}
@@ -118,6 +143,9 @@ func (c *compiler) consumer(cs *config.Consumer) *Consumer {
 		}
 		if s := a.compile(c, st); s != nil {
 			out.steps = append(out.steps, s)
+		}
+		if st.Action == "exec" || st.Action == "shell" {
+			c.afterExec = true // even when it failed to compile: no second error
 		}
 	}
 	if cs.To.Set && !out.Emits {

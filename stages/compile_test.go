@@ -34,7 +34,7 @@ const (
 	exprHint  = "expressions use expr syntax: https://expr-lang.org/docs/language-definition"
 	tmplHint  = "close it with `}`, or write `$${` for a literal `${`"
 	emitHint  = "add `to: QUEUE` to consumer `c`: emitted items go to that queue"
-	namesHint = "names here: `attempt`, `env`, `item`, `name`, `replica`, `worker`; declare constants under `vars:`"
+	namesHint = "names here: `attempt`, `env`, `item`, `name`, `replica`, `result`, `worker`; declare constants under `vars:`"
 )
 
 // TestCompileDiagnostics checks one diagnostic per file: its code,
@@ -153,7 +153,7 @@ func TestCompileDiagnostics(t *testing.T) {
 			name: "unknown action",
 			src:  consumerDo("", "explode: x"),
 			sev:  config.Error, code: config.CodeUnknownAction, at: fpos(8, 9),
-			msg: "unknown step action `explode`", hint: "expected one of: `emit`, `fail`, `print`, `sleep`",
+			msg: "unknown step action `explode`", hint: "expected one of: `emit`, `exec`, `fail`, `print`, `shell`, `sleep`, `write`",
 		},
 		{
 			name: "emit without to",
@@ -311,17 +311,20 @@ func TestCompileReportsAll(t *testing.T) {
 func TestActions(t *testing.T) {
 	want := []Action{
 		{Name: "emit", Emits: true},
+		{Name: "exec", RealWork: true},
 		{Name: "fail"},
 		{Name: "print"},
+		{Name: "shell", RealWork: true},
 		{Name: "sleep"},
+		{Name: "write", RealWork: true},
 	}
 	got := Actions()
 	if len(got) != len(want) {
 		t.Fatalf("Actions() = %+v, want names %+v", got, want)
 	}
 	for i := range want {
-		if got[i].Name != want[i].Name || got[i].Emits != want[i].Emits || got[i].Doc == "" {
-			t.Errorf("Actions()[%d] = %+v, want %s (emits %v) with a doc", i, got[i], want[i].Name, want[i].Emits)
+		if got[i].Name != want[i].Name || got[i].Emits != want[i].Emits || got[i].RealWork != want[i].RealWork || got[i].Doc == "" {
+			t.Errorf("Actions()[%d] = %+v, want %s (emits %v, real work %v) with a doc", i, got[i], want[i].Name, want[i].Emits, want[i].RealWork)
 		}
 	}
 }

@@ -16,6 +16,7 @@ type ProducerEnv struct {
 	Count   int               `expr:"count"`   // items each replica makes
 	Item    any               `expr:"item"`    // the item just made (print only)
 	Env     map[string]string `expr:"env"`     // environment variables
+	Line    any               `expr:"line"`    // the record of a source producer (source.go); nil otherwise
 }
 
 // ConsumerEnv is what a consumer's expressions see.
@@ -26,13 +27,15 @@ type ConsumerEnv struct {
 	Item    any               `expr:"item"`    // the item being handled
 	Attempt int               `expr:"attempt"` // 1 on the first try, 2 on the first retry, ...
 	Env     map[string]string `expr:"env"`
+	// Result is what the item's last exec or shell step did (action_exec.go).
+	Result ExecResult `expr:"result"`
 }
 
 // producerNames and consumerNames are the built-in names of each
 // environment, for "did you mean" hints.
 var (
-	producerNames = []string{"name", "replica", "worker", "i", "count", "item", "env"}
-	consumerNames = []string{"name", "replica", "worker", "item", "attempt", "env"}
+	producerNames = []string{"name", "replica", "worker", "i", "count", "item", "env"} // and `line` with a source
+	consumerNames = []string{"name", "replica", "worker", "item", "attempt", "env", "result"}
 )
 
 // workerName is the stage name, with -N appended when the stage has more
@@ -57,11 +60,12 @@ const (
 	fieldCount
 	fieldItem
 	fieldAttempt
+	fieldLine
 )
 
 var (
 	producerFields = map[string]field{"name": fieldName, "replica": fieldReplica, "worker": fieldWorker,
-		"i": fieldI, "count": fieldCount, "item": fieldItem}
+		"i": fieldI, "count": fieldCount, "item": fieldItem, "line": fieldLine}
 	consumerFields = map[string]field{"name": fieldName, "replica": fieldReplica, "worker": fieldWorker,
 		"item": fieldItem, "attempt": fieldAttempt}
 )
@@ -101,6 +105,8 @@ func (f field) value(env any) (any, bool) {
 			return e.Count, true
 		case fieldItem:
 			return e.Item, true
+		case fieldLine:
+			return e.Line, true
 		}
 	case *ConsumerEnv:
 		switch f {
@@ -136,6 +142,8 @@ func (f field) appendTo(b []byte, env any) ([]byte, bool) {
 			return strconv.AppendInt(b, int64(e.Count), 10), true
 		case fieldItem:
 			return appendFormat(b, e.Item), true
+		case fieldLine:
+			return appendFormat(b, e.Line), true
 		}
 	case *ConsumerEnv:
 		switch f {

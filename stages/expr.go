@@ -90,6 +90,10 @@ type exprEnv struct {
 	names  []string // built-in names, for hints
 	vars   map[string]any
 	noItem string // non-empty: `item` is not available, and this says why
+	noLine string // non-empty: `line` is not available (a producer without a source), and this says why
+	// noResult, when not empty, says why `result` is not available (no
+	// exec or shell step runs before; action_exec.go).
+	noResult string
 }
 
 var unknownName = regexp.MustCompile(`unknown name ([A-Za-z_][A-Za-z0-9_]*)`)
@@ -103,6 +107,16 @@ func (c *compiler) compile(code string, src source, env *exprEnv) *program {
 		loc := patch.usedItem.Location()
 		line, col := lineCol(code, loc.From)
 		c.diags.Errorf(src.pos(line, col), config.CodeUnknownName, env.noItem, "`item` is not defined here")
+		return nil
+	}
+	if err == nil && env.noLine != "" && patch.usedLine != nil {
+		line, col := lineCol(code, patch.usedLine.Location().From)
+		c.diags.Errorf(src.pos(line, col), config.CodeUnknownName, env.noLine, "`line` is not defined here")
+		return nil
+	}
+	if err == nil && env.noResult != "" && patch.usedResult != nil {
+		line, col := lineCol(code, patch.usedResult.Location().From)
+		c.diags.Errorf(src.pos(line, col), config.CodeUnknownName, env.noResult, "`result` is not defined here")
 		return nil
 	}
 	if err != nil {
@@ -206,7 +220,10 @@ func lineCol(code string, from int) (int, int) {
 type varPatcher struct {
 	vars     map[string]any
 	usedItem ast.Node
-	usedEnv  bool // `$env`
+	usedLine ast.Node // `line` that is not a var
+	// usedResult is the first `result` (a var cannot be named so).
+	usedResult ast.Node
+	usedEnv    bool // `$env`
 }
 
 func (v *varPatcher) Visit(n *ast.Node) {
@@ -219,6 +236,12 @@ func (v *varPatcher) Visit(n *ast.Node) {
 	}
 	if id.Value == "$env" {
 		v.usedEnv = true
+	}
+	if id.Value == "result" && v.usedResult == nil {
+		v.usedResult = id
+	}
+	if _, isVar := v.vars[id.Value]; id.Value == "line" && !isVar && v.usedLine == nil {
+		v.usedLine = id
 	}
 	if val, ok := v.vars[id.Value]; ok {
 		ast.Patch(n, &ast.ConstantNode{Value: val})

@@ -79,6 +79,11 @@ type fakeFx struct {
 	sleeps   []time.Duration
 	printErr error // returned by every Print
 	emitErr  error // returned by every Emit
+	// Exec and Write: the commands run, what Exec gives, what Write returns.
+	cmds       []*Cmd
+	execResult ExecResult
+	execErr    error
+	writeErr   error
 }
 
 func (f *fakeFx) Print(line []byte) error {
@@ -99,4 +104,19 @@ func (f *fakeFx) Sleep(ctx context.Context, d time.Duration) error {
 	f.calls = append(f.calls, "sleep "+d.String())
 	f.sleeps = append(f.sleeps, d)
 	return ctx.Err()
+}
+
+// Exec records the command and gives f.execResult (and f.execErr).
+func (f *fakeFx) Exec(ctx context.Context, cmd *Cmd) (ExecResult, error) {
+	f.calls = append(f.calls, "exec "+strings.Join(cmd.Argv, " "))
+	f.cmds = append(f.cmds, cmd)
+	if f.execErr != nil {
+		return f.execResult, f.execErr
+	}
+	return f.execResult, ctx.Err()
+}
+
+func (f *fakeFx) Write(path string, line []byte) error {
+	f.calls = append(f.calls, "write "+path+" "+string(line))
+	return f.writeErr
 }

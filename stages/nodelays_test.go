@@ -14,6 +14,10 @@ type sleepRecorder struct{ slept []time.Duration }
 
 func (s *sleepRecorder) Print([]byte) error              { return nil }
 func (s *sleepRecorder) Emit(context.Context, any) error { return nil }
+func (s *sleepRecorder) Exec(context.Context, *Cmd) (ExecResult, error) {
+	return ExecResult{}, nil
+}
+func (s *sleepRecorder) Write(string, []byte) error { return nil }
 func (s *sleepRecorder) Sleep(_ context.Context, d time.Duration) error {
 	s.slept = append(s.slept, d)
 	return nil

@@ -102,6 +102,12 @@ func drawGraph(g *Graph) *drawing {
 	d := &drawing{title: title(g)}
 	for _, p := range g.Producers {
 		counts := "count " + strconv.Itoa(p.Count)
+		if p.Source != nil { // "lines · app.log", "command · seq 1 5 · count 3"
+			counts = strings.Replace(p.Source.String(), " ", " · ", 1)
+			if p.Count != Unlimited {
+				counts += " · count " + strconv.Itoa(p.Count)
+			}
+		}
 		if delay, ok := p.delayText(); ok {
 			counts += " · delay " + delay
 		}

@@ -13,12 +13,15 @@ type Producer struct {
 	Name     string
 	Replicas int
 	To       string
-	Count    int // items per replica
+	Count    int // items per replica; Unlimited: every record of Source
 	Pos      config.Pos
-	item     *Template
-	delay    *Duration
-	print    *Template
-	env      map[string]string
+	// Source, when not nil, gives the records the items are made from
+	// (`lines`, `jsonl`, `command`); see source.go.
+	Source *Source
+	item   *Template
+	delay  *Duration
+	print  *Template
+	env    map[string]string
 }
 
 // OnlyItems reports whether the producer does nothing but make items: no
@@ -57,9 +60,13 @@ func (w *ProducerWorker) Delay(i int) (time.Duration, error) {
 	return w.p.delay.Eval(&w.m, &w.env)
 }
 
-// Item makes item i.
+// Item makes item i. A source producer without an `item` template
+// makes the record itself (see SetRecord).
 func (w *ProducerWorker) Item(i int) (any, error) {
 	w.env.I, w.env.Item = i, nil
+	if w.p.item == nil {
+		return w.env.Line, nil
+	}
 	return w.p.item.Eval(&w.m, &w.env)
 }
 
@@ -103,6 +110,17 @@ type Effects interface {
 	Emit(ctx context.Context, item any) error
 	// Sleep waits for d or until ctx is done.
 	Sleep(ctx context.Context, d time.Duration) error
+	// Exec runs a process and waits for it to exit (action_exec.go). A
+	// non-zero exit is no error: the result says it. The error is
+	// ErrTimedOut or ErrStdoutLimit (wrapped) when it killed the process,
+	// ctx's error when ctx ended first (the process was killed), or why
+	// the process could not start. Nothing the process started outlives
+	// the call.
+	Exec(ctx context.Context, cmd *Cmd) (ExecResult, error)
+	// Write appends one whole line (a newline is added) to the file at
+	// path, one of Graph.WritePaths (action_write.go). line is only valid
+	// during the call.
+	Write(path string, line []byte) error
 }
 
 // Step is one compiled step of a consumer.
@@ -169,6 +187,9 @@ func (w *ConsumerWorker) Handle(ctx context.Context, item any) (Outcome, error) 
 // steps before it (prints, emits) do not happen twice.
 func (w *ConsumerWorker) Retry(ctx context.Context, item any, attempt, from int) (Outcome, error) {
 	w.env.Item, w.env.Attempt = item, attempt
+	if from < 0 {
+		w.env.Result = ExecResult{} // no exec step has run on this item yet
+	}
 	if from < 0 && w.c.when != nil {
 		v, err := w.c.when.run(&w.m.vm, &w.env)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -21,11 +22,19 @@ const (
 var version = "0.1.0"
 
 // Main runs pcrun with args (args[0] is the program name) and returns the
-// exit code. It never calls os.Exit.
+// exit code. It never calls os.Exit. Producers that read stdin (`lines:
+// -`) read an empty input; see MainStdin.
 func Main(args []string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
+	return MainStdin(args, signals, strings.NewReader(""), stdout, stderr)
+}
+
+// MainStdin is Main with stdin: what producers with `lines: -` or
+// `jsonl: -` read. main passes os.Stdin.
+func MainStdin(args []string, signals <-chan os.Signal, stdin io.Reader, stdout, stderr io.Writer) int {
 	code := exitOK
 	setCode := func(c int) { code = c }
 	app := newApp(signals, stdout, stderr, setCode)
+	app.Reader = stdin
 	if err := app.Run(args); err != nil {
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) {

@@ -13,5 +13,5 @@ import (
 func main() {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	os.Exit(Main(os.Args, sig, os.Stdout, os.Stderr))
+	os.Exit(MainStdin(os.Args, sig, os.Stdin, os.Stdout, os.Stderr))
 }

@@ -97,6 +97,7 @@ func runCase(ctx context.Context, pl *config.Pipeline, t *config.Test, environ [
 		Stdout: lockedBuilder{&out.mu, &out.stdout},
 		Stderr: lockedBuilder{&out.mu, &out.stderr},
 		OnPut:  out.put,
+		Stdin:  strings.NewReader(t.Stdin),
 	})
 	r.elapsed = time.Since(start)
 	switch {

@@ -64,7 +64,7 @@ func runAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	opts := pipeline.Options{Stdout: c.App.Writer, Stderr: stderr, Signals: signals, Only: only, Fresh: c.Bool("fresh")}
+	opts := pipeline.Options{Stdout: c.App.Writer, Stderr: stderr, Signals: signals, Only: only, Fresh: c.Bool("fresh"), Stdin: c.App.Reader}
 	if path := c.String("resume"); path != "" {
 		res, err := readResume(path)
 		if err != nil {
@@ -102,6 +102,13 @@ func runAction(c *cli.Context, e *env) error {
 		var re *pipeline.ResumeError
 		if errors.As(err, &re) { // the spill file to resume from does not fit the pipeline
 			return cli.Exit(fmt.Sprintf("pcrun: error: %s: %v", c.String("resume"), err), exitUsage)
+		}
+		if se := (*pipeline.SourceError)(nil); errors.As(err, &se) { // a file to read is missing, a command cannot start
+			return cli.Exit(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), exitUsage)
+		}
+		var oe *pipeline.OutputError
+		if errors.As(err, &oe) { // a write step's file cannot be opened, like a spill file's directory
+			return cli.Exit(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), exitUsage)
 		}
 		// A broker that cannot be reached, or a queue this process may
 		// no longer write to: the pipeline could not run.

@@ -26,7 +26,7 @@ func schemaCommand(_ *env) *cli.Command {
 func fileSchema() *config.Schema {
 	var actions []config.StepAction
 	for _, a := range stages.Actions() {
-		actions = append(actions, config.StepAction{Name: a.Name, Doc: a.Doc})
+		actions = append(actions, config.StepAction{Name: a.Name, Doc: a.Doc, Arg: a.Arg})
 	}
 	return config.FileSchema(actions)
 }

@@ -195,6 +195,8 @@ func TestSchemaRejects(t *testing.T) {
 		{"capacity word", "queues: {main: {capacity: lots}}\n" + stage, schemaFailure{"/queues/main/capacity", "const"}},
 		{"missing item", "producers:\n  - name: p\n    count: 1\n", schemaFailure{"/producers/0", "required"}},
 		{"missing count", "producers:\n  - name: p\n    item: x\n", schemaFailure{"/producers/0", "required"}},
+		{"two sources", "producers:\n  - {name: p, lines: a.txt, jsonl: b.jsonl}\n", schemaFailure{"/producers/0", "oneOf"}},
+		{"command not a list", "producers:\n  - {name: p, command: ls -l}\n", schemaFailure{"/producers/0/command", "type"}},
 		{"missing consumer name", stage + "consumers:\n  - do: [print: x]\n", schemaFailure{"/consumers/0", "required"}},
 		{"step with two actions", stage + "consumers:\n  - name: c\n    do:\n      - sleep: 1s\n        print: x\n", schemaFailure{"/consumers/0/do/0", "maxProperties"}},
 		{"unknown action", stage + "consumers:\n  - name: c\n    do:\n      - shout: x\n", schemaFailure{"/consumers/0/do/0", "additionalProperties"}},

@@ -1,0 +1,15 @@
+//go:build !unix
+
+package pipeline
+
+import (
+	"context"
+	"errors"
+
+	"github.com/pcrun/pcrun/stages"
+)
+
+// Exec needs process groups, which pcrun uses on Unix systems only.
+func (fx *effects) Exec(context.Context, *stages.Cmd) (stages.ExecResult, error) {
+	return stages.ExecResult{}, errors.New("exec and shell steps need a Unix system")
+}

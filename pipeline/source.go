@@ -1,0 +1,186 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/stages"
+)
+
+// openSources opens the source of every producer this run starts that
+// reads one (stages.Producer.Source), before any worker starts: a missing
+// file or a program that cannot start is a *SourceError, and nothing runs.
+func (r *run) openSources() error {
+	r.sources = make([]*source, len(r.g.Producers))
+	for i, p := range r.g.Producers {
+		if p.Source == nil || !r.selected(p.Name) {
+			continue
+		}
+		src, err := openSource(p.Source, r.opts.Stdin)
+		if err != nil {
+			r.closeSources()
+			return &SourceError{Producer: p.Name, Source: p.Source.String(), Err: err}
+		}
+		r.sources[i] = src
+	}
+	return nil
+}
+
+// closeSources releases the sources no producer finished: when the run
+// could not start. Each producer finishes its own source.
+func (r *run) closeSources() {
+	for i, src := range r.sources {
+		if src != nil {
+			_ = src.finish(false)
+			r.sources[i] = nil
+		}
+	}
+}
+
+// sourceProducer runs a producer that reads a source (it has one
+// replica): for each record, wait the delay, make the item (the record,
+// or the `item` template with the record as `line`), put it, print. A put
+// into a full queue blocks, and so the reading stops: a command's stdout
+// pipe fills and the command waits. It stops at the end of the source,
+// after `count` records, or when the soft context ends; a stop ends a read
+// that waits (stdin, a command) and kills a command's process group.
+//
+// next counts the records consumed: made into items (put, abandoned or
+// failed). A resumed run skips that many records first.
+func (r *run) sourceProducer(p *stages.Producer, replica, row int) {
+	w := p.Worker(replica)
+	c := r.stats[row]
+	me := &worker{name: w.Name(), stage: p.Name, kind: 'p', c: c}
+	ctx := withWorker(r.soft, me)
+	hard := withWorker(r.hard, me)
+	q := r.queues[p.To]
+	src := r.sources[row]
+	r.sources[row] = nil // this worker finishes it
+	next := 0
+	defer r.world.leave()
+	defer r.lifetime(me)()
+	defer r.producersLeft.Add(-1)
+	defer r.writerDone(hard, p.To, p.Name)
+	defer func() {
+		r.spill.add(SpillRecord{Kind: "producer", Stage: p.Name, Replica: replica, Next: next, Count: max(p.Count, 0)})
+	}()
+	ended := false
+	defer func() {
+		if err := src.finish(ended); err != nil && ctx.Err() == nil {
+			r.fail(fmt.Sprintf("producer %s: %v", w.Name(), err))
+		}
+	}()
+	unwatch := context.AfterFunc(ctx, src.stop) // a stop ends a blocked read and the command
+	defer unwatch()
+
+	fail := func(format string, args ...any) {
+		if ctx.Err() == nil {
+			r.fail(fmt.Sprintf("producer %s: ", w.Name()) + fmt.Sprintf(format, args...))
+		}
+	}
+	skip := r.startIndex(p.Name, replica)
+	if skip > 0 && !p.Source.Resumable() {
+		r.opts.Log.Warn(fmt.Sprintf("resuming: producer %s skips the first %d record(s) of %s, which the stopped run read; "+
+			"that is right only when it reads the same input again", w.Name(), skip, src.where()), "stage", p.Name, "skip", skip)
+	}
+	for ; next < skip; next++ {
+		if _, err := src.next(); err != nil {
+			var re *recordError
+			switch {
+			case errors.Is(err, io.EOF):
+				ended = true
+				return
+			case errors.As(err, &re):
+				continue // it failed in the run that was stopped
+			}
+			fail("resuming, skipping record %d of %d: %v", next+1, skip, err)
+			return
+		}
+	}
+	for p.Count == stages.Unlimited || next < p.Count {
+		if ctx.Err() != nil {
+			return
+		}
+		rec, err := src.next()
+		var re *recordError
+		switch {
+		case errors.Is(err, io.EOF):
+			ended = true
+		case errors.As(err, &re):
+			c.produced.Add(1) // a record that cannot be an item fails like an item
+			c.failed.Add(1)
+			r.fail(fmt.Sprintf("producer %s: record %d: %v", w.Name(), next, err))
+			next++
+			return
+		case err != nil:
+			fail("%v", err)
+			return
+		}
+		if ended {
+			break
+		}
+		made, goOn := r.sourceItem(ctx, w, me, p, q, row, next, rec)
+		if made {
+			next++
+		}
+		if !goOn {
+			return
+		}
+	}
+	if !ended {
+		return // count reached: finish stops the command
+	}
+	if r.g.Strategy == config.Join {
+		_ = q.Join(ctx) // JoinableQueue.join(); a stop ends the wait
+	}
+}
+
+// sourceItem makes, puts and prints the item of record i. made says
+// that the record became an item (put, abandoned or failed: it counts in
+// the ledger and in `next`); goOn is false when the producer must stop:
+// stopped during the delay (nothing made), the item failed, its put was
+// cut off (it is abandoned), or its line could not be printed.
+func (r *run) sourceItem(ctx context.Context, w *stages.ProducerWorker, me *worker, p *stages.Producer, q Queue, row, i int, rec any) (made, goOn bool) {
+	c := r.stats[row]
+	w.SetRecord(rec)
+	d, err := w.Delay(i)
+	if err != nil {
+		c.produced.Add(1)
+		c.failed.Add(1)
+		r.fail(fmt.Sprintf("producer %s: record %d: delay: %v", w.Name(), i, err))
+		return true, false
+	}
+	if sleep(ctx, d) != nil || ctx.Err() != nil {
+		return false, false // stopped before the item was made
+	}
+	v, err := w.Item(i)
+	if err != nil {
+		c.produced.Add(1)
+		c.failed.Add(1)
+		r.fail(fmt.Sprintf("producer %s: record %d: %v", w.Name(), i, err))
+		return true, false
+	}
+	c.produced.Add(1)
+	id := r.ids.Add(1)
+	if err := r.put(ctx, q, Item{ID: id, Origin: int32(row), Value: v}); err != nil {
+		c.abandoned.Add(1)
+		r.abandonedEvent(me, p.To, id)
+		r.spillItem(p.To, row, id, v)
+		return true, false
+	}
+	if r.opts.OnPut != nil {
+		r.opts.OnPut(p.To, v)
+	}
+	line, ok, err := w.Line(i, v)
+	if err != nil {
+		r.fail(fmt.Sprintf("producer %s: record %d: print: %v", w.Name(), i, err))
+		return true, false
+	}
+	if ok {
+		_ = printLine(r.out, line)
+	}
+	return true, true
+}
