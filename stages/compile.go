@@ -20,6 +20,11 @@ type Options struct {
 	// The shutdown deadline and grace are not durations of this kind and
 	// keep their configured values.
 	NoDelays bool
+	// Seed seeds every worker's random generator (uniform, exponential,
+	// normal; random.go): each worker draws the same sequence in every
+	// run with the same seed. 0 picks a seed (NewSeed); Graph.Seed says
+	// which.
+	Seed uint64
 }
 
 type compiler struct {
@@ -27,6 +32,7 @@ type compiler struct {
 	vars     map[string]any
 	env      map[string]string
 	noDelays bool
+	seed     uint64
 	file     string // the pipeline file: source paths are beside it
 	// afterExec: the consumer step being compiled comes after an exec or
 	// shell step, so it may read `result`.
@@ -37,7 +43,10 @@ type compiler struct {
 // and template is compiled once here. It returns every problem found, and a
 // nil Graph when any of them is an error.
 func Compile(pl *config.Pipeline, opts Options) (*Graph, config.Diagnostics) {
-	c := &compiler{vars: map[string]any{}, env: map[string]string{}, noDelays: opts.NoDelays, file: pl.File}
+	c := &compiler{vars: map[string]any{}, env: map[string]string{}, noDelays: opts.NoDelays, seed: opts.Seed, file: pl.File}
+	if c.seed == 0 {
+		c.seed = NewSeed()
+	}
 	for _, v := range pl.Vars {
 		c.vars[v.Name] = v.Value
 	}
@@ -54,6 +63,7 @@ func Compile(pl *config.Pipeline, opts Options) (*Graph, config.Diagnostics) {
 		Name: pl.Name, File: pl.File,
 		Strategy: pl.Shutdown.Strategy, Deadline: pl.Shutdown.Deadline, Grace: pl.Shutdown.Grace,
 		Spill: besideFile(pl.File, pl.Shutdown.Spill),
+		Seed:  c.seed,
 	}
 	for i := range pl.Producers {
 		g.Producers = append(g.Producers, c.producer(&pl.Producers[i]))
@@ -89,7 +99,7 @@ func (c *compiler) consumerEnv() *exprEnv {
 }
 
 func (c *compiler) producer(p *config.Producer) *Producer {
-	out := &Producer{Name: p.Name, Replicas: p.Replicas, To: p.To.Name, Count: p.Count, Pos: p.Pos, env: c.env}
+	out := &Producer{Name: p.Name, Replicas: p.Replicas, To: p.To.Name, Count: p.Count, Pos: p.Pos, env: c.env, seed: c.seed}
 	noLine := ""
 	if p.Source != nil {
 		out.Source = c.source(p) // source.go
@@ -118,7 +128,7 @@ func (c *compiler) producer(p *config.Producer) *Producer {
 
 func (c *compiler) consumer(cs *config.Consumer) *Consumer {
 	out := &Consumer{Name: cs.Name, Replicas: cs.Replicas, From: cs.From.Name, To: cs.To.Name, Pos: cs.Pos, ToPos: cs.To.Pos,
-		OnError: policy(cs.OnError), DeadLetterPos: cs.OnError.DeadLetter.Pos, env: c.env}
+		OnError: policy(cs.OnError), DeadLetterPos: cs.OnError.DeadLetter.Pos, env: c.env, seed: c.seed}
 	c.afterExec = false
 	if c.noDelays {
 		out.OnError.Backoff, out.OnError.MaxBackoff = 0, 0 // retries happen at once

@@ -1,6 +1,7 @@
 package stages
 
 import (
+	"math/rand/v2"
 	"strconv"
 
 	"github.com/expr-lang/expr/ast"
@@ -17,6 +18,9 @@ type ProducerEnv struct {
 	Item    any               `expr:"item"`    // the item just made (print only)
 	Env     map[string]string `expr:"env"`     // environment variables
 	Line    any               `expr:"line"`    // the record of a source producer (source.go); nil otherwise
+	// rng is the worker's generator, for the random functions (random.go);
+	// unexported, so no expression sees it.
+	rng *rand.Rand
 }
 
 // ConsumerEnv is what a consumer's expressions see.
@@ -29,6 +33,7 @@ type ConsumerEnv struct {
 	Env     map[string]string `expr:"env"`
 	// Result is what the item's last exec or shell step did (action_exec.go).
 	Result ExecResult `expr:"result"`
+	rng    *rand.Rand // see ProducerEnv
 }
 
 // producerNames and consumerNames are the built-in names of each

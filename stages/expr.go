@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/expr-lang/expr"
@@ -101,8 +102,17 @@ var unknownName = regexp.MustCompile(`unknown name ([A-Za-z_][A-Za-z0-9_]*)`)
 // compile compiles one expression, reporting problems at their place in the
 // file. It returns nil after reporting a diagnostic.
 func (c *compiler) compile(code string, src source, env *exprEnv) *program {
-	patch := &varPatcher{vars: env.vars}
-	prog, err := expr.Compile(code, expr.Env(env.sample), expr.Patch(patch))
+	rewritten, lits := durationLiterals(code) // random.go
+	patch := &varPatcher{vars: env.vars, durations: lits}
+	opts := append([]expr.Option{expr.Env(env.sample), expr.Patch(patch), expr.Patch(randPatcher{}), expr.Patch(scalePatcher{})}, randomOptions...)
+	prog, err := expr.Compile(rewritten, opts...)
+	if err == nil {
+		for at := range patch.durations { // a literal where no value can be: `{1s: 2}`
+			line, col := lineCol(code, at)
+			c.diags.Errorf(src.pos(line, col), config.CodeExprSyntax, "a duration is a value: use it in an operation or as an argument", "a duration cannot be written here")
+			return nil
+		}
+	}
 	if err == nil && env.noItem != "" && patch.usedItem != nil {
 		loc := patch.usedItem.Location()
 		line, col := lineCol(code, loc.From)
@@ -151,7 +161,7 @@ func (c *compiler) exprError(err error, code string, src source, env *exprEnv) {
 		return
 	}
 	pos := src.pos(fe.Line, fe.Column)
-	msg := fe.Message
+	msg := strings.TrimSpace(fe.Message) // some of expr's end in a space
 	code2, hint := config.CodeExprSyntax, ""
 	var end config.Pos
 	if m := unknownName.FindStringSubmatch(msg); m != nil {
@@ -168,7 +178,7 @@ func (c *compiler) exprError(err error, code string, src source, env *exprEnv) {
 			hint = "names here: " + config.Quoted(sortedCopy(candidates)) + "; declare constants under `vars:`"
 		}
 		if isCall(code, m[1]) {
-			hint = config.DidYouMean(m[1], builtin.Names)
+			hint = config.DidYouMean(m[1], append(append([]string(nil), builtin.Names...), randomNames...))
 			if hint == "" {
 				hint = "functions are listed at https://expr-lang.org/docs/language-definition"
 			}
@@ -184,6 +194,9 @@ func (c *compiler) exprError(err error, code string, src source, env *exprEnv) {
 		strings.Contains(msg, "too many arguments") || strings.Contains(msg, "has no field") ||
 		strings.Contains(msg, "invalid argument") {
 		code2 = config.CodeExprType
+		if m := randomCall.FindStringSubmatch(msg); m != nil {
+			hint = randomUsage[m[1]]
+		}
 	}
 	if hint == "" && code2 == config.CodeExprSyntax {
 		hint = "expressions use expr syntax: https://expr-lang.org/docs/language-definition"
@@ -224,11 +237,19 @@ type varPatcher struct {
 	// usedResult is the first `result` (a var cannot be named so).
 	usedResult ast.Node
 	usedEnv    bool // `$env`
+	// durations are the duration literals still to patch, by the rune
+	// offset where each starts (durationLiterals, random.go).
+	durations map[int]time.Duration
 }
 
 func (v *varPatcher) Visit(n *ast.Node) {
 	id, ok := (*n).(*ast.IdentifierNode)
 	if !ok {
+		return
+	}
+	if d, ok := v.durations[id.Location().From]; ok && strings.Trim(id.Value, "_") == "" {
+		delete(v.durations, id.Location().From)
+		ast.Patch(n, &ast.ConstantNode{Value: d})
 		return
 	}
 	if id.Value == "item" && v.usedItem == nil {

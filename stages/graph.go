@@ -18,7 +18,10 @@ type Graph struct {
 	Grace    time.Duration
 	// Spill is the spill file of `shutdown.spill`, relative to the
 	// working directory ("" : none).
-	Spill     string
+	Spill string
+	// Seed is the seed of the run's random functions: Options.Seed, or
+	// the one Compile picked. Printing it lets a run be repeated.
+	Seed      uint64
 	Queues    []*Queue
 	Producers []*Producer
 	Consumers []*Consumer

@@ -22,6 +22,7 @@ type Producer struct {
 	delay  *Duration
 	print  *Template
 	env    map[string]string
+	seed   uint64 // Options.Seed, or the one picked
 }
 
 // OnlyItems reports whether the producer does nothing but make items: no
@@ -37,7 +38,7 @@ func (p *Producer) OnlyItems() bool {
 func (p *Producer) Worker(replica int) *ProducerWorker {
 	return &ProducerWorker{p: p, env: ProducerEnv{
 		Name: p.Name, Replica: replica, Worker: workerName(p.Name, replica, p.Replicas),
-		Count: p.Count, Env: p.env,
+		Count: p.Count, Env: p.env, rng: NewRand(p.seed, p.Name, replica),
 	}}
 }
 
@@ -97,6 +98,7 @@ type Consumer struct {
 	when          *program
 	steps         []Step
 	env           map[string]string
+	seed          uint64
 }
 
 // Effects is what a consumer's steps do to the world. The pipeline package
@@ -133,6 +135,7 @@ type Step interface {
 func (c *Consumer) Worker(replica int, fx Effects) *ConsumerWorker {
 	return &ConsumerWorker{c: c, fx: fx, env: ConsumerEnv{
 		Name: c.Name, Replica: replica, Worker: workerName(c.Name, replica, c.Replicas), Env: c.env,
+		rng: NewRand(c.seed, c.Name, replica),
 	}}
 }
 

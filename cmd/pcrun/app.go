@@ -56,6 +56,7 @@ func usageError(_ *cli.Context, err error, _ bool) error {
 func runFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable)"},
+		seedFlag, // seed.go
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print the end-of-run summary"},
 		&cli.StringFlag{Name: "summary", Value: "text", Usage: "end-of-run summary on stderr as `FORMAT`: text or json"},
 		&cli.StringFlag{Name: "spill", Usage: "write every abandoned item, and where each producer stopped, to `FILE` (JSON lines; overrides shutdown.spill)"},
@@ -68,6 +69,8 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics at http://`HOST:PORT`/metrics (and /healthz) while the run goes on"},
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log messages at `LEVEL` and above: debug, info, warn or error"},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT`: text (pcrun: lines) or json (one JSON object per line)"},
+		&cli.BoolFlag{Name: "simulate", Usage: "run on a virtual clock (as `pcrun sim`): delays and sleeps take no time, the same lines in virtual-time order; refused for steps that run commands or write files (docs/simulation.md)"},
+		&cli.DurationFlag{Name: "until", Usage: "with --simulate: stop the simulation after `DURATION` of virtual time, as a deadline with no grace would"},
 	}
 }
 
@@ -85,7 +88,7 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer, setCode func(int
 		Usage: "run producer/consumer pipelines declared in YAML",
 		UsageText: "pcrun [--set NAME=VALUE]... FILE\npcrun run [--set NAME=VALUE]... FILE\n" +
 			"pcrun validate [--format text|json|github] [--strict] PATH...\npcrun test PATH...\n" +
-			"pcrun graph [--format mermaid|dot] FILE\npcrun schema\n" +
+			"pcrun graph [--format mermaid|dot] FILE\npcrun schema\npcrun sim [--until DURATION] FILE\n" +
 			"pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory]\npcrun status [--format text|json] FILE",
 		Version:         version,
 		Writer:          stdout,
@@ -107,6 +110,7 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer, setCode func(int
 			testCommand(e),
 			brokerCommand(e),
 			statusCommand(e),
+			simCommand(e),
 		},
 	}
 }

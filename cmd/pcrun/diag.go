@@ -44,6 +44,11 @@ func colorful(w io.Writer) bool {
 // and compiles it. It returns the graph (nil when the file has errors) and
 // every diagnostic, sorted; a malformed --set is a usage error.
 func compileFile(file string, sets []string, src config.Sources) (*stages.Graph, config.Diagnostics, error) {
+	return compileFileWith(file, sets, src, stages.Options{})
+}
+
+// compileFileWith is compileFile with compile options (compileOptions).
+func compileFileWith(file string, sets []string, src config.Sources, opts stages.Options) (*stages.Graph, config.Diagnostics, error) {
 	pl, ds := load(file, src)
 	if pl == nil {
 		return nil, ds, nil
@@ -57,7 +62,7 @@ func compileFile(file string, sets []string, src config.Sources) (*stages.Graph,
 			return nil, nil, cli.Exit("pcrun: error: "+err.Error(), exitUsage)
 		}
 	}
-	g, cds := stages.Compile(pl, stages.Options{})
+	g, cds := stages.Compile(pl, opts)
 	ds = append(ds, cds...)
 	ds.Sort()
 	return g, ds, nil

@@ -72,13 +72,23 @@ func (w lockedBuilder) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-// runCase runs test t of pl, without delays, and compares its results with
-// t.Expect. It blocks until the run has ended: at most t.Timeout, or until
-// ctx ends (then the result is interrupted). environ is what expressions see
-// as `env` (nil: the process environment).
+// runCase runs test t of pl and compares its results with t.Expect. A
+// pipeline that does nothing outside pcrun is simulated (pipeline.Simulate):
+// delays, sleeps and deadlines take their time on a virtual clock, so a
+// case is exact and instant; one with sources or steps that run commands
+// or write files runs for real, without delays. It blocks until the run has
+// ended: at most t.Timeout of real time, or until ctx ends (then the
+// result is interrupted). environ is what expressions see as `env` (nil:
+// the process environment).
 func runCase(ctx context.Context, pl *config.Pipeline, t *config.Test, environ []string) *caseResult {
 	r := &caseResult{test: t}
-	g, ds := stages.Compile(pl.WithTest(t), stages.Options{NoDelays: true, Environ: environ})
+	opts := stages.Options{Environ: environ, Seed: caseSeed}
+	g, ds := stages.Compile(pl.WithTest(t), opts)
+	simulated := g != nil && pipeline.CheckSimulate(g) == nil
+	if g != nil && !simulated {
+		opts.NoDelays = true
+		g, ds = stages.Compile(pl.WithTest(t), opts)
+	}
 	if g == nil {
 		p := problem{summary: "the pipeline does not compile with this case's overrides:"}
 		for _, d := range ds {
@@ -93,12 +103,19 @@ func runCase(ctx context.Context, pl *config.Pipeline, t *config.Test, environ [
 	caseCtx, cancel := context.WithTimeoutCause(ctx, t.Timeout, errCaseTimeout)
 	defer cancel()
 	start := time.Now()
-	res, err := pipeline.Run(caseCtx, g, pipeline.Options{
+	runOpts := pipeline.Options{
 		Stdout: lockedBuilder{&out.mu, &out.stdout},
 		Stderr: lockedBuilder{&out.mu, &out.stderr},
 		OnPut:  out.put,
 		Stdin:  strings.NewReader(t.Stdin),
-	})
+	}
+	var res *pipeline.Result
+	var err error
+	if simulated {
+		res, err = pipeline.Simulate(caseCtx, g, runOpts, pipeline.SimOptions{Seed: caseSeed})
+	} else {
+		res, err = pipeline.Run(caseCtx, g, runOpts)
+	}
 	r.elapsed = time.Since(start)
 	switch {
 	case ctx.Err() != nil:
@@ -129,6 +146,10 @@ func runCase(ctx context.Context, pl *config.Pipeline, t *config.Test, environ [
 	r.problems = append(r.problems, compareLedger(e.Ledger, res)...)
 	return r
 }
+
+// caseSeed seeds the random expressions of every case, so a case's
+// random delays are the same in every run of `pcrun test`.
+const caseSeed = 1
 
 // at sets the position of problems.
 func at(pos config.Pos, ps []problem) []problem {

@@ -46,7 +46,7 @@ func runAction(c *cli.Context, e *env) error {
 	}
 	stderr := c.App.ErrWriter
 	src := config.Sources{}
-	g, ds, err := compileFile(file, c.StringSlice("set"), src)
+	g, ds, err := compileFileWith(file, c.StringSlice("set"), src, compileOptions(c)) // seed.go
 	if err != nil {
 		return err
 	}
@@ -56,6 +56,9 @@ func runAction(c *cli.Context, e *env) error {
 		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s); nothing was run", file, n), exitUsage)
 	}
 
+	if err := checkSimulate(c, g, file); err != nil { // sim.go
+		return err
+	}
 	summary := c.String("summary")
 	if summary != "text" && summary != "json" {
 		return cli.Exit(fmt.Sprintf("pcrun: error: unknown summary format %q\nhint: use text or json", summary), exitUsage)
@@ -73,6 +76,9 @@ func runAction(c *cli.Context, e *env) error {
 		opts.Resume = res
 	}
 	spillPath := g.Spill
+	if c.Bool("simulate") {
+		spillPath = "" // a simulation abandons nothing worth resuming
+	}
 	if c.IsSet("spill") {
 		spillPath = c.String("spill")
 	}
@@ -93,8 +99,14 @@ func runAction(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	opts.Log, _ = newLogger(c, w.stderr) // log.go
-	res, err := pipeline.Run(context.Background(), g, opts)
+	opts.Log, _ = newLogger(c, w.stderr)                  // log.go
+	opts.Log.Debug(fmt.Sprintf("random seed %d", g.Seed)) // repeat the run's random values with --seed
+	var res *pipeline.Result
+	if c.Bool("simulate") {
+		res, err = simulate(c, g, opts, w.stderr) // sim.go
+	} else {
+		res, err = pipeline.Run(context.Background(), g, opts)
+	}
 	if !w.finish(stderr) && err == nil {
 		err = errors.New("the run's events or timeline could not be written")
 	}

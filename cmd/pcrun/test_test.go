@@ -375,3 +375,31 @@ func TestRunCaseCompares(t *testing.T) {
 		t.Errorf("empty: %v", ps)
 	}
 }
+
+// A case of a pipeline that does nothing outside pcrun runs on the
+// virtual clock: its hour-long delays and its deadline take their time
+// exactly, and it ends at once.
+func TestTestSimulatedTime(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"clock.yaml": `version: 1
+name: clock
+shutdown: {deadline: 3h30m, grace: 0s}
+producers:
+  - name: p
+    count: 10
+    delay: 1h
+    item: "${i}"
+consumers:
+  - name: c
+    do:
+      - print: "ate ${item}"
+tests:
+  - name: three hours of items
+    expect:
+      stdout: [ate 0, ate 1, ate 2]
+      ledger: {produced: 3, done: 3, abandoned: 0}
+`})
+	code, stdout, _ := runMain(t, "test", dir)
+	if code != exitOK || !strings.Contains(stdout, "1 passed, 0 failed") {
+		t.Errorf("exit %d, stdout %q; want the case to pass", code, stdout)
+	}
+}

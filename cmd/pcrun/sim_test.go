@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func simMain(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(append([]string{"pcrun"}, args...), nil, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// `pcrun sim` prints the lines in virtual-time order and the summary in
+// virtual time, with the exit codes of a real run; --simulate is the same.
+func TestSimCommand(t *testing.T) {
+	code, out, errs := simMain(t, "sim", "../../examples/fruit.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	if !strings.HasPrefix(out, "kelly Produced watermelon 0\nkelly2 Produced Blueberry 0\npeter-1 Ate watermelon 0\n") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	for _, want := range []string{"pcrun: simulated 3.1s of virtual time in ", "pcrun: fruit finished in 3.1s: 6 produced = 6 done"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errs)
+		}
+	}
+	code2, out2, _ := simMain(t, "run", "--simulate", "../../examples/fruit.yaml")
+	if code2 != 0 || out2 != out {
+		t.Errorf("run --simulate: exit %d, stdout:\n%s", code2, out2)
+	}
+	if code, _, errs := simMain(t, "sim", "../../examples/hang.yaml"); code != exitDeadlock || !strings.Contains(errs, "deadlock: no live stage") {
+		t.Errorf("hang: exit %d, want 3\n%s", code, errs)
+	}
+}
+
+// Steps that do real work make a simulation refuse, exit 2, naming them.
+func TestSimRefuses(t *testing.T) {
+	code, out, errs := simMain(t, "sim", "../../examples/checksum.yaml")
+	if code != exitUsage || out != "" {
+		t.Fatalf("exit %d, stdout %q", code, out)
+	}
+	for _, want := range []string{"cannot be simulated", "consumer sum has exec, write step(s)", "producer list reads its items (lines)"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, errs)
+		}
+	}
+	if code, _, errs := simMain(t, "run", "--until", "1s", "../../examples/fruit.yaml"); code != exitUsage {
+		t.Errorf("--until without --simulate: exit %d\n%s", code, errs)
+	}
+}
