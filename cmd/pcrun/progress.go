@@ -34,7 +34,9 @@ const (
 
 // progressEnabled says whether `--progress MODE` draws bars on stderr:
 // never, no; always, yes, whatever stderr is; auto, only when stderr is a
-// terminal, TERM is not dumb and the CI variable is unset or empty.
+// terminal that says how wide it is (one reporting 0 columns, as some
+// pseudo-terminals do, would show no bar), TERM is not dumb and the CI
+// variable is unset or empty.
 // --quiet turns the bars off in every mode, always included: it asks for
 // a stderr with nothing but what must be said.
 func progressEnabled(mode string, stderr io.Writer, quiet bool) bool {
@@ -52,7 +54,11 @@ func progressEnabled(mode string, stderr io.Writer, quiet bool) bool {
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	return err == nil && width > 0
 }
 
 // sameOutput reports whether a and b write to the same place: the same

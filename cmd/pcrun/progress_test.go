@@ -254,6 +254,14 @@ func TestProgressEnabled(t *testing.T) {
 	}
 	defer ptmx.Close()
 	defer tty.Close()
+	// A terminal that reports no size draws no bars (auto); one with a
+	// size does.
+	if progressEnabled("auto", tty, false) {
+		t.Errorf("auto draws bars on a terminal 0 columns wide")
+	}
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 30, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
 	file, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	if err != nil {
 		t.Fatal(err)
