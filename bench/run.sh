@@ -15,10 +15,9 @@
 # pcrun is faster), and the largest peak RSS of each. RAW=FILE keeps every
 # run's numbers.
 #
-# N is the number of items the producers make in all; the schema's `count`
-# is an integer, not a template, so the script writes each workload with
-# its counts (lines marked `# N`, or `# N/2` for each of W2's two producers)
-# into a temporary file.
+# N is the number of items the producers make in all: each workload's var
+# `n`, which its counts are templates of (`count: "${n}"`, or
+# "${int(n / 2)}" for each of W2's two producers), set with `--set n=N`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,14 +52,12 @@ printf '%-8s %9s %14s %14s %13s %10s %10s\n' workload N "pcrun items/s" "ref ite
 for w in $WORKLOADS; do
 	for n in $NS; do
 		half=$((n / 2))
-		sed -E "s|count: [0-9]+ # N/2|count: $half # N/2|; s|count: [0-9]+ # N\$|count: $n # N|" \
-			"bench/$w.yaml" >"$tmp/$w.yaml"
 		items=$n
 		[[ $w == w2 ]] && items=$((2 * half))
 		lines=0
 		[[ $w == w4 ]] && lines=$items
 		for _ in $(seq "$PAIRS"); do
-			a=$(one "$lines" "$tmp/pcrun" run -q "$tmp/$w.yaml")
+			a=$(one "$lines" "$tmp/pcrun" run -q --set "n=$n" "bench/$w.yaml")
 			b=$(one "$lines" "$tmp/ref-$w" "$items")
 			echo "$w $items $a $b" | tee -a "$RAW"
 		done >"$tmp/runs"

@@ -430,9 +430,14 @@ func (p *parser) str(n *yaml.Node, what string) (string, bool) {
 
 // integer reads an integer scalar; floats and strings are errors.
 func (p *parser) integer(n *yaml.Node, what string) (int, bool) {
+	return p.integerHint(n, what, "write a whole number, e.g. 3")
+}
+
+// integerHint is integer with the hint given when n is not an integer.
+func (p *parser) integerHint(n *yaml.Node, what, hint string) (int, bool) {
 	n = resolve(n)
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
-		p.diags.Errorf(p.pos(n), CodeType, "write a whole number, e.g. 3", "%s must be an integer, not %s", what, describe(n))
+		p.diags.Errorf(p.pos(n), CodeType, hint, "%s must be an integer, not %s", what, describe(n))
 		return 0, false
 	}
 	var v int
@@ -441,6 +446,13 @@ func (p *parser) integer(n *yaml.Node, what string) (int, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// isTemplate reports whether n is a string with a `${` placeholder, which
+// `count` and `replicas` accept in place of an integer.
+func isTemplate(n *yaml.Node) bool {
+	n = resolve(n)
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && strings.Contains(n.Value, "${")
 }
 
 // duration reads a Go duration such as 250ms or 1m30s.

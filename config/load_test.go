@@ -437,3 +437,25 @@ func TestSetVarWithoutVars(t *testing.T) {
 		t.Errorf("SetVar on a file without vars = %v, want %q", err, want)
 	}
 }
+
+// `count` and `replicas` take a template of vars and env, kept for stages
+// to evaluate; a string without `${` is still not an integer.
+func TestParseCountTemplates(t *testing.T) {
+	pl, ds := Parse("f.yaml", []byte("vars: {n: 2}\nproducers:\n  - name: p\n    count: \"${n * 2}\"\n    replicas: \"${n}\"\n    item: x\n"))
+	if pl == nil || len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	p := pl.Producers[0]
+	checks(t, [][3]any{
+		{"count template", p.CountTemplate != nil && p.CountTemplate.Text.Value == "${n * 2}", true},
+		{"count set", p.CountSet, true},
+		{"count pos", p.CountPos, "f.yaml:4:12"},
+		{"replicas template", p.ReplicasTemplate != nil && p.ReplicasTemplate.Text.Value == "${n}", true},
+		{"replicas until compiled", p.Replicas, 1},
+		{"replicas pos", p.ReplicasPos, "f.yaml:5:15"},
+	})
+	_, ds = Parse("f.yaml", []byte("producers:\n  - name: p\n    count: \"n\"\n    item: x\n"))
+	if len(ds) != 1 || ds[0].Message != `count must be an integer, not the string "n"` || ds[0].Hint != countHint {
+		t.Errorf("got %v", ds)
+	}
+}

@@ -369,6 +369,9 @@ func (p *parser) shutdownFields(s *Shutdown) []field {
 // MaxReplicas bounds replicas: each replica is a goroutine.
 const MaxReplicas = 10000
 
+// countHint is the hint for a `count` or `replicas` that is not an integer.
+const countHint = "write a whole number, e.g. 3, or a template of vars and env that gives one, e.g. \"${workers}\""
+
 // defaultReplicas is a stage's replicas when the file does not say.
 const defaultReplicas = 1
 
@@ -383,11 +386,16 @@ func (p *parser) stageFields(st *Stage) []field {
 				}
 			}},
 		{name: "replicas", def: defaultReplicas,
-			doc:    fmt.Sprintf("How many workers run this stage concurrently (1 to %d). Each has its own `replica` (1-based) and `worker` name.", MaxReplicas),
-			schema: func() *Schema { return &Schema{Type: "integer", Minimum: ptr(1), Maximum: ptr(MaxReplicas)} },
+			doc: fmt.Sprintf("How many workers run this stage concurrently (1 to %d). Each has its own `replica` (1-based) and `worker` name. "+
+				"May be a template of vars and env, evaluated once before the run, e.g. \"${workers}\" (`--set workers=5` then changes it).", MaxReplicas),
+			schema: func() *Schema { return countSchema(1, MaxReplicas) },
 			parse: func(_, v *yaml.Node) {
-				n, ok := p.integer(v, "replicas")
 				st.ReplicasPos = p.pos(v)
+				if isTemplate(v) {
+					st.ReplicasTemplate = p.value(v, "replicas") // stages evaluate it (count.go)
+					return
+				}
+				n, ok := p.integerHint(v, "replicas", countHint)
 				switch {
 				case !ok:
 				case n < 1:
@@ -425,11 +433,16 @@ func (p *parser) producerFields(pr *Producer) []field {
 			schema: nameSchema, parse: p.ref(&pr.To, "queue name")},
 		field{name: "count", neededIf: func() bool { return !pr.sourceKey },
 			doc: "How many items each replica makes (0 or more). In expressions, `i` is the 0-based index of the item and `count` this number. " +
-				"Required unless the producer reads a source (`lines`, `jsonl`, `command`); then at most this many records are read (default: all).",
-			schema: func() *Schema { return &Schema{Type: "integer", Minimum: ptr(0)} },
+				"Required unless the producer reads a source (`lines`, `jsonl`, `command`); then at most this many records are read (default: all). " +
+				"May be a template of vars and env, evaluated once before the run, e.g. \"${n}\" or \"${n * 2}\".",
+			schema: func() *Schema { return countSchema(0, 0) },
 			parse: func(_, v *yaml.Node) {
-				n, ok := p.integer(v, "count")
 				pr.CountPos = p.pos(v)
+				if isTemplate(v) {
+					pr.CountTemplate, pr.CountSet = p.value(v, "count"), true // stages evaluate it (count.go)
+					return
+				}
+				n, ok := p.integerHint(v, "count", countHint)
 				if ok && n < 0 {
 					p.diags.Errorf(p.pos(v), CodeRange, "count is how many items each replica makes; use 0 or more", "count must not be negative, not %d", n)
 				} else if ok {

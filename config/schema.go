@@ -174,6 +174,16 @@ func templateDurationSchema() *Schema {
 	}}
 }
 
+// countSchema is `count` or `replicas`: an integer in [min, max] (max 0:
+// no bound), or a template of vars and env that gives one.
+func countSchema(minimum, maximum int) *Schema {
+	n := &Schema{Type: "integer", Minimum: ptr(minimum)}
+	if maximum > 0 {
+		n.Maximum = ptr(maximum)
+	}
+	return &Schema{OneOf: []*Schema{n, {Type: "string", Pattern: templatePattern}}}
+}
+
 // stepSchema is one entry of `do`: a mapping with exactly one action key.
 func stepSchema(actions []StepAction) *Schema {
 	s := &Schema{

@@ -111,6 +111,10 @@ type Stage struct {
 	Pos         Pos // position of the stage's `name` value (or the stage itself)
 	Replicas    int
 	ReplicasPos Pos
+	// ReplicasTemplate is `replicas` written as a template of vars and env,
+	// e.g. "${workers}": stages evaluate it once, at compile time, and
+	// Replicas is only the default (1) until then. Nil for a number.
+	ReplicasTemplate *Value
 }
 
 // Ref names a queue from a stage's `to` or `from`.
@@ -126,11 +130,15 @@ type Producer struct {
 	To       Ref
 	Count    int
 	CountPos Pos
-	CountSet bool    // count was given and valid; without a Source, count is required
-	Delay    *Value  // optional: duration or template
-	Item     *Value  // item template; required without a Source
-	Print    *Value  // optional: line template
-	Source   *Source // optional: `lines`, `jsonl` or `command` (source.go)
+	CountSet bool // count was given and valid; without a Source, count is required
+	// CountTemplate is `count` written as a template of vars and env, e.g.
+	// "${n * 2}": stages evaluate it once, at compile time, and Count is
+	// 0 until then (CountSet is true). Nil for a number.
+	CountTemplate *Value
+	Delay         *Value  // optional: duration or template
+	Item          *Value  // item template; required without a Source
+	Print         *Value  // optional: line template
+	Source        *Source // optional: `lines`, `jsonl` or `command` (source.go)
 
 	sourceKey bool // a source key is written, valid or not: count and item are optional
 }

@@ -133,7 +133,8 @@ func PipelineOf(file string) (string, bool) {
 }
 
 // WithTest returns a copy of pl with t's overrides applied: its vars set,
-// its producers' counts and its stages' replicas changed. pl is unchanged.
+// its producers' counts and its stages' replicas changed (an override
+// replaces a `count` or `replicas` template). pl is unchanged.
 // The names must be declared (Parse and ParseTests check them); an
 // override naming nothing is ignored.
 func (pl *Pipeline) WithTest(t *Test) *Pipeline {
@@ -151,19 +152,19 @@ func (pl *Pipeline) WithTest(t *Test) *Pipeline {
 	for _, c := range t.Count {
 		for i := range out.Producers {
 			if out.Producers[i].Name == c.Stage {
-				out.Producers[i].Count, out.Producers[i].CountSet = c.N, true
+				out.Producers[i].Count, out.Producers[i].CountSet, out.Producers[i].CountTemplate = c.N, true, nil
 			}
 		}
 	}
 	for _, c := range t.Replicas {
 		for i := range out.Producers {
 			if out.Producers[i].Name == c.Stage {
-				out.Producers[i].Replicas = c.N
+				out.Producers[i].Replicas, out.Producers[i].ReplicasTemplate = c.N, nil
 			}
 		}
 		for i := range out.Consumers {
 			if out.Consumers[i].Name == c.Stage {
-				out.Consumers[i].Replicas = c.N
+				out.Consumers[i].Replicas, out.Consumers[i].ReplicasTemplate = c.N, nil
 			}
 		}
 	}

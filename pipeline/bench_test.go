@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"runtime"
 	"strconv"
 	"sync"
@@ -135,24 +134,19 @@ func BenchmarkEvents(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(moved), "ns/item")
 }
 
-var benchCount = regexp.MustCompile(`count: [0-9]+ # (N/2|N)\n`)
-
-// benchGraph compiles bench/NAME.yaml with its counts set so that the
-// producers make n items in all.
+// benchGraph compiles bench/NAME.yaml with its var `n` set (as --set
+// would), so that the producers make n items in all.
 func benchGraph(b *testing.B, name string, n int) *stages.Graph {
 	src, err := os.ReadFile("../bench/" + name + ".yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
-	src = benchCount.ReplaceAllFunc(src, func(m []byte) []byte {
-		if string(benchCount.FindSubmatch(m)[1]) == "N/2" {
-			return fmt.Appendf(nil, "count: %d\n", n/2)
-		}
-		return fmt.Appendf(nil, "count: %d\n", n)
-	})
 	pl, ds := config.Parse(name+".yaml", src)
 	if ds.HasErrors() {
 		b.Fatal(ds)
+	}
+	if err := pl.SetVar("n", strconv.Itoa(n)); err != nil {
+		b.Fatal(err)
 	}
 	g, ds := stages.Compile(pl, stages.Options{Environ: []string{}})
 	if ds.HasErrors() {

@@ -37,13 +37,16 @@ type compiler struct {
 	// afterExec: the consumer step being compiled comes after an exec or
 	// shell step, so it may read `result`.
 	afterExec bool
+	// badCount names the producers whose count template failed (count.go):
+	// no hazard is reported from their placeholder count.
+	badCount map[string]bool
 }
 
 // Compile turns a parsed pipeline into a runnable Graph. Every expression
 // and template is compiled once here. It returns every problem found, and a
 // nil Graph when any of them is an error.
 func Compile(pl *config.Pipeline, opts Options) (*Graph, config.Diagnostics) {
-	c := &compiler{vars: map[string]any{}, env: map[string]string{}, noDelays: opts.NoDelays, seed: opts.Seed, file: pl.File}
+	c := &compiler{vars: map[string]any{}, env: map[string]string{}, noDelays: opts.NoDelays, seed: opts.Seed, file: pl.File, badCount: map[string]bool{}}
 	if c.seed == 0 {
 		c.seed = NewSeed()
 	}
@@ -99,9 +102,13 @@ func (c *compiler) consumerEnv() *exprEnv {
 }
 
 func (c *compiler) producer(p *config.Producer) *Producer {
-	out := &Producer{Name: p.Name, Replicas: p.Replicas, To: p.To.Name, Count: p.Count, Pos: p.Pos, env: c.env, seed: c.seed}
+	out := &Producer{Name: p.Name, Replicas: c.replicas(&p.Stage), To: p.To.Name, Count: c.count(p), Pos: p.Pos, env: c.env, seed: c.seed}
 	noLine := ""
 	if p.Source != nil {
+		if p.ReplicasTemplate != nil && out.Replicas > 1 { // a number is checked by config (checkSources)
+			c.diags.Errorf(p.ReplicasPos, config.CodeConflict, "remove `replicas`: a source is read in order by one worker; give consumers replicas instead",
+				"producer `%s` reads `%s` with %d replicas", p.Name, p.Source.Kind, out.Replicas)
+		}
 		out.Source = c.source(p) // source.go
 		if !p.CountSet {
 			out.Count = Unlimited
@@ -127,7 +134,7 @@ func (c *compiler) producer(p *config.Producer) *Producer {
 }
 
 func (c *compiler) consumer(cs *config.Consumer) *Consumer {
-	out := &Consumer{Name: cs.Name, Replicas: cs.Replicas, From: cs.From.Name, To: cs.To.Name, Pos: cs.Pos, ToPos: cs.To.Pos,
+	out := &Consumer{Name: cs.Name, Replicas: c.replicas(&cs.Stage), From: cs.From.Name, To: cs.To.Name, Pos: cs.Pos, ToPos: cs.To.Pos,
 		OnError: policy(cs.OnError), DeadLetterPos: cs.OnError.DeadLetter.Pos, env: c.env, seed: c.seed}
 	c.afterExec = false
 	if c.noDelays {

@@ -16,6 +16,9 @@ func (c *compiler) hazards(g *Graph, pl *config.Pipeline) {
 	c.checkReach(g, pl)
 	for i, p := range g.Producers {
 		spec := pl.Producers[i]
+		if c.badCount[p.Name] {
+			continue
+		}
 		if p.Count == 0 && spec.CountSet {
 			c.diags.Warnf(spec.CountPos, config.CodeNoItems, "give it a count of 1 or more, or remove the producer",
 				"producer `%s` makes no items (count: 0)", p.Name)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -50,5 +51,29 @@ func TestSimRefuses(t *testing.T) {
 	}
 	if code, _, errs := simMain(t, "run", "--until", "1s", "../../examples/fruit.yaml"); code != exitUsage {
 		t.Errorf("--until without --simulate: exit %d\n%s", code, errs)
+	}
+}
+
+// examples/capacity.yaml's `replicas` is "${servers}": --set servers=5
+// runs 5 servers (the summary's workers column) and lowers the mean wait.
+func TestSimSetReplicas(t *testing.T) {
+	for _, tc := range []struct {
+		sets          []string
+		workers, wait string
+	}{
+		{nil, "4", "1.59s"},
+		{[]string{"--set", "servers=5"}, "5", "183ms"},
+		{[]string{"--set", "servers=6"}, "6", "61.9ms"},
+	} {
+		args := append(append([]string{"sim", "--seed", "42"}, tc.sets...), "../../examples/capacity.yaml")
+		code, _, errs := simMain(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, errs)
+		}
+		server := regexp.MustCompile(`(?m)^\s*server\s+consumer\s+` + tc.workers + `\s`)
+		wait := regexp.MustCompile(`(?m)^\s*requests\s+unbounded\s+2000\s+2000\s+\d+\s+2000\s+0\s+0\s+0\s+` + regexp.QuoteMeta(tc.wait) + `\s`)
+		if !server.MatchString(errs) || !wait.MatchString(errs) {
+			t.Errorf("%v: want %s workers and a mean wait of %s:\n%s", args, tc.workers, tc.wait, errs)
+		}
 	}
 }
