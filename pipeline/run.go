@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -146,6 +147,12 @@ type run struct {
 	failures             []string
 	failed               chan struct{} // capacity 1: a failure happened
 	sources              []*source     // by producer; nil for template producers (source.go)
+
+	// How a retry waits its backoff, and the jitter it draws: real time
+	// and the global source in a run; virtual time and the seeded source
+	// in a simulation (sim.go).
+	pause  func(ctx context.Context, d time.Duration) error
+	jitter func() float64
 }
 
 // Run runs the graph to its end and returns its result; it blocks until
@@ -176,6 +183,7 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 		return nil, errors.New("resuming a run of some of the stages (--only) is not supported")
 	}
 	r := &run{
+		pause: sleep, jitter: rand.Float64,
 		g: g, opts: opts, out: newLineWriter(opts.Stdout), world: newWorld(),
 		queues: map[string]Queue{}, mem: map[string]*memQueue{}, qstats: map[string]*queueCounters{},
 		writersLeft: map[string]*atomic.Int64{}, failed: make(chan struct{}, 1),

@@ -148,6 +148,7 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 	s := &sim{r: r, so: so, yield: make(chan struct{}), byName: map[string]*simQueue{},
 		out: bufio.NewWriterSize(opts.Stdout, 64<<10), rng: rand.New(rand.NewPCG(so.Seed, 0x9e3779b97f4a7c15)),
 		writersLeft: map[string]int{}}
+	r.pause, r.jitter = s.sleep, s.rng.Float64 // retries wait in virtual time (run.handle)
 	for _, q := range g.Queues {
 		if !r.uses(q) {
 			continue

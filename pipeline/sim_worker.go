@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/pcrun/pcrun/config"
@@ -143,7 +142,7 @@ func (s *sim) consumer(pr *proc, cs *stages.Consumer, replica, row int) {
 		}
 		c.taken.Add(1)
 		origin := r.stats[it.Origin]
-		switch outcome, attempts, err := s.handle(ctx, cs, w, it.Value); {
+		switch outcome, attempts, err := s.r.handle(ctx, cs, w, it.Value); {
 		case err == nil && outcome == stages.Filtered:
 			origin.filtered.Add(1)
 			qc.filtered.Add(1)
@@ -164,39 +163,6 @@ func (s *sim) consumer(pr *proc, cs *stages.Consumer, replica, row int) {
 		}
 		in.Ack(it)
 	}
-}
-
-// handle runs an item through a consumer's steps, retrying as its
-// on_error says; backoffs are virtual sleeps, their jitter seeded.
-func (s *sim) handle(ctx context.Context, cs *stages.Consumer, w *stages.ConsumerWorker, v any) (stages.Outcome, int, error) {
-	pol := cs.OnError
-	from := -1
-	for attempt := 1; ; attempt++ {
-		outcome, err := s.try(w, ctx, v, attempt, from)
-		if err == nil || ctx.Err() != nil || attempt >= pol.Attempts {
-			return outcome, attempt, err
-		}
-		var se *stages.StepError
-		if errors.As(err, &se) {
-			from = se.Step
-		}
-		wait := pol.Wait(attempt, s.rng.Float64())
-		s.r.opts.Log.Warn(fmt.Sprintf("retry: %v (attempt %d of %d failed; next in %s)", err, attempt, pol.Attempts, wait.Round(time.Millisecond)),
-			"stage", cs.Name, "worker", w.Name(), "attempt", attempt, "attempts", pol.Attempts, "backoff", wait, "err", cause(err).Error())
-		if s.sleep(ctx, wait) != nil {
-			return outcome, attempt, ctx.Err()
-		}
-	}
-}
-
-func (s *sim) try(w *stages.ConsumerWorker, ctx context.Context, v any, attempt, from int) (out stages.Outcome, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.r.opts.Log.Error(fmt.Sprintf("panic in a step of %s: %v\n%s", w.Name(), p, debug.Stack()), "worker", w.Name(), "panic", fmt.Sprint(p))
-			err = &stages.StepError{Worker: w.Name(), Item: v, Err: fmt.Errorf("panic: %v", p), Step: -1}
-		}
-	}()
-	return w.Retry(ctx, v, attempt, from)
 }
 
 // giveUp ends an item whose last attempt failed, as on_error says.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"runtime/debug"
 	"time"
 
@@ -230,10 +229,10 @@ func (r *run) handle(ctx context.Context, cs *stages.Consumer, w *stages.Consume
 		if errors.As(err, &se) {
 			from = se.Step // the steps before it already took effect
 		}
-		wait := pol.Wait(attempt, rand.Float64())
+		wait := pol.Wait(attempt, r.jitter())
 		r.opts.Log.Warn(fmt.Sprintf("retry: %v (attempt %d of %d failed; next in %s)", err, attempt, pol.Attempts, wait.Round(time.Millisecond)),
 			"stage", cs.Name, "worker", w.Name(), "attempt", attempt, "attempts", pol.Attempts, "backoff", wait, "err", cause(err).Error())
-		if sleep(ctx, wait) != nil {
+		if r.pause(ctx, wait) != nil {
 			return outcome, attempt, ctx.Err()
 		}
 	}
