@@ -88,7 +88,7 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer, setCode func(int
 		Usage: "run producer/consumer pipelines declared in YAML",
 		UsageText: "pcrun [--set NAME=VALUE]... FILE\npcrun run [--set NAME=VALUE]... FILE\n" +
 			"pcrun validate [--format text|json|github] [--strict] PATH...\npcrun test PATH...\n" +
-			"pcrun graph [--format mermaid|dot] FILE\npcrun schema\npcrun sim [--until DURATION] FILE\n" +
+			"pcrun graph [--format mermaid|dot] [--set NAME=VALUE]... FILE\npcrun schema\npcrun sim [--until DURATION] FILE\n" +
 			"pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory]\npcrun status [--format text|json] FILE",
 		Version:         version,
 		Writer:          stdout,

@@ -25,6 +25,7 @@ func graphCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: stages.FormatMermaid,
 				Usage: "diagram `FORMAT`: " + strings.Join(stages.RenderFormats, " or ")},
+			&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable), as the run does: replicas and counts written as templates follow it"},
 		},
 		Action: func(c *cli.Context) error { return graphAction(c, e) }, OnUsageError: usageError,
 	}
@@ -50,7 +51,10 @@ func graphAction(c *cli.Context, e *env) error {
 	}
 	stderr := c.App.ErrWriter
 	src := config.Sources{}
-	g, ds, _ := compileFile(file, nil, src) // no --set: nothing to reject
+	g, ds, err := compileFile(file, c.StringSlice("set"), src)
+	if err != nil {
+		return err // a malformed --set: a usage error
+	}
 	writeDiags(stderr, ds, src)
 	if ds.HasErrors() || g == nil {
 		n, _ := ds.Count()

@@ -142,3 +142,17 @@ func TestGraphErrors(t *testing.T) {
 		})
 	}
 }
+
+// --set reaches replicas written as a template, as in a run; a malformed
+// one is a usage error.
+func TestGraphSet(t *testing.T) {
+	file := filepath.Join("..", "..", "examples", "capacity.yaml")
+	code, stdout, _ := runMain(t, "graph", "--set", "servers=6", file)
+	if code != exitOK || !strings.Contains(stdout, "consumer · 6 replicas") {
+		t.Errorf("graph --set servers=6: exit %d, stdout:\n%s\nwant 6 replicas", code, stdout)
+	}
+	code, _, stderr := runMain(t, "graph", "--set", "servers", file)
+	if code != exitUsage || !strings.Contains(stderr, "expected NAME=VALUE") {
+		t.Errorf("graph --set servers: exit %d, stderr %q; want a usage error", code, stderr)
+	}
+}
