@@ -275,25 +275,31 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 			return res, fmt.Errorf("writing the spill file: %w", err)
 		}
 	}
+	return res, outcome(res, stop, deadlock)
+}
+
+// outcome is the error Run (and Simulate) returns for a run that ended
+// with res, stopped early for stop (nil if it was not), deadlocked or not.
+func outcome(res *Result, stop error, deadlock *DeadlockError) error {
 	l := res.Total
 	stopped := l.Failed - l.Skipped - l.DeadLettered // failed with on_error: stop
 	switch {
 	case deadlock != nil:
-		return res, deadlock
+		return deadlock
 	case errors.Is(stop, ErrInterrupted):
-		return res, ErrInterrupted
+		return ErrInterrupted
 	case errors.As(stop, new(*abortError)):
-		return res, stop
+		return stop
 	case stopped > 0 || l.Abandoned > 0:
 		first := ""
 		if len(res.Failures) > 0 {
 			first = res.Failures[0]
 		}
-		return res, &FailedError{Failed: stopped, Abandoned: l.Abandoned, First: first}
+		return &FailedError{Failed: stopped, Abandoned: l.Abandoned, First: first}
 	case stop != nil && !errors.Is(stop, errDeadline) && !errors.Is(stop, errFinished):
-		return res, stop
+		return stop
 	}
-	return res, nil
+	return nil
 }
 
 // startWorkers registers every worker with the world, then starts them.

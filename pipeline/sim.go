@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -203,23 +202,7 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 		opts.Log.Error(err.Error())
 		return res, err
 	}
-	l := res.Total
-	stopped := l.Failed - l.Skipped - l.DeadLettered
-	switch {
-	case s.deadlock != nil:
-		return res, s.deadlock
-	case errors.Is(s.stop, ErrInterrupted):
-		return res, ErrInterrupted
-	case stopped > 0 || l.Abandoned > 0:
-		first := ""
-		if len(res.Failures) > 0 {
-			first = res.Failures[0]
-		}
-		return res, &FailedError{Failed: stopped, Abandoned: l.Abandoned, First: first}
-	case s.stop != nil && !errors.Is(s.stop, errDeadline) && !errors.Is(s.stop, errFinished):
-		return res, s.stop
-	}
-	return res, nil
+	return res, outcome(res, s.stop, s.deadlock)
 }
 
 // start makes every worker due at time 0, in the order Run starts them.

@@ -122,7 +122,8 @@ func (r *run) sourceProducer(p *stages.Producer, replica, row int) {
 		if ended {
 			break
 		}
-		made, goOn := r.sourceItem(ctx, w, me, p, q, row, next, rec)
+		w.SetRecord(rec)
+		made, goOn := r.produceOne(ctx, w, me, p, q, row, next, "record")
 		if made {
 			next++
 		}
@@ -136,51 +137,4 @@ func (r *run) sourceProducer(p *stages.Producer, replica, row int) {
 	if r.g.Strategy == config.Join {
 		_ = q.Join(ctx) // JoinableQueue.join(); a stop ends the wait
 	}
-}
-
-// sourceItem makes, puts and prints the item of record i. made says
-// that the record became an item (put, abandoned or failed: it counts in
-// the ledger and in `next`); goOn is false when the producer must stop:
-// stopped during the delay (nothing made), the item failed, its put was
-// cut off (it is abandoned), or its line could not be printed.
-func (r *run) sourceItem(ctx context.Context, w *stages.ProducerWorker, me *worker, p *stages.Producer, q Queue, row, i int, rec any) (made, goOn bool) {
-	c := r.stats[row]
-	w.SetRecord(rec)
-	d, err := w.Delay(i)
-	if err != nil {
-		c.produced.Add(1)
-		c.failed.Add(1)
-		r.fail(fmt.Sprintf("producer %s: record %d: delay: %v", w.Name(), i, err))
-		return true, false
-	}
-	if sleep(ctx, d) != nil || ctx.Err() != nil {
-		return false, false // stopped before the item was made
-	}
-	v, err := w.Item(i)
-	if err != nil {
-		c.produced.Add(1)
-		c.failed.Add(1)
-		r.fail(fmt.Sprintf("producer %s: record %d: %v", w.Name(), i, err))
-		return true, false
-	}
-	c.produced.Add(1)
-	id := r.ids.Add(1)
-	if err := r.put(ctx, q, Item{ID: id, Origin: int32(row), Value: v}); err != nil {
-		c.abandoned.Add(1)
-		r.abandonedEvent(me, p.To, id)
-		r.spillItem(p.To, row, id, v)
-		return true, false
-	}
-	if r.opts.OnPut != nil {
-		r.opts.OnPut(p.To, v)
-	}
-	line, ok, err := w.Line(i, v)
-	if err != nil {
-		r.fail(fmt.Sprintf("producer %s: record %d: print: %v", w.Name(), i, err))
-		return true, false
-	}
-	if ok {
-		_ = printLine(r.out, line)
-	}
-	return true, true
 }

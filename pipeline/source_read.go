@@ -235,7 +235,7 @@ func (src *source) stop() {
 		src.deadline()
 	}
 	if src.cmd != nil {
-		_ = syscall.Kill(-src.cmd.Process.Pid, syscall.SIGTERM)
+		killGroup(src.cmd.Process.Pid, syscall.SIGTERM)
 	}
 }
 
@@ -267,7 +267,7 @@ func (src *source) finish(ended bool) error {
 		select {
 		case err = <-done:
 		case <-time.After(killWait):
-			_ = syscall.Kill(-src.cmd.Process.Pid, syscall.SIGKILL)
+			killGroup(src.cmd.Process.Pid, syscall.SIGKILL)
 			err = <-done
 		}
 	}
@@ -275,7 +275,7 @@ func (src *source) finish(ended bool) error {
 	src.finished = true
 	killed := src.killed
 	// Whatever the command left running in its group goes with it.
-	_ = syscall.Kill(-src.cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(src.cmd.Process.Pid, syscall.SIGKILL)
 	src.mu.Unlock()
 	if err == nil || killed {
 		return nil

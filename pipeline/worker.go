@@ -39,46 +39,13 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 			return
 		}
 	}
-	for ; i < p.Count; i++ {
-		d, err := w.Delay(i)
-		if err != nil {
-			c.produced.Add(1)
-			c.failed.Add(1)
-			r.fail(fmt.Sprintf("producer %s: item %d: delay: %v", w.Name(), i, err))
+	for i < p.Count {
+		made, goOn := r.produceOne(ctx, w, me, p, q, row, i, "item")
+		if made {
 			i++
+		}
+		if !goOn {
 			return
-		}
-		if sleep(ctx, d) != nil || ctx.Err() != nil {
-			return // stopped before item i was made (a stop and the timer may fire together)
-		}
-		v, err := w.Item(i)
-		if err != nil {
-			c.produced.Add(1)
-			c.failed.Add(1)
-			r.fail(fmt.Sprintf("producer %s: item %d: %v", w.Name(), i, err))
-			i++
-			return
-		}
-		c.produced.Add(1)
-		id := r.ids.Add(1)
-		if err := r.put(ctx, q, Item{ID: id, Origin: int32(row), Value: v}); err != nil {
-			c.abandoned.Add(1)
-			r.abandonedEvent(me, p.To, id)
-			r.spillItem(p.To, row, id, v)
-			i++
-			return
-		}
-		if r.opts.OnPut != nil {
-			r.opts.OnPut(p.To, v)
-		}
-		line, ok, err := w.Line(i, v)
-		if err != nil {
-			r.fail(fmt.Sprintf("producer %s: item %d: print: %v", w.Name(), i, err))
-			i++
-			return
-		}
-		if ok {
-			_ = printLine(r.out, line) // a failed write is kept; the item is put already
 		}
 	}
 	if r.g.Strategy == config.Join {
@@ -347,4 +314,52 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// produceOne waits the delay of item i, makes it, puts it and prints its
+// line: one step of a producer, of templates or of a source (what names
+// i in messages: "item" or "record"). made says that i became an item
+// (put, abandoned or failed: it counts in the ledger, and the producer
+// moves on to i+1); goOn is false when the producer must stop: stopped
+// during the delay (nothing made), the item failed, its put was cut off
+// (it is abandoned and spilled), or its line could not be printed.
+func (r *run) produceOne(ctx context.Context, w *stages.ProducerWorker, me *worker, p *stages.Producer, q Queue, row, i int, what string) (made, goOn bool) {
+	c := r.stats[row]
+	d, err := w.Delay(i)
+	if err != nil {
+		c.produced.Add(1)
+		c.failed.Add(1)
+		r.fail(fmt.Sprintf("producer %s: %s %d: delay: %v", w.Name(), what, i, err))
+		return true, false
+	}
+	if sleep(ctx, d) != nil || ctx.Err() != nil {
+		return false, false // stopped before the item was made
+	}
+	v, err := w.Item(i)
+	if err != nil {
+		c.produced.Add(1)
+		c.failed.Add(1)
+		r.fail(fmt.Sprintf("producer %s: %s %d: %v", w.Name(), what, i, err))
+		return true, false
+	}
+	c.produced.Add(1)
+	id := r.ids.Add(1)
+	if err := r.put(ctx, q, Item{ID: id, Origin: int32(row), Value: v}); err != nil {
+		c.abandoned.Add(1)
+		r.abandonedEvent(me, p.To, id)
+		r.spillItem(p.To, row, id, v)
+		return true, false
+	}
+	if r.opts.OnPut != nil {
+		r.opts.OnPut(p.To, v)
+	}
+	line, ok, err := w.Line(i, v)
+	if err != nil {
+		r.fail(fmt.Sprintf("producer %s: %s %d: print: %v", w.Name(), what, i, err))
+		return true, false
+	}
+	if ok {
+		_ = printLine(r.out, line)
+	}
+	return true, true
 }
