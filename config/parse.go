@@ -396,17 +396,35 @@ func (p *parser) stageFields(st *Stage) []field {
 					return
 				}
 				n, ok := p.integerHint(v, "replicas", countHint)
-				switch {
-				case !ok:
-				case n < 1:
-					p.diags.Errorf(p.pos(v), CodeRange, "replicas is how many workers run this stage; use 1 or more", "replicas must be at least 1, not %d", n)
-				case n > MaxReplicas:
-					p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use at most %d", MaxReplicas), "replicas %d is too many", n)
-				default:
+				if msg, hint := ReplicasProblem(n); ok && msg != "" {
+					p.diags.Errorf(p.pos(v), CodeRange, hint, "%s", msg)
+				} else if ok {
 					st.Replicas = n
 				}
 			}},
 	}
+}
+
+// ReplicasProblem says what is wrong with n as a stage's replicas, with a
+// hint; "" when nothing is. The parser checks a number written in the
+// file, stages a template's value.
+func ReplicasProblem(n int) (msg, hint string) {
+	switch {
+	case n < 1:
+		return fmt.Sprintf("replicas must be at least 1, not %d", n), "replicas is how many workers run this stage; use 1 or more"
+	case n > MaxReplicas:
+		return fmt.Sprintf("replicas %d is too many", n), fmt.Sprintf("use at most %d", MaxReplicas)
+	}
+	return "", ""
+}
+
+// CountProblem says what is wrong with n as a producer's count, with a
+// hint; "" when nothing is.
+func CountProblem(n int) (msg, hint string) {
+	if n < 0 {
+		return fmt.Sprintf("count must not be negative, not %d", n), "count is how many items each replica makes; use 0 or more"
+	}
+	return "", ""
 }
 
 func (p *parser) ref(r *Ref, what string) func(_, v *yaml.Node) {
@@ -443,8 +461,8 @@ func (p *parser) producerFields(pr *Producer) []field {
 					return
 				}
 				n, ok := p.integerHint(v, "count", countHint)
-				if ok && n < 0 {
-					p.diags.Errorf(p.pos(v), CodeRange, "count is how many items each replica makes; use 0 or more", "count must not be negative, not %d", n)
+				if msg, hint := CountProblem(n); ok && msg != "" {
+					p.diags.Errorf(p.pos(v), CodeRange, hint, "%s", msg)
 				} else if ok {
 					pr.Count, pr.CountSet = n, true
 				}

@@ -85,23 +85,17 @@ func (c *compiler) writePath(v *config.Value) string {
 		c.diags.Errorf(v.Pos, config.CodeType, "e.g. path: out.txt", "`path` of `write` must be a file name")
 		return ""
 	}
-	t := c.compileString(v.Text, &exprEnv{sample: QueueEnv{}, names: queueNames, vars: c.vars})
-	if t == nil {
-		return ""
+	x, pos, msg, ok := c.evalOnce(v, "")
+	if ok && Format(x) == "" {
+		pos, msg, ok = v.Pos, "the path is empty", false
 	}
-	var m machine
-	s, err := t.String(&m, QueueEnv{Env: c.env})
-	if err == nil && s == "" {
-		err = &RuntimeError{Pos: v.Pos, Msg: "the path is empty"}
-	}
-	if err != nil {
-		pos, msg := v.Pos, err.Error()
-		if re, ok := err.(*RuntimeError); ok {
-			pos, msg = re.Pos, re.Msg
+	if !ok {
+		if msg != "" {
+			c.diags.Errorf(pos, config.CodeType, "the path is evaluated once, before the run, with vars and env", "`path` of `write`: %s", msg)
 		}
-		c.diags.Errorf(pos, config.CodeType, "the path is evaluated once, before the run, with vars and env", "`path` of `write`: %s", msg)
 		return ""
 	}
+	s := Format(x)
 	return s
 }
 

@@ -20,16 +20,14 @@ func (c *compiler) replicas(st *config.Stage) int {
 		return st.Replicas
 	}
 	n, ok := c.constInt(st.ReplicasTemplate, "replicas")
-	switch {
-	case !ok:
-	case n < 1:
-		c.diags.Errorf(st.ReplicasTemplate.Pos, config.CodeRange, "replicas is how many workers run this stage; use 1 or more", "replicas must be at least 1, not %d", n)
-	case n > config.MaxReplicas:
-		c.diags.Errorf(st.ReplicasTemplate.Pos, config.CodeRange, fmt.Sprintf("use at most %d", config.MaxReplicas), "replicas %d is too many", n)
-	default:
-		return n
+	if !ok {
+		return st.Replicas
 	}
-	return st.Replicas
+	if msg, hint := config.ReplicasProblem(n); msg != "" {
+		c.diags.Errorf(st.ReplicasTemplate.Pos, config.CodeRange, hint, "%s", msg)
+		return st.Replicas
+	}
+	return n
 }
 
 // count evaluates a producer's count template; it returns p.Count for a
@@ -39,25 +37,27 @@ func (c *compiler) count(p *config.Producer) int {
 		return p.Count
 	}
 	n, ok := c.constInt(p.CountTemplate, "count")
-	switch {
-	case !ok:
-		c.badCount[p.Name] = true
-	case n < 0:
-		c.badCount[p.Name] = true
-		c.diags.Errorf(p.CountTemplate.Pos, config.CodeRange, "count is how many items each replica makes; use 0 or more", "count must not be negative, not %d", n)
-	default:
-		return n
+	msg, hint := config.CountProblem(n)
+	if ok && msg != "" {
+		c.diags.Errorf(p.CountTemplate.Pos, config.CodeRange, hint, "%s", msg)
 	}
-	return p.Count
+	if !ok || msg != "" {
+		c.badCount[p.Name] = true
+		return p.Count
+	}
+	return n
 }
 
-// constInt evaluates a template that sees vars and `env` and must give an
-// integer. It returns false after reporting a diagnostic.
-func (c *compiler) constInt(v *config.Value, what string) (int, bool) {
-	t := c.compileString(v.Text, &exprEnv{sample: QueueEnv{}, names: queueNames, vars: c.vars,
-		noItem: "`" + what + "` is evaluated once, before the run: it sees vars and `env`, not `item`"})
+// evalOnce compiles and evaluates a template that is evaluated once,
+// before the run, seeing vars and `env` only: a queue's url, a write
+// step's path, a templated count or replicas. noItem, when not empty,
+// says why `item` is not there. A compile problem is reported and gives
+// ok false with a zero errPos; a failed evaluation gives ok false with
+// where in the file it failed and why, for the caller to report.
+func (c *compiler) evalOnce(v *config.Value, noItem string) (x any, errPos config.Pos, errMsg string, ok bool) {
+	t := c.compileString(v.Text, &exprEnv{sample: QueueEnv{}, names: queueNames, vars: c.vars, noItem: noItem})
 	if t == nil {
-		return 0, false
+		return nil, config.Pos{}, "", false
 	}
 	var m machine
 	x, err := t.Eval(&m, QueueEnv{Env: c.env})
@@ -66,7 +66,19 @@ func (c *compiler) constInt(v *config.Value, what string) (int, bool) {
 		if re, ok := err.(*RuntimeError); ok {
 			pos, msg = re.Pos, re.Msg
 		}
-		c.diags.Errorf(pos, config.CodeType, "it is evaluated once, before the run, with vars and env", "%s: %s", what, msg)
+		return nil, pos, msg, false
+	}
+	return x, config.Pos{}, "", true
+}
+
+// constInt evaluates a template that sees vars and `env` and must give an
+// integer. It returns false after reporting a diagnostic.
+func (c *compiler) constInt(v *config.Value, what string) (int, bool) {
+	x, pos, msg, ok := c.evalOnce(v, "`"+what+"` is evaluated once, before the run: it sees vars and `env`, not `item`")
+	if !ok {
+		if msg != "" {
+			c.diags.Errorf(pos, config.CodeType, "it is evaluated once, before the run, with vars and env", "%s: %s", what, msg)
+		}
 		return 0, false
 	}
 	rv := reflect.ValueOf(x)

@@ -49,20 +49,14 @@ func (c *compiler) queue(pl *config.Pipeline, q *config.Queue) *Queue {
 // natsURL evaluates a url template and checks every URL in it (a
 // comma-separated list) is nats:// or tls://.
 func (c *compiler) natsURL(v *config.Value) string {
-	t := c.compileString(v.Text, &exprEnv{sample: QueueEnv{}, names: queueNames, vars: c.vars})
-	if t == nil {
-		return ""
-	}
-	var m machine
-	s, err := t.String(&m, QueueEnv{Env: c.env})
-	if err != nil {
-		pos, msg := v.Pos, err.Error()
-		if re, ok := err.(*RuntimeError); ok {
-			pos, msg = re.Pos, re.Msg
+	x, pos, msg, ok := c.evalOnce(v, "")
+	if !ok {
+		if msg != "" {
+			c.diags.Errorf(pos, config.CodeURL, "", "url: %s", msg)
 		}
-		c.diags.Errorf(pos, config.CodeURL, "", "url: %s", msg)
 		return ""
 	}
+	s := Format(x)
 	for _, one := range strings.Split(s, ",") {
 		one = strings.TrimSpace(one)
 		u, err := url.Parse(one)
