@@ -13,12 +13,14 @@ import (
 // lifetime reports a worker's start and returns the function, deferred by
 // the worker, that reports its end and adds its life to its stage's.
 func (r *run) lifetime(w *worker) func() {
-	start := time.Now()
+	start := r.world.clock.elapsed()
 	r.world.event(Event{Kind: EventStarted, Stage: w.stage, Worker: w.name, Depth: -1})
 	r.opts.Log.Debug("worker "+w.name+" started", "stage", w.stage, "worker", w.name)
 	return func() {
-		alive := time.Since(start)
-		w.c.alive.Add(int64(alive))
+		alive := r.world.clock.elapsed() - start
+		if w.c != nil {
+			w.c.alive.Add(int64(alive))
+		}
 		r.world.event(Event{Kind: EventStopped, Stage: w.stage, Worker: w.name, Depth: -1})
 		r.opts.Log.Debug(fmt.Sprintf("worker %s stopped after %s", w.name, alive.Round(time.Microsecond)),
 			"stage", w.stage, "worker", w.name, "alive", alive)

@@ -37,7 +37,7 @@ type worker struct {
 // event sends an event to the observer, if there is one.
 func (w *world) event(e Event) {
 	if w.obs != nil {
-		e.T = time.Duration(w.clock.now())
+		e.T = w.clock.elapsed()
 		w.obs.Observe(e)
 	}
 }

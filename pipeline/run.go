@@ -148,11 +148,13 @@ type run struct {
 	failed               chan struct{} // capacity 1: a failure happened
 	sources              []*source     // by producer; nil for template producers (source.go)
 
-	// How a retry waits its backoff, and the jitter it draws: real time
-	// and the global source in a run; virtual time and the seeded source
-	// in a simulation (sim.go).
+	// How a producer waits its delay and a retry its backoff, and the
+	// jitter a backoff draws: real time and the global source in a run;
+	// virtual time and the seeded source in a simulation (sim.go), which
+	// also stops its producers itself on a failure (onFail).
 	pause  func(ctx context.Context, d time.Duration) error
 	jitter func() float64
+	onFail func()
 }
 
 // Run runs the graph to its end and returns its result; it blocks until
@@ -404,6 +406,10 @@ func (r *run) fail(msg string) {
 	r.failures = append(r.failures, msg)
 	r.failMu.Unlock()
 	r.opts.Log.Error(msg)
+	if r.onFail != nil {
+		r.onFail() // a simulation stops its producers itself
+		return
+	}
 	select {
 	case r.failed <- struct{}{}:
 	default:

@@ -103,7 +103,6 @@ type sim struct {
 	out    *bufio.Writer
 	outErr error
 	rng    *rand.Rand
-	ids    uint64
 
 	stop          error // why producers stopped early; nil if they did not
 	deadlock      *DeadlockError
@@ -143,11 +142,15 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 	}
 	r := &run{g: g, opts: opts, world: newWorld(), queues: map[string]Queue{}, qstats: map[string]*queueCounters{},
 		received: map[string]*counters{}}
-	r.world.obs = nil // the simulator sends its own events, in virtual time
 	s := &sim{r: r, so: so, yield: make(chan struct{}), byName: map[string]*simQueue{},
 		out: bufio.NewWriterSize(opts.Stdout, 64<<10), rng: rand.New(rand.NewPCG(so.Seed, 0x9e3779b97f4a7c15)),
 		writersLeft: map[string]int{}}
-	r.pause, r.jitter = s.sleep, s.rng.Float64 // retries wait in virtual time (run.handle)
+	// The run's own code does the work (produceOne, handle, giveUp,
+	// effects), on the virtual clock and the simulated queues.
+	r.world.obs, r.world.clock.virt = opts.Observer, &s.now
+	r.pause, r.jitter = s.sleep, s.rng.Float64
+	r.onFail = func() { s.begin(errFailure, "a stage failed") }
+	r.out = newLineWriter(simOut{s})
 	for _, q := range g.Queues {
 		if !r.uses(q) {
 			continue
@@ -169,9 +172,9 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 	r.soft, r.softStop = context.WithCancelCause(r.hard)
 	defer r.hardCancel(errFinished)
 
-	s.event(Event{Kind: EventRun, Stage: g.Name, Msg: time.Unix(0, 0).UTC().Format(time.RFC3339Nano), Depth: -1})
+	s.r.world.event(Event{Kind: EventRun, Stage: g.Name, Msg: time.Unix(0, 0).UTC().Format(time.RFC3339Nano), Depth: -1})
 	for _, q := range s.queues {
-		s.event(Event{Kind: EventQueue, Queue: q.name, Capacity: q.capacity, Depth: -1})
+		s.r.world.event(Event{Kind: EventQueue, Queue: q.name, Capacity: q.capacity, Depth: -1})
 	}
 	s.start()
 	if g.Deadline > 0 {
@@ -193,11 +196,11 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 		for _, it := range q.Drain() {
 			r.stats[it.Origin].abandoned.Add(1)
 			qc.abandoned.Add(1)
-			s.event(Event{Kind: EventAbandoned, Queue: q.name, Item: it.ID, Depth: -1})
+			s.r.world.event(Event{Kind: EventAbandoned, Queue: q.name, Item: it.ID, Depth: -1})
 		}
 	}
 	res := r.result(s.now, s.stop)
-	s.event(Event{Kind: EventEnd, Stage: g.Name, Msg: res.Total.format(false), Depth: -1})
+	s.r.world.event(Event{Kind: EventEnd, Stage: g.Name, Msg: res.Total.format(false), Depth: -1})
 	if err := res.Balanced(); err != nil {
 		opts.Log.Error(err.Error())
 		return res, err
@@ -256,32 +259,17 @@ func procOf(ctx context.Context) *proc {
 	return p
 }
 
-// print writes one line of output, in the order of virtual time.
-func (s *sim) print(line []byte) error {
-	if s.outErr != nil {
-		return s.outErr
-	}
-	s.out.Write(line)
-	if err := s.out.WriteByte('\n'); err != nil {
-		s.outErr = err
-	}
-	return s.outErr
-}
+// simOut writes the run's printed lines (whole, with their newline) to
+// the simulation's output, in the order of virtual time.
+type simOut struct{ s *sim }
 
-// event sends an event, at the virtual time now.
-func (s *sim) event(e Event) {
-	if o := s.r.opts.Observer; o != nil {
-		e.T = s.now
-		o.Observe(e)
+func (o simOut) Write(line []byte) (int, error) {
+	if o.s.outErr != nil {
+		return 0, o.s.outErr
 	}
-}
-
-// fail records a failure and stops the producers.
-func (s *sim) fail(msg string) {
-	r := s.r
-	r.failMu.Lock()
-	r.failures = append(r.failures, msg)
-	r.failMu.Unlock()
-	r.opts.Log.Error(msg)
-	s.begin(errFailure, "a stage failed")
+	n, err := o.s.out.Write(line)
+	if err != nil {
+		o.s.outErr = err
+	}
+	return n, err
 }

@@ -90,7 +90,7 @@ func (q *simQueue) wait(ctx context.Context, op waitOp, list *[]*proc) error {
 	} else if c != nil {
 		c.idle.Add(int64(d))
 	}
-	s.event(Event{Kind: kind, Stage: p.w.stage, Worker: p.w.name, Queue: q.name, Dur: d, Depth: -1})
+	s.r.world.event(Event{Kind: kind, Stage: p.w.stage, Worker: p.w.name, Queue: q.name, Dur: d, Depth: -1})
 	return ctx.Err()
 }
 
@@ -129,7 +129,7 @@ func (q *simQueue) Put(ctx context.Context, it Item) error {
 	q.stats.MaxDepth = max(q.stats.MaxDepth, q.len())
 	q.wakeFirst(q.getters)
 	if q.s.r.opts.Observer != nil {
-		q.s.event(putEvent(ctx, q.name, it, q.len()))
+		q.s.r.world.event(putEvent(ctx, q.name, it, q.len()))
 	}
 	return nil
 }
@@ -157,7 +157,7 @@ func (q *simQueue) Get(ctx context.Context) (Item, error) {
 		if w := workerFrom(ctx); w != nil {
 			e.Stage, e.Worker = w.stage, w.name
 		}
-		q.s.event(e)
+		q.s.r.world.event(e)
 	}
 	return sl.it, nil
 }
@@ -182,7 +182,7 @@ func (q *simQueue) Join(ctx context.Context) error {
 
 func (q *simQueue) Close() {
 	if !q.closed {
-		q.s.event(Event{Kind: EventClosed, Queue: q.name, Depth: -1})
+		q.s.r.world.event(Event{Kind: EventClosed, Queue: q.name, Depth: -1})
 	}
 	q.closed = true
 	q.wakeAll(&q.getters)

@@ -184,7 +184,7 @@ func (s *sim) stalled() {
 		}
 		st.sort()
 		s.deadlock = &DeadlockError{Stall: st, Strategy: string(s.r.g.Strategy)}
-		s.event(Event{Kind: EventDeadlock, Msg: s.deadlock.Error(), Depth: -1})
+		s.r.world.event(Event{Kind: EventDeadlock, Msg: s.deadlock.Error(), Depth: -1})
 		s.stop = s.deadlock
 		s.softStop(s.deadlock)
 		s.hardCancel(s.deadlock)

@@ -299,7 +299,7 @@ func (fx *effects) Emit(ctx context.Context, v any) error {
 	return nil
 }
 
-func (fx *effects) Sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
+func (fx *effects) Sleep(ctx context.Context, d time.Duration) error { return fx.r.pause(ctx, d) }
 
 // sleep waits for d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
@@ -332,7 +332,7 @@ func (r *run) produceOne(ctx context.Context, w *stages.ProducerWorker, me *work
 		r.fail(fmt.Sprintf("producer %s: %s %d: delay: %v", w.Name(), what, i, err))
 		return true, false
 	}
-	if sleep(ctx, d) != nil || ctx.Err() != nil {
+	if r.pause(ctx, d) != nil || ctx.Err() != nil {
 		return false, false // stopped before the item was made
 	}
 	v, err := w.Item(i)
