@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/lines"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -121,7 +123,7 @@ func BenchmarkEvents(b *testing.B) {
 	b.ReportAllocs()
 	var moved int64
 	for b.Loop() {
-		ew := NewEventWriter(io.Discard)
+		ew := observe.NewEventWriter(io.Discard)
 		res, err := Run(context.Background(), g, Options{Stdout: io.Discard, Observer: ew})
 		if err != nil {
 			b.Fatal(err)
@@ -171,7 +173,7 @@ func BenchmarkPrint(b *testing.B) {
 			if name == "other" {
 				w = struct{ io.Writer }{f} // not an *os.File
 			}
-			l := newLineWriter(w)
+			l := lines.New(w)
 			b.ReportAllocs()
 			b.SetParallelism(1)
 			b.RunParallel(func(pb *testing.PB) {
@@ -181,7 +183,7 @@ func BenchmarkPrint(b *testing.B) {
 					}
 				}
 			})
-			if err := l.close(); err != nil {
+			if err := l.Close(); err != nil {
 				b.Fatal(err)
 			}
 		})

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -40,7 +41,7 @@ func compileEnv(t *testing.T, src string) *stages.Graph {
 }
 
 // runReal runs src and checks its ledger.
-func runReal(t *testing.T, src string, signals <-chan os.Signal) (*pipeline.Result, error, []string, string) {
+func runReal(t *testing.T, src string, signals <-chan os.Signal) (*observe.Result, error, []string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	res, err := pipeline.Run(t.Context(), compileEnv(t, src), pipeline.Options{Stdout: &out, Stderr: &errb, Signals: signals})

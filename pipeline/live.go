@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/pcrun/pcrun/observe"
 )
 
 // This file connects a run to what watches it: the events of an Observer
@@ -14,25 +16,25 @@ import (
 // the worker, that reports its end and adds its life to its stage's.
 func (r *run) lifetime(w *worker) func() {
 	start := r.world.clock.elapsed()
-	r.world.event(Event{Kind: EventStarted, Stage: w.stage, Worker: w.name, Depth: -1})
+	r.world.event(observe.Event{Kind: observe.EventStarted, Stage: w.stage, Worker: w.name, Depth: -1})
 	r.opts.Log.Debug("worker "+w.name+" started", "stage", w.stage, "worker", w.name)
 	return func() {
 		alive := r.world.clock.elapsed() - start
 		if w.c != nil {
 			w.c.alive.Add(int64(alive))
 		}
-		r.world.event(Event{Kind: EventStopped, Stage: w.stage, Worker: w.name, Depth: -1})
+		r.world.event(observe.Event{Kind: observe.EventStopped, Stage: w.stage, Worker: w.name, Depth: -1})
 		r.opts.Log.Debug(fmt.Sprintf("worker %s stopped after %s", w.name, alive.Round(time.Microsecond)),
 			"stage", w.stage, "worker", w.name, "alive", alive)
 	}
 }
 
 // itemEvent reports how a consumer finished an item taken from queue.
-func (r *run) itemEvent(w *worker, kind EventKind, queue string, id uint64, err error) {
+func (r *run) itemEvent(w *worker, kind observe.EventKind, queue string, id uint64, err error) {
 	if r.world.obs == nil {
 		return
 	}
-	e := Event{Kind: kind, Stage: w.stage, Worker: w.name, Queue: queue, Item: id, Depth: -1}
+	e := observe.Event{Kind: kind, Stage: w.stage, Worker: w.name, Queue: queue, Item: id, Depth: -1}
 	if err != nil {
 		e.Msg = err.Error()
 	}
@@ -45,7 +47,7 @@ func (r *run) abandonedEvent(w *worker, queue string, id uint64) {
 	if r.world.obs == nil {
 		return
 	}
-	e := Event{Kind: EventAbandoned, Queue: queue, Item: id, Depth: -1}
+	e := observe.Event{Kind: observe.EventAbandoned, Queue: queue, Item: id, Depth: -1}
 	if w != nil {
 		e.Stage, e.Worker = w.stage, w.name
 	}
@@ -61,9 +63,9 @@ func (r *run) brokerTake(w *worker, queue string, since time.Time, it Item, err 
 	if r.world.obs == nil {
 		return
 	}
-	r.world.event(Event{Kind: EventIdle, Stage: w.stage, Worker: w.name, Queue: queue, Dur: d, Depth: -1})
+	r.world.event(observe.Event{Kind: observe.EventIdle, Stage: w.stage, Worker: w.name, Queue: queue, Dur: d, Depth: -1})
 	if err == nil {
-		r.world.event(Event{Kind: EventTaken, Stage: w.stage, Worker: w.name, Queue: queue, Item: it.ID, Depth: -1})
+		r.world.event(observe.Event{Kind: observe.EventTaken, Stage: w.stage, Worker: w.name, Queue: queue, Item: it.ID, Depth: -1})
 	}
 }
 
@@ -74,50 +76,29 @@ func (r *run) brokerPut(ctx context.Context, queue string, it Item) {
 
 // putEvent is the event of an item (or end marker) put into queue by the
 // worker of ctx: produced by a producer, emitted by a consumer.
-func putEvent(ctx context.Context, queue string, it Item, depth int) Event {
-	e := Event{Kind: EventProduced, Queue: queue, Item: it.ID, Depth: depth}
+func putEvent(ctx context.Context, queue string, it Item, depth int) observe.Event {
+	e := observe.Event{Kind: observe.EventProduced, Queue: queue, Item: it.ID, Depth: depth}
 	if w := workerFrom(ctx); w != nil {
 		e.Stage, e.Worker = w.stage, w.name
 		if w.kind == 'c' {
-			e.Kind = EventEmitted
+			e.Kind = observe.EventEmitted
 		}
 	}
 	if it.marker {
-		e.Kind = EventSentinel
+		e.Kind = observe.EventSentinel
 	}
 	return e
 }
 
-// Live reads a running run's counters. Its methods are safe to call from
-// any goroutine, during the run and after Run returns (then they give the
-// final values).
-type Live struct{ r *run }
-
-// Snapshot is a run's progress at one moment.
-type Snapshot struct {
-	Elapsed time.Duration
-	Stages  []StageProgress
-	Queues  []QueueStats // Depth, MaxDepth, Put, Taken, ...
-}
-
-// StageProgress is one stage's counters at one moment.
-type StageProgress struct {
-	Name    string
-	Kind    string // producer, consumer or replay
-	Workers int
-	// Total is how many items a producer makes in all (count times
-	// replicas, less what a resumed run made before); -1 when unknown.
-	Total int64
-	Taken int64 // consumers: items taken
-	Ledger
-	Idle, Blocked time.Duration // summed over its workers, so far
-}
+// live reads a running run's counters: the observe.Live of its
+// observers.
+type live struct{ r *run }
 
 // Snapshot reads the counters. Reading a NATS queue's depth asks its
 // broker (a round trip).
-func (l *Live) Snapshot() Snapshot {
+func (l *live) Snapshot() observe.Snapshot {
 	r := l.r
-	s := Snapshot{Elapsed: time.Since(r.world.clock.start)}
+	s := observe.Snapshot{Elapsed: time.Since(r.world.clock.start)}
 	for i, p := range r.g.Producers {
 		if !r.selected(p.Name) {
 			continue
@@ -144,7 +125,7 @@ func (l *Live) Snapshot() Snapshot {
 	return s
 }
 
-func (r *run) progress(name, kind string, workers int, total int64, c *counters) StageProgress {
-	return StageProgress{Name: name, Kind: kind, Workers: workers, Total: total, Taken: c.taken.Load(),
+func (r *run) progress(name, kind string, workers int, total int64, c *counters) observe.StageProgress {
+	return observe.StageProgress{Name: name, Kind: kind, Workers: workers, Total: total, Taken: c.taken.Load(),
 		Ledger: c.ledger(), Idle: time.Duration(c.idle.Load()), Blocked: time.Duration(c.blocked.Load())}
 }

@@ -6,6 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 )
 
 // world is the shared state of a run's memory queues: one lock for all of
@@ -19,7 +22,7 @@ type world struct {
 	waits  map[*waiter]struct{}
 	stall  chan Stall // capacity 1; read by the supervisor
 	clock  clock
-	obs    Observer // nil: no events
+	obs    observe.Observer // nil: no events
 }
 
 func newWorld() *world {
@@ -35,7 +38,7 @@ type worker struct {
 }
 
 // event sends an event to the observer, if there is one.
-func (w *world) event(e Event) {
+func (w *world) event(e observe.Event) {
 	if w.obs != nil {
 		e.T = w.clock.elapsed()
 		w.obs.Observe(e)
@@ -127,17 +130,17 @@ func (w *world) wait(ctx context.Context, cond *sync.Cond, op waitOp, q *memQueu
 		delete(w.waits, x)
 		w.active++
 		d := time.Since(since)
-		kind := EventIdle
+		kind := observe.EventIdle
 		if op == opPut {
-			kind = EventBlocked
+			kind = observe.EventBlocked
 		}
-		if c := x.who.c; c != nil && kind == EventBlocked {
+		if c := x.who.c; c != nil && kind == observe.EventBlocked {
 			c.blocked.Add(int64(d))
 		} else if c != nil {
 			c.idle.Add(int64(d))
 		}
 		if w.obs != nil {
-			w.event(Event{Kind: kind, Stage: x.who.stage, Worker: x.who.name, Queue: q.name, Dur: d, Depth: -1})
+			w.event(observe.Event{Kind: kind, Stage: x.who.stage, Worker: x.who.name, Queue: q.name, Dur: d, Depth: -1})
 		}
 	}
 	return ctx.Err()
@@ -186,14 +189,14 @@ type memQueue struct {
 	notEmpty   sync.Cond
 	notFull    sync.Cond
 	idle       sync.Cond
-	stats      QueueStats
-	waits      *histogram // sampled waits from put to take (timing.go); nil until the first
+	stats      queue.Stats
+	waits      *queue.Histogram // sampled waits from put to take (timing.go); nil until the first
 }
 
 func newMemQueue(w *world, name string, capacity int) *memQueue {
 	q := &memQueue{w: w, name: name, capacity: capacity}
 	q.notEmpty.L, q.notFull.L, q.idle.L = &w.mu, &w.mu, &w.mu
-	q.stats = QueueStats{Name: name, Capacity: capacity}
+	q.stats = queue.Stats{Name: name, Capacity: capacity}
 	return q
 }
 
@@ -350,9 +353,9 @@ func (q *memQueue) Get(ctx context.Context) (Item, error) {
 //go:noinline
 func (q *memQueue) recordWait(put int64) {
 	if q.waits == nil {
-		q.waits = new(histogram)
+		q.waits = new(queue.Histogram)
 	}
-	q.waits.add(q.w.clock.now() - put)
+	q.waits.Add(q.w.clock.now() - put)
 }
 
 // takeEvent reports an item (or end marker) just taken. Call with the
@@ -360,7 +363,7 @@ func (q *memQueue) recordWait(put int64) {
 //
 //go:noinline
 func (q *memQueue) takeEvent(ctx context.Context, it Item) {
-	e := Event{Kind: EventTaken, Queue: q.name, Item: it.ID, Depth: q.n}
+	e := observe.Event{Kind: observe.EventTaken, Queue: q.name, Item: it.ID, Depth: q.n}
 	if w := workerFrom(ctx); w != nil {
 		e.Stage, e.Worker = w.stage, w.name
 	}
@@ -400,7 +403,7 @@ func (q *memQueue) Join(ctx context.Context) error {
 func (q *memQueue) Close() {
 	q.w.mu.Lock()
 	if !q.closed {
-		q.w.event(Event{Kind: EventClosed, Queue: q.name, Depth: -1})
+		q.w.event(observe.Event{Kind: observe.EventClosed, Queue: q.name, Depth: -1})
 	}
 	q.closed = true
 	q.notEmpty.Broadcast()
@@ -422,13 +425,13 @@ func (q *memQueue) Drain() []Item {
 	return out
 }
 
-func (q *memQueue) Stats() QueueStats {
+func (q *memQueue) Stats() queue.Stats {
 	q.w.mu.Lock()
 	defer q.w.mu.Unlock()
 	s := q.stats
 	s.Depth = q.n
 	if q.waits != nil {
-		s.Wait = q.waits.stats()
+		s.Wait = q.waits.Stats()
 	}
 	return s
 }

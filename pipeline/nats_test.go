@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -58,7 +59,7 @@ func jsClient(t testing.TB, url string) jetstream.JetStream {
 }
 
 type natsOutcome struct {
-	res    *pipeline.Result
+	res    *observe.Result
 	err    error
 	stdout []string
 	stderr string
@@ -321,7 +322,7 @@ func TestNatsSplitRuns(t *testing.T) {
 			if got := prod.res.Total.Produced; got != 25 {
 				t.Errorf("the producers' part: produced %d, want 25", got)
 			}
-			if q := cons.res.Queues[0]; q.Taken != 25 || q.Received == nil || *q.Received != (pipeline.Received{Taken: 25, Done: 25}) {
+			if q := cons.res.Queues[0]; q.Taken != 25 || q.Received == nil || *q.Received != (observe.Received{Taken: 25, Done: 25}) {
 				t.Errorf("the consumers' part: taken %d, received %+v; want 25 taken and done", q.Taken, q.Received)
 			}
 			for _, o := range []natsOutcome{prod, cons} {
@@ -329,10 +330,10 @@ func TestNatsSplitRuns(t *testing.T) {
 					t.Errorf("shared %v, %v", o.res.Shared, err)
 				}
 			}
-			if got := prod.res.Total; got != (pipeline.Ledger{Produced: 25, HandedOff: 25}) {
+			if got := prod.res.Total; got != (observe.Ledger{Produced: 25, HandedOff: 25}) {
 				t.Errorf("the producers' ledger %+v, want 25 produced and handed off", got)
 			}
-			if got := cons.res.Total; got != (pipeline.Ledger{}) {
+			if got := cons.res.Total; got != (observe.Ledger{}) {
 				t.Errorf("the consumers' ledger %+v, want nothing produced", got)
 			}
 		})
@@ -400,7 +401,7 @@ func TestNatsRedeliveryAndMaxDeliver(t *testing.T) {
 	}
 	main := o.res.Queues[0]
 	if main.Name != "main" || main.Redelivered != 2 || main.Taken != 2 ||
-		*main.Received != (pipeline.Received{Taken: 2, Done: 1, Failed: 1, DeadLettered: 1}) {
+		*main.Received != (observe.Received{Taken: 2, Done: 1, Failed: 1, DeadLettered: 1}) {
 		t.Errorf("queue %s: redelivered %d, taken %d, received %+v; want 2, 2, 1 done and 1 dead-lettered",
 			main.Name, main.Redelivered, main.Taken, main.Received)
 	}

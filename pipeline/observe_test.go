@@ -11,7 +11,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
+	"github.com/pcrun/pcrun/report"
 )
 
 // In a bubble time is virtual, so the summary's times are exact: one
@@ -59,7 +61,7 @@ consumers:
 			t.Errorf("p50 %v, want 100ms within 1/16", w.P50)
 		}
 		var sum bytes.Buffer
-		res.WriteSummary(&sum)
+		report.Text(&sum, res)
 		for _, want := range []string{
 			"  stage  kind      workers  taken  produced  done  filtered  failed  abandoned  rate/s  busy\n",
 			"  p      producer  1        -      4         4     0         0       0          10.0    0%\n",
@@ -79,7 +81,7 @@ func events(t *testing.T, src string) (outcome, []map[string]any) {
 	t.Helper()
 	g := compile(t, src)
 	var evb, out, errb bytes.Buffer
-	ew := pipeline.NewEventWriter(&evb)
+	ew := observe.NewEventWriter(&evb)
 	res, err := pipeline.Run(t.Context(), g, pipeline.Options{Stdout: &out, Stderr: &errb, Observer: ew})
 	if cerr := ew.Close(); cerr != nil {
 		t.Fatal(cerr)
@@ -244,7 +246,7 @@ consumers:
 
 // JSON lines are valid for any name, with fields in a fixed order.
 func TestEventJSON(t *testing.T) {
-	e := pipeline.Event{T: 1500 * time.Microsecond, Kind: pipeline.EventTaken, Stage: "a\"b\\c\n<>&\x01é\u2028",
+	e := observe.Event{T: 1500 * time.Microsecond, Kind: observe.EventTaken, Stage: "a\"b\\c\n<>&\x01é\u2028",
 		Worker: "w-1", Queue: "q", Item: 7, Depth: 0}
 	b := e.AppendJSON(nil)
 	want := `{"t":0.001500,"event":"taken","stage":"a\"b\\c\n\u003c\u003e\u0026\u0001é\u2028","worker":"w-1","queue":"q","item":7,"depth":0}`
@@ -255,11 +257,11 @@ func TestEventJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil || m["stage"] != e.Stage {
 		t.Errorf("unmarshal: %v, stage %q", err, m["stage"])
 	}
-	bad := pipeline.Event{Kind: pipeline.EventFailed, Msg: "x\xffy", Depth: -1}
+	bad := observe.Event{Kind: observe.EventFailed, Msg: "x\xffy", Depth: -1}
 	if err := json.Unmarshal(bad.AppendJSON(nil), &m); err != nil || m["msg"] != "x\ufffdy" {
 		t.Errorf("invalid UTF-8: %v, %q", err, m["msg"])
 	}
-	for k := pipeline.EventRun; k <= pipeline.EventEnd; k++ {
+	for k := observe.EventRun; k <= observe.EventEnd; k++ {
 		if strings.HasPrefix(k.String(), "event") {
 			t.Errorf("event kind %d has no name", k)
 		}
@@ -268,8 +270,8 @@ func TestEventJSON(t *testing.T) {
 
 // An EventWriter keeps the first failed write and returns it from Close.
 func TestEventWriterError(t *testing.T) {
-	ew := pipeline.NewEventWriter(failWriter{})
-	ew.Observe(pipeline.Event{Kind: pipeline.EventRun})
+	ew := observe.NewEventWriter(failWriter{})
+	ew.Observe(observe.Event{Kind: observe.EventRun})
 	if err := ew.Close(); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("Close = %v, want the write error", err)
 	}
@@ -299,8 +301,8 @@ consumers:
       - sleep: 250ms
 `)
 		var mu sync.Mutex
-		var live *pipeline.Live
-		var mid pipeline.Snapshot
+		var live observe.Live
+		var mid observe.Snapshot
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -309,7 +311,7 @@ consumers:
 			mid = live.Snapshot()
 			mu.Unlock()
 		}()
-		res, err := pipeline.Run(t.Context(), g, pipeline.Options{Stdout: io.Discard, OnStart: func(l *pipeline.Live) {
+		res, err := pipeline.Run(t.Context(), g, pipeline.Options{Stdout: io.Discard, OnStart: func(l observe.Live) {
 			mu.Lock()
 			live = l
 			mu.Unlock()

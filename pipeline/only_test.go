@@ -10,6 +10,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -47,7 +48,7 @@ func runOnly(t *testing.T, src string, only ...string) outcome {
 	return o
 }
 
-func stageNames(r *pipeline.Result) []string {
+func stageNames(r *observe.Result) []string {
 	var out []string
 	for _, s := range r.Stages {
 		out = append(out, s.Name)
@@ -55,7 +56,7 @@ func stageNames(r *pipeline.Result) []string {
 	return out
 }
 
-func queueNames(r *pipeline.Result) []string {
+func queueNames(r *observe.Result) []string {
 	var out []string
 	for _, q := range r.Queues {
 		out = append(out, q.Name)

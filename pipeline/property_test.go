@@ -49,7 +49,9 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
+	"github.com/pcrun/pcrun/report"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -101,7 +103,7 @@ type caseStats struct {
 	withLetters, withSpill    int
 }
 
-func (s *caseStats) add(res *pipeline.Result) {
+func (s *caseStats) add(res *observe.Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stops == nil {
@@ -564,7 +566,7 @@ func (o *observed) onPut(queue string, v any) {
 
 // ran is one run of a case, as seen from outside.
 type ran struct {
-	res    *pipeline.Result
+	res    *observe.Result
 	err    error
 	obs    *observed
 	stderr string
@@ -649,7 +651,7 @@ func (c *propCase) run(t *rapid.T, resume *pipeline.Resume) *ran {
 		t.Logf("err: %v\nstderr:\n%s", r.err, e)
 		if r.res != nil {
 			var sum bytes.Buffer
-			r.res.WriteSummary(&sum)
+			report.Text(&sum, r.res)
 			t.Logf("summary:\n%s", sum.String())
 		}
 	})
@@ -836,22 +838,22 @@ func (o *observed) parseStdout(c *propCase, out string) {
 	}
 }
 
-func (c *propCase) queueLedger(res *pipeline.Result, name string) (pipeline.QueueLedger, bool) {
+func (c *propCase) queueLedger(res *observe.Result, name string) (observe.QueueLedger, bool) {
 	for _, q := range res.Queues {
 		if q.Name == name {
 			return q, true
 		}
 	}
-	return pipeline.QueueLedger{}, false
+	return observe.QueueLedger{}, false
 }
 
-func (c *propCase) stage(res *pipeline.Result, name string) pipeline.StageStats {
+func (c *propCase) stage(res *observe.Result, name string) observe.StageStats {
 	for _, s := range res.Stages {
 		if s.Name == name {
 			return s
 		}
 	}
-	return pipeline.StageStats{}
+	return observe.StageStats{}
 }
 
 func qname(j int) string { return fmt.Sprintf("q%d", j) }
@@ -864,7 +866,7 @@ type putFailures struct {
 	letters   []int // per stage: dead letters
 }
 
-func (c *propCase) putFailures(res *pipeline.Result) putFailures {
+func (c *propCase) putFailures(res *observe.Result) putFailures {
 	var pf putFailures
 	q0, _ := c.queueLedger(res, "q0")
 	for k := range c.producers {
@@ -891,7 +893,7 @@ func (c *propCase) putFailures(res *pipeline.Result) putFailures {
 
 // checkLedger: every ledger balances, the totals are the sum of the
 // stages, and the ledgers agree with what was put and printed.
-func (c *propCase) checkLedger(v *verdict, res *pipeline.Result, obs *observed) {
+func (c *propCase) checkLedger(v *verdict, res *observe.Result, obs *observed) {
 	if err := res.Balanced(); err != nil {
 		v.Errorf("%v", err)
 	}
@@ -995,7 +997,7 @@ func (c *propCase) checkLedger(v *verdict, res *pipeline.Result, obs *observed) 
 // checkOutputs: nothing is handled twice, an item reaches a stage only
 // through the one before, every stage does to an item what the file says,
 // and a run that ended by itself did all of it.
-func (c *propCase) checkOutputs(v *verdict, res *pipeline.Result, obs *observed) {
+func (c *propCase) checkOutputs(v *verdict, res *observe.Result, obs *observed) {
 	if len(obs.bad) > 0 {
 		v.Errorf("unexpected stdout lines: %q", obs.bad)
 	}
@@ -1147,7 +1149,7 @@ func (c *propCase) checkOutputs(v *verdict, res *pipeline.Result, obs *observed)
 
 // expect is what a run that handles every item does: the ids each stage
 // finishes (sorted), the dead letters, and the ledger.
-func (c *propCase) expect() (want [][]string, dead []letterKey, l pipeline.Ledger) {
+func (c *propCase) expect() (want [][]string, dead []letterKey, l observe.Ledger) {
 	want = make([][]string, len(c.stages))
 	for _, it := range c.items() {
 		j, how := c.fate(it.n)
@@ -1198,13 +1200,13 @@ func mapKeys[K comparable](m map[K]int) []K {
 // complete: the run was not stopped early, so every item was handled.
 // A deadlock under `none` is detected only once every producer finished
 // and every queue is empty.
-func (c *propCase) complete(res *pipeline.Result) bool {
+func (c *propCase) complete(res *observe.Result) bool {
 	return res.Stop == "" || res.Stop == "deadlock"
 }
 
 // checkError: the error says how the run ended, and the file decides
 // that whenever nothing external (deadline, signal) interferes.
-func (c *propCase) checkError(v *verdict, res *pipeline.Result, err error) {
+func (c *propCase) checkError(v *verdict, res *observe.Result, err error) {
 	l := res.Total
 	stopped := l.Failed - l.Skipped - l.DeadLettered
 	var dl *pipeline.DeadlockError
@@ -1289,7 +1291,7 @@ func (c *propCase) checkError(v *verdict, res *pipeline.Result, err error) {
 // checkTiming: a deadline or signal ends the run within the grace period,
 // a second signal at once; a complete run took at least its producers'
 // delays.
-func (c *propCase) checkTiming(v *verdict, res *pipeline.Result, err error) {
+func (c *propCase) checkTiming(v *verdict, res *observe.Result, err error) {
 	if c.deadline > 0 && res.Elapsed > c.deadline+c.grace {
 		v.Errorf("took %s, past deadline %s + grace %s", res.Elapsed, c.deadline, c.grace)
 	}
@@ -1342,7 +1344,7 @@ func (c *propCase) checkTiming(v *verdict, res *pipeline.Result, err error) {
 // checkRetriesAndStall: a run that handled every item retried each one
 // exactly as its stage's on_error says; a deadlock names every consumer
 // replica, waiting to take from its queue, and nothing else.
-func (c *propCase) checkRetriesAndStall(v *verdict, res *pipeline.Result, err error, stderr string) {
+func (c *propCase) checkRetriesAndStall(v *verdict, res *observe.Result, err error, stderr string) {
 	var dl *pipeline.DeadlockError
 	if errors.As(err, &dl) {
 		var got, want []string
@@ -1396,7 +1398,7 @@ func (c *propCase) checkRetriesAndStall(v *verdict, res *pipeline.Result, err er
 // short (their input item is spilled instead), each once, and only items
 // that really were abandoned; producer records say where each producer
 // replica stopped.
-func (c *propCase) checkSpill(v *verdict, res *pipeline.Result, obs *observed, data []byte) {
+func (c *propCase) checkSpill(v *verdict, res *observe.Result, obs *observed, data []byte) {
 	var items []pipeline.SpillRecord
 	next := map[string]int{} // "pK.R" -> next
 	for i, line := range bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) {

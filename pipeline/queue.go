@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"errors"
+
+	"github.com/pcrun/pcrun/queue"
 )
 
 // Item is a value travelling through a queue.
@@ -45,23 +47,5 @@ type Queue interface {
 	// Drain removes and returns the items still queued (end of a run).
 	Drain() []Item
 	// Stats returns counters for the summary.
-	Stats() QueueStats
-}
-
-// QueueStats are a queue's counters.
-type QueueStats struct {
-	Name      string `json:"name"`
-	Capacity  int    `json:"capacity"` // 0: unbounded
-	Put       int64  `json:"put"`
-	Taken     int64  `json:"taken"`
-	MaxDepth  int    `json:"max_depth"`
-	Depth     int    `json:"depth"`
-	Markers   int64  `json:"markers,omitempty"`
-	Abandoned int64  `json:"abandoned"` // left in the queue at the end
-	// Redelivered counts deliveries of items taken from a NATS queue that
-	// had been delivered before (at least once: a reader died or timed out).
-	Redelivered int64 `json:"redelivered,omitempty"`
-	// Wait is how long items waited in the queue from put to take,
-	// sampled (timing.go); nil when none was measured (a NATS queue).
-	Wait *WaitStats `json:"wait,omitempty"`
+	Stats() queue.Stats
 }

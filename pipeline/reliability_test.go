@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -25,7 +26,7 @@ func (p *panicky) Write(b []byte) (int, error) {
 	return p.Buffer.Write(b)
 }
 
-func runWith(t *testing.T, src string, opts pipeline.Options) (*pipeline.Result, error, string) {
+func runWith(t *testing.T, src string, opts pipeline.Options) (*observe.Result, error, string) {
 	t.Helper()
 	var errb bytes.Buffer
 	if opts.Stdout == nil {

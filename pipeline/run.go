@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/lines"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -21,7 +23,7 @@ type Options struct {
 	// Stdout receives `print` lines, one whole line per write. Nil discards.
 	Stdout io.Writer
 	// Stderr receives notices: failures as they happen, signals, deadline.
-	// Nil discards. The summary is not written here; see Result.WriteSummary.
+	// Nil discards. The summary is not written here; see package report.
 	Stderr io.Writer
 	// Signals delivers SIGINT/SIGTERM (or anything else: every value counts
 	// as one signal). The first stops the producers and lets the queues
@@ -72,7 +74,7 @@ type Options struct {
 	// Observer, when not nil, receives the run's events (observe.go):
 	// `pcrun run --events`, the timeline. Without one, the run pays a
 	// nil check per event.
-	Observer Observer
+	Observer observe.Observer
 	// Log receives the run's notices: failures, retries, skipped and
 	// dead-lettered items, stops and signals (warn and error), and the
 	// life of workers and queues (debug). Nil: a LogHandler on Stderr at
@@ -86,7 +88,7 @@ type Options struct {
 	// before the workers start, with the run's Live counters (progress
 	// bars, metrics). It must return quickly; Live stays readable after
 	// Run returns.
-	OnStart func(*Live)
+	OnStart func(observe.Live)
 }
 
 // Errors Run returns; cmd/pcrun maps them to exit codes.
@@ -124,7 +126,7 @@ func (e *ResumeError) Unwrap() error { return e.Err }
 type run struct {
 	g      *stages.Graph
 	opts   Options
-	out    *lineWriter
+	out    *lines.Writer
 	world  *world
 	queues map[string]Queue
 	mem    map[string]*memQueue
@@ -164,14 +166,14 @@ type run struct {
 // saying so. The result is nil when nothing ran: a *ResumeError, an
 // *OutputError (a write step's file cannot be opened), a *SelectionError, a *LateWriterError (its writers registered after a
 // NATS queue ended), or a broker that could not be reached.
-func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
+func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, error) {
 	if opts.Stdout == nil {
 		opts.Stdout = io.Discard
 	}
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
-	opts.Stderr = &lockedWriter{w: opts.Stderr} // workers and the supervisor both write notices
+	opts.Stderr = lines.NewLocked(opts.Stderr) // workers and the supervisor both write notices
 	if opts.Log == nil {
 		opts.Log = slog.New(NewLogHandler(opts.Stderr, slog.LevelInfo))
 	}
@@ -186,7 +188,7 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	}
 	r := &run{
 		pause: sleep, jitter: rand.Float64,
-		g: g, opts: opts, out: newLineWriter(opts.Stdout), world: newWorld(),
+		g: g, opts: opts, out: lines.New(opts.Stdout), world: newWorld(),
 		queues: map[string]Queue{}, mem: map[string]*memQueue{}, qstats: map[string]*queueCounters{},
 		writersLeft: map[string]*atomic.Int64{}, failed: make(chan struct{}, 1),
 		proc: processID(), received: map[string]*counters{}, aborted: make(chan error, 1),
@@ -240,14 +242,14 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 
 	start := time.Now()
 	r.world.clock.start, r.world.obs = start, opts.Observer
-	r.world.event(Event{Kind: EventRun, Stage: g.Name, Msg: start.Format(time.RFC3339Nano), Depth: -1})
+	r.world.event(observe.Event{Kind: observe.EventRun, Stage: g.Name, Msg: start.Format(time.RFC3339Nano), Depth: -1})
 	for _, q := range g.Queues {
 		if r.uses(q) && r.world.obs != nil {
-			r.world.event(Event{Kind: EventQueue, Queue: q.Name, Capacity: r.queues[q.Name].Stats().Capacity, Depth: -1})
+			r.world.event(observe.Event{Kind: observe.EventQueue, Queue: q.Name, Capacity: r.queues[q.Name].Stats().Capacity, Depth: -1})
 		}
 	}
 	if opts.OnStart != nil {
-		opts.OnStart(&Live{r: r})
+		opts.OnStart(&live{r: r})
 	}
 	var wg sync.WaitGroup
 	r.startWorkers(&wg)
@@ -255,13 +257,13 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 	go func() { wg.Wait(); close(done) }()
 	stop, deadlock := r.supervise(ctx, done)
 	<-done
-	if err := r.out.close(); err != nil { // the last buffered lines: output.go
+	if err := r.out.Close(); err != nil { // the last buffered lines: internal/lines
 		opts.Log.Error(fmt.Sprintf("writing stdout: %v", err), "err", err)
 	}
 	writeErr := closeWrites(r.files) // flushed and synced: write.go
 
 	res := r.result(time.Since(start), stop)
-	r.world.event(Event{Kind: EventEnd, Stage: g.Name, Msg: res.Total.format(res.Shared), Depth: -1})
+	r.world.event(observe.Event{Kind: observe.EventEnd, Stage: g.Name, Msg: res.Total.Format(res.Shared), Depth: -1})
 	if err := res.Balanced(); err != nil {
 		opts.Log.Error(err.Error())
 		return res, err
@@ -282,7 +284,7 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*Result, error) {
 
 // outcome is the error Run (and Simulate) returns for a run that ended
 // with res, stopped early for stop (nil if it was not), deadlocked or not.
-func outcome(res *Result, stop error, deadlock *DeadlockError) error {
+func outcome(res *observe.Result, stop error, deadlock *DeadlockError) error {
 	l := res.Total
 	stopped := l.Failed - l.Skipped - l.DeadLettered // failed with on_error: stop
 	switch {
@@ -467,7 +469,7 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 				r.hardCancel(stop) // drained as far as anything can go
 			default:
 				deadlock = &DeadlockError{Stall: s, Strategy: string(r.g.Strategy)}
-				r.world.event(Event{Kind: EventDeadlock, Msg: deadlock.Error(), Depth: -1})
+				r.world.event(observe.Event{Kind: observe.EventDeadlock, Msg: deadlock.Error(), Depth: -1})
 				stop = deadlock
 				r.softStop(deadlock)
 				r.hardCancel(deadlock)
@@ -619,8 +621,8 @@ func reasonOf(cause error) string {
 
 // result drains the queues (what is left was never consumed: abandoned)
 // and collects the counters.
-func (r *run) result(elapsed time.Duration, stop error) *Result {
-	res := &Result{Pipeline: r.g.Name, Strategy: string(r.g.Strategy), Elapsed: elapsed}
+func (r *run) result(elapsed time.Duration, stop error) *observe.Result {
+	res := &observe.Result{Pipeline: r.g.Name, Strategy: string(r.g.Strategy), Elapsed: elapsed}
 	for _, q := range r.g.Queues {
 		if !r.uses(q) {
 			continue
@@ -633,7 +635,7 @@ func (r *run) result(elapsed time.Duration, stop error) *Result {
 			r.abandonedEvent(nil, q.Name, it.ID)
 		}
 		st := r.queues[q.Name].Stats()
-		ql := QueueLedger{QueueStats: st, Ledger: Ledger{
+		ql := observe.QueueLedger{Stats: st, Ledger: observe.Ledger{
 			Produced: st.Put, Done: qc.done.Load(), Filtered: qc.filtered.Load(),
 			Failed: qc.failed.Load(), Abandoned: qc.abandoned.Load(),
 		}}
@@ -641,22 +643,22 @@ func (r *run) result(elapsed time.Duration, stop error) *Result {
 			// Shared: what was put here is handed off; what was taken
 			// here, whoever put it, is accounted for in Received.
 			ql.Shared = true
-			ql.Ledger = Ledger{Produced: st.Put, Abandoned: qc.abandoned.Load(), HandedOff: qc.handedOff.Load()}
+			ql.Ledger = observe.Ledger{Produced: st.Put, Abandoned: qc.abandoned.Load(), HandedOff: qc.handedOff.Load()}
 		}
 		if rc := r.received[q.Name]; rc != nil && len(r.queues[q.Name].(*natsQueue).readers) > 0 {
-			ql.Received = &Received{Taken: rc.taken.Load(), Done: rc.done.Load(), Filtered: rc.filtered.Load(),
+			ql.Received = &observe.Received{Taken: rc.taken.Load(), Done: rc.done.Load(), Filtered: rc.filtered.Load(),
 				Failed: rc.failed.Load(), Skipped: rc.skipped.Load(), DeadLettered: rc.deadLettered.Load(),
 				HandedBack: rc.handedOff.Load()}
 			if res.Received == nil {
-				res.Received = new(Received)
+				res.Received = new(observe.Received)
 			}
-			res.Received.add(*ql.Received)
+			res.Received.Add(*ql.Received)
 		}
 		res.Queues = append(res.Queues, ql)
 	}
 	res.Shared = len(r.received) > 0
-	row := func(name, kind string, workers int, c *counters) StageStats {
-		st := StageStats{Name: name, Kind: kind, Workers: workers, Taken: c.taken.Load(), Ledger: c.ledger(),
+	row := func(name, kind string, workers int, c *counters) observe.StageStats {
+		st := observe.StageStats{Name: name, Kind: kind, Workers: workers, Taken: c.taken.Load(), Ledger: c.ledger(),
 			Idle: time.Duration(c.idle.Load()), Blocked: time.Duration(c.blocked.Load())}
 		n := st.Produced
 		if kind == "consumer" {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -33,7 +34,7 @@ func compile(t *testing.T, src string) *stages.Graph {
 }
 
 type outcome struct {
-	res    *pipeline.Result
+	res    *observe.Result
 	err    error
 	stdout []string
 	stderr string
@@ -77,7 +78,7 @@ func items(prefix string, n int) []string {
 	return out
 }
 
-func totals(r *pipeline.Result) string {
+func totals(r *observe.Result) string {
 	l := r.Total
 	return fmt.Sprintf("produced=%d done=%d failed=%d abandoned=%d", l.Produced, l.Done+l.Filtered, l.Failed, l.Abandoned)
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/lines"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -119,7 +121,7 @@ type sim struct {
 // exited; it never sleeps. Options.OnStart is not called (a simulation
 // is over before anyone could look). Signals and ctx stop it as they stop
 // a real run, at the virtual time they arrive.
-func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions) (*Result, error) {
+func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions) (*observe.Result, error) {
 	if err := CheckSimulate(g); err != nil {
 		return nil, err
 	}
@@ -150,7 +152,7 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 	r.world.obs, r.world.clock.virt = opts.Observer, &s.now
 	r.pause, r.jitter = s.sleep, s.rng.Float64
 	r.onFail = func() { s.begin(errFailure, "a stage failed") }
-	r.out = newLineWriter(simOut{s})
+	r.out = lines.New(simOut{s})
 	for _, q := range g.Queues {
 		if !r.uses(q) {
 			continue
@@ -172,9 +174,9 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 	r.soft, r.softStop = context.WithCancelCause(r.hard)
 	defer r.hardCancel(errFinished)
 
-	s.r.world.event(Event{Kind: EventRun, Stage: g.Name, Msg: time.Unix(0, 0).UTC().Format(time.RFC3339Nano), Depth: -1})
+	s.r.world.event(observe.Event{Kind: observe.EventRun, Stage: g.Name, Msg: time.Unix(0, 0).UTC().Format(time.RFC3339Nano), Depth: -1})
 	for _, q := range s.queues {
-		s.r.world.event(Event{Kind: EventQueue, Queue: q.name, Capacity: q.capacity, Depth: -1})
+		s.r.world.event(observe.Event{Kind: observe.EventQueue, Queue: q.name, Capacity: q.capacity, Depth: -1})
 	}
 	s.start()
 	if g.Deadline > 0 {
@@ -196,11 +198,11 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 		for _, it := range q.Drain() {
 			r.stats[it.Origin].abandoned.Add(1)
 			qc.abandoned.Add(1)
-			s.r.world.event(Event{Kind: EventAbandoned, Queue: q.name, Item: it.ID, Depth: -1})
+			s.r.world.event(observe.Event{Kind: observe.EventAbandoned, Queue: q.name, Item: it.ID, Depth: -1})
 		}
 	}
 	res := r.result(s.now, s.stop)
-	s.r.world.event(Event{Kind: EventEnd, Stage: g.Name, Msg: res.Total.format(false), Depth: -1})
+	s.r.world.event(observe.Event{Kind: observe.EventEnd, Stage: g.Name, Msg: res.Total.Format(false), Depth: -1})
 	if err := res.Balanced(); err != nil {
 		opts.Log.Error(err.Error())
 		return res, err

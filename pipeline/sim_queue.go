@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 )
 
 // simQueue is a memory queue on the simulator's virtual clock: FIFO, with
@@ -23,8 +26,8 @@ type simQueue struct {
 	getters    []*proc
 	putters    []*proc
 	joiners    []*proc
-	stats      QueueStats
-	waits      histogram
+	stats      queue.Stats
+	waits      queue.Histogram
 }
 
 type simSlot struct {
@@ -35,7 +38,7 @@ type simSlot struct {
 var _ Queue = (*simQueue)(nil)
 
 func newSimQueue(s *sim, name string, capacity int) *simQueue {
-	return &simQueue{s: s, name: name, capacity: capacity, stats: QueueStats{Name: name, Capacity: capacity}}
+	return &simQueue{s: s, name: name, capacity: capacity, stats: queue.Stats{Name: name, Capacity: capacity}}
 }
 
 func (q *simQueue) Name() string { return q.name }
@@ -81,16 +84,16 @@ func (q *simQueue) wait(ctx context.Context, op waitOp, list *[]*proc) error {
 	s.yield <- struct{}{}
 	<-p.wake
 	d := s.now - p.since
-	kind := EventIdle
+	kind := observe.EventIdle
 	if op == opPut {
-		kind = EventBlocked
+		kind = observe.EventBlocked
 	}
-	if c := p.w.c; c != nil && kind == EventBlocked {
+	if c := p.w.c; c != nil && kind == observe.EventBlocked {
 		c.blocked.Add(int64(d))
 	} else if c != nil {
 		c.idle.Add(int64(d))
 	}
-	s.r.world.event(Event{Kind: kind, Stage: p.w.stage, Worker: p.w.name, Queue: q.name, Dur: d, Depth: -1})
+	s.r.world.event(observe.Event{Kind: kind, Stage: p.w.stage, Worker: p.w.name, Queue: q.name, Dur: d, Depth: -1})
 	return ctx.Err()
 }
 
@@ -149,11 +152,11 @@ func (q *simQueue) Get(ctx context.Context) (Item, error) {
 	sl := q.pop()
 	if !sl.it.marker {
 		q.stats.Taken++
-		q.waits.add(int64(q.s.now - sl.at))
+		q.waits.Add(int64(q.s.now - sl.at))
 	}
 	q.wakeFirst(q.putters)
 	if q.s.r.opts.Observer != nil {
-		e := Event{Kind: EventTaken, Queue: q.name, Item: sl.it.ID, Depth: q.len()}
+		e := observe.Event{Kind: observe.EventTaken, Queue: q.name, Item: sl.it.ID, Depth: q.len()}
 		if w := workerFrom(ctx); w != nil {
 			e.Stage, e.Worker = w.stage, w.name
 		}
@@ -182,7 +185,7 @@ func (q *simQueue) Join(ctx context.Context) error {
 
 func (q *simQueue) Close() {
 	if !q.closed {
-		q.s.r.world.event(Event{Kind: EventClosed, Queue: q.name, Depth: -1})
+		q.s.r.world.event(observe.Event{Kind: observe.EventClosed, Queue: q.name, Depth: -1})
 	}
 	q.closed = true
 	q.wakeAll(&q.getters)
@@ -201,11 +204,11 @@ func (q *simQueue) Drain() []Item {
 	return out
 }
 
-func (q *simQueue) Stats() QueueStats {
+func (q *simQueue) Stats() queue.Stats {
 	st := q.stats
 	st.Depth = q.len()
-	if q.waits.n > 0 {
-		st.Wait = q.waits.stats()
+	if q.waits.N() > 0 {
+		st.Wait = q.waits.Stats()
 	}
 	return st
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 )
 
 // The simulator's scheduler: the workers (procs), the heap of what is due
@@ -184,7 +185,7 @@ func (s *sim) stalled() {
 		}
 		st.sort()
 		s.deadlock = &DeadlockError{Stall: st, Strategy: string(s.r.g.Strategy)}
-		s.r.world.event(Event{Kind: EventDeadlock, Msg: s.deadlock.Error(), Depth: -1})
+		s.r.world.event(observe.Event{Kind: observe.EventDeadlock, Msg: s.deadlock.Error(), Depth: -1})
 		s.stop = s.deadlock
 		s.softStop(s.deadlock)
 		s.hardCancel(s.deadlock)

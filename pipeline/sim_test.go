@@ -15,21 +15,22 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
 
 type simOutcome struct {
-	res    *pipeline.Result
+	res    *observe.Result
 	err    error
 	stdout string
 	stderr string
-	events []pipeline.Event
+	events []observe.Event
 }
 
-type eventLog struct{ events []pipeline.Event }
+type eventLog struct{ events []observe.Event }
 
-func (l *eventLog) Observe(e pipeline.Event) { l.events = append(l.events, e) }
+func (l *eventLog) Observe(e observe.Event) { l.events = append(l.events, e) }
 
 // simulate simulates g outside any synctest bubble, with a generous
 // real-time guard that only detects a hang: a simulation never sleeps.
@@ -66,7 +67,7 @@ func lines(s string) []string {
 
 // ledgers is what a run's accounting says, stage by stage and queue by
 // queue, without its times.
-func ledgers(r *pipeline.Result) string {
+func ledgers(r *observe.Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "total: %s stop=%q\n", r.Total, r.Stop)
 	for _, s := range r.Stages {
@@ -126,7 +127,7 @@ func stripWorkers(ls []string) []string {
 var replica = regexp.MustCompile(`\b([a-z]+)-[0-9]+\b`)
 
 // checkPrintOrder checks that events come in virtual-time order.
-func checkPrintOrder(t *testing.T, events []pipeline.Event) {
+func checkPrintOrder(t *testing.T, events []observe.Event) {
 	t.Helper()
 	for i := 1; i < len(events); i++ {
 		if events[i].T < events[i-1].T {

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -87,11 +88,11 @@ func (s *sim) consumer(pr *proc, cs *stages.Consumer, replica, row int) {
 		case err == nil && outcome == stages.Filtered:
 			origin.filtered.Add(1)
 			qc.filtered.Add(1)
-			r.itemEvent(pr.w, EventFiltered, cs.From, it.ID, nil)
+			r.itemEvent(pr.w, observe.EventFiltered, cs.From, it.ID, nil)
 		case err == nil:
 			origin.done.Add(1)
 			qc.done.Add(1)
-			r.itemEvent(pr.w, EventDone, cs.From, it.ID, nil)
+			r.itemEvent(pr.w, observe.EventDone, cs.From, it.ID, nil)
 		case ctx.Err() != nil:
 			origin.abandoned.Add(1)
 			qc.abandoned.Add(1)
@@ -99,7 +100,7 @@ func (s *sim) consumer(pr *proc, cs *stages.Consumer, replica, row int) {
 		default:
 			origin.failed.Add(1)
 			qc.failed.Add(1)
-			r.itemEvent(pr.w, EventFailed, cs.From, it.ID, cause(err))
+			r.itemEvent(pr.w, observe.EventFailed, cs.From, it.ID, cause(err))
 			r.giveUp(ctx, cs, pr.w.name, row, origin, it, attempts, err)
 		}
 		in.Ack(it)

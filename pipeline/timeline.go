@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/pcrun/pcrun/observe"
 )
 
 // Timeline is an Observer that draws the run (`pcrun run --timeline`): a
@@ -64,59 +66,59 @@ func NewTimeline() *Timeline {
 
 // Observe records an event. It is safe for concurrent use and does not
 // block beyond a short critical section.
-func (t *Timeline) Observe(e Event) {
+func (t *Timeline) Observe(e observe.Event) {
 	at := int64(e.T)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.end = max(t.end, at)
 	switch e.Kind {
-	case EventRun:
+	case observe.EventRun:
 		t.name, t.started = e.Stage, e.Msg
-	case EventQueue:
+	case observe.EventQueue:
 		t.queue(e.Queue).capacity = e.Capacity
-	case EventEnd:
+	case observe.EventEnd:
 		t.ledger, t.ended = e.Msg, true
-	case EventStarted:
+	case observe.EventStarted:
 		if w := t.worker(e); w.start < 0 || at < w.start {
 			w.start = at
 		}
-	case EventStopped:
+	case observe.EventStopped:
 		t.worker(e).stop = at
-	case EventIdle, EventBlocked:
+	case observe.EventIdle, observe.EventBlocked:
 		if e.Worker == "" || e.Dur <= 0 {
 			return
 		}
 		w, q := t.worker(e), t.queue(e.Queue)
 		sp := tlSpan{start: max(at-int64(e.Dur), 0), end: at, n: 1, q: q.idx}
-		if e.Kind == EventBlocked {
+		if e.Kind == observe.EventBlocked {
 			sp.blocked, q.blocked = sp.end-sp.start, true
 		} else {
 			sp.idle = sp.end - sp.start
 		}
 		w.spans.add(sp)
-	case EventProduced, EventEmitted, EventSentinel, EventTaken:
+	case observe.EventProduced, observe.EventEmitted, observe.EventSentinel, observe.EventTaken:
 		if e.Queue != "" && e.Depth >= 0 {
 			q := t.queue(e.Queue)
 			q.maxDepth = max(q.maxDepth, e.Depth)
 			q.depth.add(at, int32(min(e.Depth, math.MaxInt32)))
 		}
-		if e.Worker != "" && e.Kind != EventSentinel {
+		if e.Worker != "" && e.Kind != observe.EventSentinel {
 			if w := t.worker(e); w.kind == 0 {
 				w.kind = 'p'
-				if e.Kind == EventTaken {
+				if e.Kind == observe.EventTaken {
 					w.kind = 'c'
 				}
 			}
 		}
-	case EventFailed:
+	case observe.EventFailed:
 		if e.Worker != "" {
 			t.worker(e).fails.add(at, 0)
 		}
-	case EventClosed:
+	case observe.EventClosed:
 		if q := t.queue(e.Queue); q.closed < 0 {
 			q.closed = at
 		}
-	case EventDeadlock:
+	case observe.EventDeadlock:
 		if len(t.deadlocks) < 16 {
 			t.deadlocks = append(t.deadlocks, tlMark{at, e.Msg})
 		}
@@ -124,7 +126,7 @@ func (t *Timeline) Observe(e Event) {
 }
 
 // worker returns e's worker's record, made on first sight. Call with t.mu.
-func (t *Timeline) worker(e Event) *tlWorker {
+func (t *Timeline) worker(e observe.Event) *tlWorker {
 	if w := t.lastW; w != nil && w.name == e.Worker && w.stage == e.Stage {
 		return w
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -28,42 +29,42 @@ const oddStage = `eat<&">`
 // basicEvents is a fixed run: producers make-1 and make-2 fill queue main
 // (capacity 3), make-2 is blocked on it, consumers eat<&">-1 and -2 are idle
 // at first, one item fails, the queue is closed and drained.
-func basicEvents() []Event {
+func basicEvents() []observe.Event {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	const mk = "make"
-	var evs []Event
-	add := func(t int, k EventKind, stage, worker, queue string, depth int, dur int) {
-		evs = append(evs, Event{T: ms(t), Kind: k, Stage: stage, Worker: worker, Queue: queue, Depth: depth, Dur: ms(dur)})
+	var evs []observe.Event
+	add := func(t int, k observe.EventKind, stage, worker, queue string, depth int, dur int) {
+		evs = append(evs, observe.Event{T: ms(t), Kind: k, Stage: stage, Worker: worker, Queue: queue, Depth: depth, Dur: ms(dur)})
 	}
-	evs = append(evs, Event{Kind: EventRun, Stage: "basic", Msg: "2026-01-02T03:04:05Z", Depth: -1})
-	add(0, EventStarted, mk, "make-1", "", -1, 0)
-	add(0, EventStarted, mk, "make-2", "", -1, 0)
-	add(0, EventStarted, oddStage, oddStage+"-1", "", -1, 0)
-	add(0, EventStarted, oddStage, oddStage+"-2", "", -1, 0)
-	add(10, EventProduced, mk, "make-1", "main", 1, 0)
-	add(20, EventProduced, mk, "make-2", "main", 2, 0)
-	add(30, EventProduced, mk, "make-1", "main", 3, 0)
-	add(60, EventIdle, oddStage, oddStage+"-1", "main", -1, 60)
-	add(60, EventTaken, oddStage, oddStage+"-1", "main", 2, 0)
-	add(60, EventBlocked, mk, "make-2", "main", -1, 35)
-	add(60, EventProduced, mk, "make-2", "main", 3, 0)
-	add(70, EventIdle, oddStage, oddStage+"-2", "main", -1, 70)
-	add(70, EventTaken, oddStage, oddStage+"-2", "main", 2, 0)
-	add(75, EventProduced, mk, "make-1", "main", 3, 0)
-	add(110, EventBlocked, mk, "make-1", "main", -1, 30)
-	add(110, EventTaken, oddStage, oddStage+"-1", "main", 2, 0)
-	add(110, EventProduced, mk, "make-1", "main", 3, 0)
-	add(120, EventFailed, oddStage, oddStage+"-2", "main", -1, 0)
-	add(120, EventTaken, oddStage, oddStage+"-2", "main", 2, 0)
-	add(120, EventStopped, mk, "make-1", "", -1, 0)
-	add(120, EventStopped, mk, "make-2", "", -1, 0)
-	add(125, EventClosed, "", "", "main", -1, 0)
-	add(160, EventTaken, oddStage, oddStage+"-1", "main", 1, 0)
-	add(170, EventTaken, oddStage, oddStage+"-2", "main", 0, 0)
-	add(210, EventIdle, oddStage, oddStage+"-1", "main", -1, 10)
-	add(210, EventStopped, oddStage, oddStage+"-1", "", -1, 0)
-	add(220, EventStopped, oddStage, oddStage+"-2", "", -1, 0)
-	evs = append(evs, Event{T: ms(220), Kind: EventEnd, Stage: "basic", Msg: "produced 6 = done 5 + filtered 0 + failed 1 + abandoned 0", Depth: -1})
+	evs = append(evs, observe.Event{Kind: observe.EventRun, Stage: "basic", Msg: "2026-01-02T03:04:05Z", Depth: -1})
+	add(0, observe.EventStarted, mk, "make-1", "", -1, 0)
+	add(0, observe.EventStarted, mk, "make-2", "", -1, 0)
+	add(0, observe.EventStarted, oddStage, oddStage+"-1", "", -1, 0)
+	add(0, observe.EventStarted, oddStage, oddStage+"-2", "", -1, 0)
+	add(10, observe.EventProduced, mk, "make-1", "main", 1, 0)
+	add(20, observe.EventProduced, mk, "make-2", "main", 2, 0)
+	add(30, observe.EventProduced, mk, "make-1", "main", 3, 0)
+	add(60, observe.EventIdle, oddStage, oddStage+"-1", "main", -1, 60)
+	add(60, observe.EventTaken, oddStage, oddStage+"-1", "main", 2, 0)
+	add(60, observe.EventBlocked, mk, "make-2", "main", -1, 35)
+	add(60, observe.EventProduced, mk, "make-2", "main", 3, 0)
+	add(70, observe.EventIdle, oddStage, oddStage+"-2", "main", -1, 70)
+	add(70, observe.EventTaken, oddStage, oddStage+"-2", "main", 2, 0)
+	add(75, observe.EventProduced, mk, "make-1", "main", 3, 0)
+	add(110, observe.EventBlocked, mk, "make-1", "main", -1, 30)
+	add(110, observe.EventTaken, oddStage, oddStage+"-1", "main", 2, 0)
+	add(110, observe.EventProduced, mk, "make-1", "main", 3, 0)
+	add(120, observe.EventFailed, oddStage, oddStage+"-2", "main", -1, 0)
+	add(120, observe.EventTaken, oddStage, oddStage+"-2", "main", 2, 0)
+	add(120, observe.EventStopped, mk, "make-1", "", -1, 0)
+	add(120, observe.EventStopped, mk, "make-2", "", -1, 0)
+	add(125, observe.EventClosed, "", "", "main", -1, 0)
+	add(160, observe.EventTaken, oddStage, oddStage+"-1", "main", 1, 0)
+	add(170, observe.EventTaken, oddStage, oddStage+"-2", "main", 0, 0)
+	add(210, observe.EventIdle, oddStage, oddStage+"-1", "main", -1, 10)
+	add(210, observe.EventStopped, oddStage, oddStage+"-1", "", -1, 0)
+	add(220, observe.EventStopped, oddStage, oddStage+"-2", "", -1, 0)
+	evs = append(evs, observe.Event{T: ms(220), Kind: observe.EventEnd, Stage: "basic", Msg: "produced 6 = done 5 + filtered 0 + failed 1 + abandoned 0", Depth: -1})
 	return evs
 }
 
@@ -277,7 +278,7 @@ consumers:
 			t.Errorf("rows %v, %d blocked spans, %d depth paths, %d capacity lines; want 3 rows, blocked spans, a path and a line",
 				doc.workers, doc.rects["blocked"], doc.classes["depth-max"], doc.classes["capacity"])
 		}
-		if !strings.Contains(b.String(), res.Total.format(res.Shared)) {
+		if !strings.Contains(b.String(), res.Total.Format(res.Shared)) {
 			t.Error("the picture lacks the ledger line")
 		}
 	})
@@ -287,7 +288,7 @@ consumers:
 // time waited and the deepest spike.
 func TestTimelineBounded(t *testing.T) {
 	tl := NewTimeline()
-	tl.Observe(Event{Kind: EventRun, Stage: "long", Depth: -1})
+	tl.Observe(observe.Event{Kind: observe.EventRun, Stage: "long", Depth: -1})
 	const n = 1_000_000 // 2 million puts and takes
 	var idle time.Duration
 	for i := range n {
@@ -296,18 +297,18 @@ func TestTimelineBounded(t *testing.T) {
 		if i == n/3 {
 			depth = 1000
 		}
-		tl.Observe(Event{T: at, Kind: EventProduced, Stage: "p", Worker: "p-1", Queue: "q", Item: uint64(i + 1), Depth: depth})
-		tl.Observe(Event{T: at, Kind: EventTaken, Stage: "c", Worker: "c-1", Queue: "q", Item: uint64(i + 1), Depth: max(depth-1, 0)})
+		tl.Observe(observe.Event{T: at, Kind: observe.EventProduced, Stage: "p", Worker: "p-1", Queue: "q", Item: uint64(i + 1), Depth: depth})
+		tl.Observe(observe.Event{T: at, Kind: observe.EventTaken, Stage: "c", Worker: "c-1", Queue: "q", Item: uint64(i + 1), Depth: max(depth-1, 0)})
 		if i%3 == 0 {
 			d := time.Duration(300+i%500) * time.Nanosecond
 			idle += d
-			tl.Observe(Event{T: at, Kind: EventIdle, Stage: "c", Worker: "c-1", Queue: "q", Dur: d, Depth: -1})
+			tl.Observe(observe.Event{T: at, Kind: observe.EventIdle, Stage: "c", Worker: "c-1", Queue: "q", Dur: d, Depth: -1})
 		}
 		if i%5 == 0 {
-			tl.Observe(Event{T: at, Kind: EventBlocked, Stage: "p", Worker: "p-1", Queue: "q", Dur: 200 * time.Nanosecond, Depth: -1})
+			tl.Observe(observe.Event{T: at, Kind: observe.EventBlocked, Stage: "p", Worker: "p-1", Queue: "q", Dur: 200 * time.Nanosecond, Depth: -1})
 		}
 	}
-	tl.Observe(Event{T: (n + 1) * time.Microsecond, Kind: EventEnd, Stage: "long", Depth: -1})
+	tl.Observe(observe.Event{T: (n + 1) * time.Microsecond, Kind: observe.EventEnd, Stage: "long", Depth: -1})
 
 	for _, w := range tl.workers {
 		if l := len(w.spans.s); l > tlSpanBound || cap(w.spans.s) > 2*tlSpanBound {
@@ -360,6 +361,6 @@ func BenchmarkTimelineObserve(b *testing.B) {
 	tl := NewTimeline()
 	for i := range b.N {
 		at := time.Duration(i+1) * time.Microsecond
-		tl.Observe(Event{T: at, Kind: EventTaken, Stage: "c", Worker: "c-1", Queue: "q", Item: uint64(i + 1), Depth: i % 7})
+		tl.Observe(observe.Event{T: at, Kind: observe.EventTaken, Stage: "c", Worker: "c-1", Queue: "q", Item: uint64(i + 1), Depth: i % 7})
 	}
 }

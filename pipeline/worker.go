@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -146,7 +147,7 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 			qc.failed.Add(1)
 			err := fmt.Errorf("delivered %d times and never finished (max_deliver %d): "+
 				"the readers it went to died or held it past ack_wait", n, r.g.Queue(cs.From).MaxDeliver)
-			r.itemEvent(me, EventFailed, cs.From, it.ID, err)
+			r.itemEvent(me, observe.EventFailed, cs.From, it.ID, err)
 			r.giveUp(ctx, cs, w.Name(), row, origin, it, 1, err)
 			in.Ack(it)
 			continue
@@ -156,13 +157,13 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 			origin.filtered.Add(1)
 			qc.filtered.Add(1)
 			if r.world.obs != nil {
-				r.itemEvent(me, EventFiltered, cs.From, it.ID, nil)
+				r.itemEvent(me, observe.EventFiltered, cs.From, it.ID, nil)
 			}
 		case err == nil:
 			origin.done.Add(1)
 			qc.done.Add(1)
 			if r.world.obs != nil {
-				r.itemEvent(me, EventDone, cs.From, it.ID, nil)
+				r.itemEvent(me, observe.EventDone, cs.From, it.ID, nil)
 			}
 		case ctx.Err() != nil && r.handBack(in, it):
 			origin.handedOff.Add(1) // back on the broker, for another process's reader
@@ -175,7 +176,7 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 		default:
 			origin.failed.Add(1)
 			qc.failed.Add(1)
-			r.itemEvent(me, EventFailed, cs.From, it.ID, cause(err))
+			r.itemEvent(me, observe.EventFailed, cs.From, it.ID, cause(err))
 			r.giveUp(ctx, cs, w.Name(), row, origin, it, attempts, err)
 		}
 		in.Ack(it)
@@ -280,7 +281,7 @@ type effects struct {
 	me  *worker
 }
 
-func (fx *effects) Print(line []byte) error { return printLine(fx.r.out, line) }
+func (fx *effects) Print(line []byte) error { return fx.r.out.PrintBytes(line) }
 
 func (fx *effects) Emit(ctx context.Context, v any) error {
 	c := fx.r.stats[fx.row]
@@ -359,7 +360,7 @@ func (r *run) produceOne(ctx context.Context, w *stages.ProducerWorker, me *work
 		return true, false
 	}
 	if ok {
-		_ = printLine(r.out, line)
+		_ = r.out.Print(line)
 	}
 	return true, true
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/pcrun/pcrun/internal/lines"
 )
 
 // OutputError: a file a `write` step appends to cannot be opened; the run
@@ -14,14 +16,14 @@ func (e *OutputError) Error() string { return e.Err.Error() }
 func (e *OutputError) Unwrap() error { return e.Err }
 
 // outFile is a file the run's write steps append to. Every worker writing
-// to the path shares it: its lineWriter takes whole lines, never two
+// to the path shares it: its lines.Writer takes whole lines, never two
 // interleaved, and buffers them (see output.go); the file is flushed,
 // synced and closed when every worker has exited, however the run ends,
 // so a signal never tears a line.
 type outFile struct {
 	path string
 	f    *os.File
-	w    *lineWriter
+	w    *lines.Writer
 }
 
 // openWrites opens, before any worker starts, every file the graph's
@@ -37,7 +39,7 @@ func openWrites(paths []string) (map[string]*outFile, error) {
 			}
 			return nil, &OutputError{fmt.Errorf("cannot open %s for a write step: %w", p, errors.Unwrap(err))}
 		}
-		files[p] = &outFile{path: p, f: f, w: newLineWriter(f)}
+		files[p] = &outFile{path: p, f: f, w: lines.New(f)}
 	}
 	return files, nil
 }
@@ -47,7 +49,7 @@ func openWrites(paths []string) (map[string]*outFile, error) {
 func closeWrites(files map[string]*outFile) error {
 	var first error
 	for _, o := range files {
-		err := o.w.close()
+		err := o.w.Close()
 		if info, serr := o.f.Stat(); err == nil && serr == nil && info.Mode().IsRegular() {
 			err = o.f.Sync() // a device or a pipe (/dev/null, a FIFO) has nothing to sync
 		}
@@ -67,5 +69,5 @@ func (fx *effects) Write(path string, line []byte) error {
 	if o == nil {
 		return fmt.Errorf("%s was not opened before the run (a bug in pcrun)", path)
 	}
-	return printLine(o.w, line)
+	return o.w.PrintBytes(line)
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pcrun/pcrun/pipeline"
+	"github.com/pcrun/pcrun/observe"
 )
 
 const freshYAML = `
@@ -48,11 +48,11 @@ func TestRunFresh(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("--fresh: exit %d\n%s", code, stderr)
 	}
-	var res pipeline.Result
+	var res observe.Result
 	if err := json.Unmarshal([]byte(stderr[strings.Index(stderr, "{"):]), &res); err != nil {
 		t.Fatal(err)
 	}
-	if !res.Shared || res.Total != (pipeline.Ledger{Produced: 3, HandedOff: 3}) {
+	if !res.Shared || res.Total != (observe.Ledger{Produced: 3, HandedOff: 3}) {
 		t.Errorf("--fresh: shared %v, ledger %+v; want 3 produced and handed off", res.Shared, res.Total)
 	}
 	// The consumers see the new items only: `done` was purged too.

@@ -10,11 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pcrun/pcrun/observe"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/pcrun/pcrun/pipeline"
 )
 
 // metricsServer is `pcrun run --metrics-addr`: a Prometheus endpoint,
@@ -28,9 +27,9 @@ import (
 type metricsServer struct {
 	ln   net.Listener
 	srv  *http.Server
-	live atomic.Pointer[pipeline.Live] // nil until the run starts
-	wg   sync.WaitGroup                // the Serve goroutine
-	err  error                         // what Serve returned; read after wg.Wait
+	live atomic.Pointer[observe.Live] // nil until the run starts
+	wg   sync.WaitGroup               // the Serve goroutine
+	err  error                        // what Serve returned; read after wg.Wait
 }
 
 // metricsGrace is how long Close lets scrapes in progress finish before it
@@ -76,7 +75,7 @@ func startMetrics(addr string) (*metricsServer, error) {
 
 // Attach makes the scrapes report l, the run's counters. It may be called
 // while a scrape is in progress.
-func (m *metricsServer) Attach(l *pipeline.Live) { m.live.Store(l) }
+func (m *metricsServer) Attach(l observe.Live) { m.live.Store(&l) }
 
 // Addr returns the address listened on (HOST:PORT, with the port that
 // port 0 picked).
@@ -142,7 +141,7 @@ var (
 // runCollector turns a Snapshot of the run into metrics at each scrape.
 // Before the run starts it reports only pcrun_run_started 0.
 type runCollector struct {
-	live *atomic.Pointer[pipeline.Live]
+	live *atomic.Pointer[observe.Live]
 }
 
 func (c runCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -161,7 +160,7 @@ func (c runCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descStarted, prometheus.GaugeValue, 0)
 		return
 	}
-	s := l.Snapshot()
+	s := (*l).Snapshot()
 	ch <- prometheus.MustNewConstMetric(descStarted, prometheus.GaugeValue, 1)
 	ch <- prometheus.MustNewConstMetric(descElapsed, prometheus.GaugeValue, s.Elapsed.Seconds())
 	for _, st := range s.Stages {

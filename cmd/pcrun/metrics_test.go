@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -155,10 +156,10 @@ func TestMetricsEndpoint(t *testing.T) {
 	if err != nil || g == nil {
 		t.Fatalf("compile: %v %v", err, ds)
 	}
-	var live atomic.Pointer[pipeline.Live]
+	var live atomic.Pointer[observe.Live]
 	_, err = pipeline.Run(context.Background(), g, pipeline.Options{
 		Stdout: io.Discard, Stderr: io.Discard,
-		OnStart: func(l *pipeline.Live) { live.Store(l); m.Attach(l) },
+		OnStart: func(l observe.Live) { live.Store(&l); m.Attach(l) },
 	})
 	if err != nil {
 		t.Fatalf("run: %v", err)

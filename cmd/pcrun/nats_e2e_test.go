@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pcrun/pcrun/pipeline"
+	"github.com/pcrun/pcrun/observe"
 )
 
 // End to end across real processes: `pcrun broker`, one producer process
@@ -65,7 +65,7 @@ func (l *pipeLines) items(re *regexp.Regexp) []string {
 
 // summary parses the JSON summary a process printed on stderr, after its
 // notices, and checks that its part of the ledger balances.
-func summary(t *testing.T, p *proc) pipeline.Result {
+func summary(t *testing.T, p *proc) observe.Result {
 	t.Helper()
 	text := p.stderr.text()
 	i := strings.Index(text, "\n{\n")
@@ -74,7 +74,7 @@ func summary(t *testing.T, p *proc) pipeline.Result {
 	} else if i < 0 {
 		t.Fatalf("no JSON summary on stderr:\n%s", text)
 	}
-	var res pipeline.Result
+	var res observe.Result
 	if err := json.Unmarshal([]byte(text[i+1:]), &res); err != nil {
 		t.Fatalf("summary: %v\n%s", err, text)
 	}
@@ -119,7 +119,7 @@ func TestNatsE2EShare(t *testing.T) {
 	if len(ate1) == 0 || len(ate2) == 0 {
 		t.Errorf("the consumers took %d and %d items: one did nothing", len(ate1), len(ate2))
 	}
-	if l := summary(t, prod); l.Total != (pipeline.Ledger{Produced: n, HandedOff: n}) || l.Received != nil {
+	if l := summary(t, prod); l.Total != (observe.Ledger{Produced: n, HandedOff: n}) || l.Received != nil {
 		t.Errorf("producer's part: %+v, received %+v; want %d produced and handed off", l.Total, l.Received, n)
 	}
 	var taken int64
@@ -127,7 +127,7 @@ func TestNatsE2EShare(t *testing.T) {
 		res := summary(t, c)
 		r := res.Received
 		ate := int64(len(c.stdout.items(ateRE)))
-		if r == nil || *r != (pipeline.Received{Taken: ate, Done: ate}) || res.Total != (pipeline.Ledger{}) || res.Queues[0].Redelivered != 0 {
+		if r == nil || *r != (observe.Received{Taken: ate, Done: ate}) || res.Total != (observe.Ledger{}) || res.Queues[0].Redelivered != 0 {
 			t.Errorf("consumer %d's part: %+v, received %+v, redelivered %d; want %d taken and done, nothing produced",
 				i+1, res.Total, r, res.Queues[0].Redelivered, ate)
 		} else {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -18,7 +19,7 @@ import (
 // before the run, so a bad flag or a busy port stops it before anything
 // runs, and finished after it.
 type watchers struct {
-	events       *pipeline.EventWriter
+	events       *observe.EventWriter
 	eventsFile   *os.File // nil for stderr
 	timeline     *pipeline.Timeline
 	timelinePath string
@@ -33,8 +34,8 @@ type watchers struct {
 // (exit 2) nothing is left open.
 func watch(c *cli.Context, stderr io.Writer, opts *pipeline.Options) (*watchers, error) {
 	w := &watchers{stderr: stderr}
-	var obs pipeline.Observers
-	var onStart []func(*pipeline.Live)
+	var obs observe.Observers
+	var onStart []func(observe.Live)
 	fail := func(msg, hint string) (*watchers, error) {
 		w.close()
 		return nil, cli.Exit(fmt.Sprintf("pcrun: error: %s\nhint: %s", msg, hint), exitUsage)
@@ -69,7 +70,7 @@ func watch(c *cli.Context, stderr io.Writer, opts *pipeline.Options) (*watchers,
 			}
 			w.eventsFile, out = f, f
 		}
-		w.events = pipeline.NewEventWriter(out)
+		w.events = observe.NewEventWriter(out)
 		obs = append(obs, w.events)
 	}
 	if addr := c.String("metrics-addr"); addr != "" {
@@ -92,7 +93,7 @@ func watch(c *cli.Context, stderr io.Writer, opts *pipeline.Options) (*watchers,
 		opts.Observer = obs
 	}
 	if len(onStart) > 0 {
-		opts.OnStart = func(l *pipeline.Live) {
+		opts.OnStart = func(l observe.Live) {
 			for _, f := range onStart {
 				f(l)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -109,7 +110,7 @@ func runCase(ctx context.Context, pl *config.Pipeline, t *config.Test, environ [
 		OnPut:  out.put,
 		Stdin:  strings.NewReader(t.Stdin),
 	}
-	var res *pipeline.Result
+	var res *observe.Result
 	var err error
 	if simulated {
 		res, err = pipeline.Simulate(caseCtx, g, runOpts, pipeline.SimOptions{Seed: caseSeed})
@@ -291,7 +292,7 @@ func compareItems(what string, want []config.TestItem, got []any) []problem {
 }
 
 // compareLedger checks the totals the case names.
-func compareLedger(want []config.Total, res *pipeline.Result) []problem {
+func compareLedger(want []config.Total, res *observe.Result) []problem {
 	if len(want) == 0 || res == nil {
 		return nil
 	}

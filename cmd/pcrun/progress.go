@@ -15,7 +15,8 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
-	"github.com/pcrun/pcrun/pipeline"
+	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 )
 
 // Live progress (`pcrun run --progress`): while a run goes on, stderr
@@ -155,7 +156,7 @@ func (a aboveBars) Write(b []byte) (int, error) {
 // Start starts the goroutine that reads l every progressPoll and updates
 // the bars; Stop ends it. It returns at once: the first reading, which
 // for a NATS queue asks its broker, is the goroutine's.
-func (p *progress) Start(l *pipeline.Live) {
+func (p *progress) Start(l observe.Live) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.started || p.stopped {
@@ -192,7 +193,7 @@ func (p *progress) Stop() {
 
 // poll reads l and redraws every progressPoll until Stop; the last
 // reading is drawn by Stop.
-func (p *progress) poll(l *pipeline.Live) {
+func (p *progress) poll(l observe.Live) {
 	s := l.Snapshot()
 	p.addRows(s)
 	if len(p.rows) == 0 {
@@ -226,7 +227,7 @@ func (p *progress) poll(l *pipeline.Live) {
 // addRows makes the bars for the stages and queues of s: producers (and
 // the replay of a resumed run), queues, then consumers, the way items
 // flow. Writes go through the container from now on.
-func (p *progress) addRows(s pipeline.Snapshot) {
+func (p *progress) addRows(s observe.Snapshot) {
 	var rows []*progressRow
 	for i, st := range s.Stages {
 		if st.Kind != "consumer" {
@@ -317,7 +318,7 @@ func (blankFiller) Build() mpb.BarFiller {
 }
 
 // update moves the row to the counters of s.
-func (r *progressRow) update(s pipeline.Snapshot) {
+func (r *progressRow) update(s observe.Snapshot) {
 	var t rowText
 	var cur int64
 	switch r.kind {
@@ -365,7 +366,7 @@ func (r *progressRow) rated(count int64, elapsed time.Duration) {
 // stageText is a producer's or consumer's row: items made (of its
 // total) or taken, the rate, then for a producer the time left and how
 // many of its items failed, for a consumer the items it emitted.
-func stageText(st pipeline.StageProgress, rate float64) rowText {
+func stageText(st observe.StageProgress, rate float64) rowText {
 	t := rowText{rate: formatRate(rate)}
 	if st.Kind == "consumer" {
 		t.count = fmt.Sprintf("%d taken", st.Taken)
@@ -399,7 +400,7 @@ func stageText(st pipeline.StageProgress, rate float64) rowText {
 
 // queueText is a queue's row: its depth (of its capacity), the deepest it
 // got.
-func queueText(q pipeline.QueueStats) rowText {
+func queueText(q queue.Stats) rowText {
 	t := rowText{count: fmt.Sprintf("%d queued", q.Depth), rate: fmt.Sprintf("max %d", q.MaxDepth)}
 	if q.Capacity > 0 {
 		t.count = fmt.Sprintf("%d/%d queued", q.Depth, q.Capacity)

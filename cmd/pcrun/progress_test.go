@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
-
-	"github.com/pcrun/pcrun/pipeline"
+	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 )
 
 // barsYAML runs for about half a second: two producers of 20 items, 20ms
@@ -304,38 +304,38 @@ func TestProgressEnabled(t *testing.T) {
 }
 
 func TestProgressText(t *testing.T) {
-	st := pipeline.StageProgress{Name: "alpha", Kind: "producer", Total: 20}
+	st := observe.StageProgress{Name: "alpha", Kind: "producer", Total: 20}
 	st.Produced = 5
-	with := func(f func(*pipeline.StageProgress)) pipeline.StageProgress {
+	with := func(f func(*observe.StageProgress)) observe.StageProgress {
 		s := st
 		f(&s)
 		return s
 	}
-	cook := pipeline.StageProgress{Name: "cook", Kind: "consumer", Total: -1, Taken: 7}
+	cook := observe.StageProgress{Name: "cook", Kind: "consumer", Total: -1, Taken: 7}
 	cook.Produced = 3 // emitted downstream
 	for _, c := range []struct {
-		st   pipeline.StageProgress
+		st   observe.StageProgress
 		rate float64
 		want rowText
 	}{
 		{st, 2.5, rowText{"5/20 made", "2.5/s", "ETA 6s"}},
 		{st, 0, rowText{"5/20 made", "0.0/s", "ETA ?"}},
 		{st, 1000, rowText{"5/20 made", "1000/s", "ETA <1s"}},
-		{with(func(s *pipeline.StageProgress) { s.Failed = 2 }), 2.5, rowText{"5/20 made", "2.5/s", "ETA 6s, 2 failed"}},
-		{with(func(s *pipeline.StageProgress) { s.Produced = 20 }), 3, rowText{"20/20 made", "3.0/s", "done"}},
-		{with(func(s *pipeline.StageProgress) { s.Total = -1 }), 3, rowText{"5 made", "3.0/s", ""}},
-		{with(func(s *pipeline.StageProgress) { s.Kind = "replay" }), 3, rowText{"5/20 replayed", "3.0/s", "ETA 5s"}},
-		{pipeline.StageProgress{Name: "eater", Kind: "consumer", Total: -1, Taken: 7}, 12.4, rowText{"7 taken", "12/s", ""}},
+		{with(func(s *observe.StageProgress) { s.Failed = 2 }), 2.5, rowText{"5/20 made", "2.5/s", "ETA 6s, 2 failed"}},
+		{with(func(s *observe.StageProgress) { s.Produced = 20 }), 3, rowText{"20/20 made", "3.0/s", "done"}},
+		{with(func(s *observe.StageProgress) { s.Total = -1 }), 3, rowText{"5 made", "3.0/s", ""}},
+		{with(func(s *observe.StageProgress) { s.Kind = "replay" }), 3, rowText{"5/20 replayed", "3.0/s", "ETA 5s"}},
+		{observe.StageProgress{Name: "eater", Kind: "consumer", Total: -1, Taken: 7}, 12.4, rowText{"7 taken", "12/s", ""}},
 		{cook, 0.25, rowText{"7 taken", "0.2/s", "3 emitted"}},
 	} {
 		if got := stageText(c.st, c.rate); got != c.want {
 			t.Errorf("stageText(%+v, %v) = %q, want %q", c.st, c.rate, got, c.want)
 		}
 	}
-	if got, want := queueText(pipeline.QueueStats{Capacity: 5, Depth: 3, MaxDepth: 5}), (rowText{"3/5 queued", "max 5", ""}); got != want {
+	if got, want := queueText(queue.Stats{Capacity: 5, Depth: 3, MaxDepth: 5}), (rowText{"3/5 queued", "max 5", ""}); got != want {
 		t.Errorf("queueText = %q, want %q", got, want)
 	}
-	if got, want := queueText(pipeline.QueueStats{Depth: 30, MaxDepth: 41}), (rowText{"30 queued", "max 41", ""}); got != want {
+	if got, want := queueText(queue.Stats{Depth: 30, MaxDepth: 41}), (rowText{"30 queued", "max 41", ""}); got != want {
 		t.Errorf("queueText unbounded = %q, want %q", got, want)
 	}
 }

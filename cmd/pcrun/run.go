@@ -13,7 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
+	"github.com/pcrun/pcrun/report"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -101,7 +103,7 @@ func runAction(c *cli.Context, e *env) error {
 	}
 	opts.Log, _ = newLogger(c, w.stderr)                  // log.go
 	opts.Log.Debug(fmt.Sprintf("random seed %d", g.Seed)) // repeat the run's random values with --seed
-	var res *pipeline.Result
+	var res *observe.Result
 	if c.Bool("simulate") {
 		res, err = simulate(c, g, opts, w.stderr) // sim.go
 	} else {
@@ -154,7 +156,7 @@ func runAction(c *cli.Context, e *env) error {
 		enc.SetIndent("", "  ")
 		enc.Encode(res)
 	default:
-		res.WriteSummary(stderr)
+		report.Text(stderr, res)
 	}
 	var dl *pipeline.DeadlockError
 	var fe *pipeline.FailedError

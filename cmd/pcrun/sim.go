@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -60,7 +61,7 @@ func checkSimulate(c *cli.Context, g *stages.Graph, file string) error {
 
 // simulate runs the graph on the virtual clock and says on stderr how
 // much virtual time it covered, and in how long.
-func simulate(c *cli.Context, g *stages.Graph, opts pipeline.Options, stderr io.Writer) (*pipeline.Result, error) {
+func simulate(c *cli.Context, g *stages.Graph, opts pipeline.Options, stderr io.Writer) (*observe.Result, error) {
 	start := time.Now()
 	res, err := pipeline.Simulate(context.Background(), g, opts, pipeline.SimOptions{Until: c.Duration("until"), Seed: g.Seed})
 	if res != nil && !c.Bool("quiet") && c.String("summary") == "text" {

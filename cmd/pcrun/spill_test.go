@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -75,13 +76,13 @@ func (l *pipeLines) lines() []string {
 
 // summaryJSON decodes the `--summary json` object from stderr and checks
 // that every ledger in it balances and the total is the sum of the stages.
-func summaryJSON(t *testing.T, stderr string) pipeline.Result {
+func summaryJSON(t *testing.T, stderr string) observe.Result {
 	t.Helper()
 	i := strings.Index("\n"+stderr, "\n{\n")
 	if i < 0 {
 		t.Fatalf("no JSON summary in stderr:\n%s", stderr)
 	}
-	var res pipeline.Result
+	var res observe.Result
 	if err := json.NewDecoder(strings.NewReader(stderr[i:])).Decode(&res); err != nil {
 		t.Fatalf("JSON summary: %v\n%s", err, stderr[i:])
 	}
@@ -98,7 +99,7 @@ func summaryJSON(t *testing.T, stderr string) pipeline.Result {
 }
 
 // stage returns the summary line of a stage, failing t if there is none.
-func stage(t *testing.T, res pipeline.Result, name string) pipeline.StageStats {
+func stage(t *testing.T, res observe.Result, name string) observe.StageStats {
 	t.Helper()
 	for _, s := range res.Stages {
 		if s.Name == name {
@@ -106,11 +107,11 @@ func stage(t *testing.T, res pipeline.Result, name string) pipeline.StageStats {
 		}
 	}
 	t.Fatalf("no stage %q in the summary", name)
-	return pipeline.StageStats{}
+	return observe.StageStats{}
 }
 
-// queue returns the ledger of a queue, failing t if there is none.
-func queue(t *testing.T, res pipeline.Result, name string) pipeline.Ledger {
+// queueLedger returns the ledger of a queue, failing t if there is none.
+func queueLedger(t *testing.T, res observe.Result, name string) observe.Ledger {
 	t.Helper()
 	for _, q := range res.Queues {
 		if q.Name == name {
@@ -118,7 +119,7 @@ func queue(t *testing.T, res pipeline.Result, name string) pipeline.Ledger {
 		}
 	}
 	t.Fatalf("no queue %q in the summary", name)
-	return pipeline.Ledger{}
+	return observe.Ledger{}
 }
 
 // spillContent is a spill file read back.
@@ -276,7 +277,7 @@ func resumeToEnd(t *testing.T, file, spill string, set ...string) resumed {
 // the producer record says where it stopped, one item record per abandoned
 // item (nothing else abandons items here: no emits), and every item made is
 // either eaten or spilled, never both. It returns the spilled items.
-func checkSingleStage(t *testing.T, res pipeline.Result, sp spillContent, stdout []string) []string {
+func checkSingleStage(t *testing.T, res observe.Result, sp spillContent, stdout []string) []string {
 	t.Helper()
 	if res.Stop != "interrupt" {
 		t.Errorf("summary stop %q, want interrupt", res.Stop)
@@ -360,7 +361,7 @@ func TestSpillResumeAfterSignal(t *testing.T) {
 					t.Errorf("%s (being eaten or queued at the signal) is not in the spill file: %q", want, spilled)
 				}
 			}
-			if n := queue(t, res, "main").Abandoned; n < 5 {
+			if n := queueLedger(t, res, "main").Abandoned; n < 5 {
 				t.Errorf("queue main: %d abandoned, want at least 5 (2 mid-steps, 3 queued)", n)
 			}
 			notice := fmt.Sprintf("%d abandoned item(s) written to %s; finish with: pcrun run --resume %s", len(sp.items), spill, spill)
@@ -411,7 +412,7 @@ var servedRE = regexp.MustCompile(`^(\S+) Served (.+)$`)
 // chainRun is an interrupted run of waiter -> orders -> cook -> dishes ->
 // server, resumed to its end.
 type chainRun struct {
-	res    pipeline.Result
+	res    observe.Result
 	spill  spillContent
 	first  []string // stdout of the interrupted run
 	served map[string]int
@@ -451,7 +452,7 @@ func interruptChain(t *testing.T, file, served string, produced int, midPut int6
 	if int64(len(orders)) != waiter.Abandoned {
 		t.Errorf("%d orders spilled, waiter abandoned %d", len(orders), waiter.Abandoned)
 	}
-	if q := queue(t, c.res, "dishes"); int64(len(dishes)) != q.Abandoned {
+	if q := queueLedger(t, c.res, "dishes"); int64(len(dishes)) != q.Abandoned {
 		t.Errorf("%d dishes spilled, the dishes queue abandoned %d", len(dishes), q.Abandoned)
 	}
 	if got := cook.Abandoned - int64(len(dishes)); got != midPut {

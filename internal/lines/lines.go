@@ -1,4 +1,6 @@
-package pipeline
+// Package lines writes whole lines to a writer shared by goroutines: a
+// run's `print` lines, its events, its notices.
+package lines
 
 import (
 	"io"
@@ -6,7 +8,7 @@ import (
 	"sync"
 )
 
-// lineWriter writes the `print` lines of a run to its stdout: whole lines,
+// Writer writes the `print` lines of a run to its stdout: whole lines,
 // never two interleaved, in the order the workers print them (so each
 // worker's lines keep their order).
 //
@@ -17,14 +19,14 @@ import (
 // one writes each line at once, with no timer. A printer that finds
 // maxBuffered bytes waiting writes them itself, so a slow reader slows the
 // printers down instead of the buffer growing. Every write holds whole
-// lines. close, called when the run's workers have all exited (however the
+// lines. Close, called when the run's workers have all exited (however the
 // run ends: done, deadline, signal, deadlock), writes what is left. A
 // failed write is kept and returned by every later Print, failing those
 // items; the lines of the failed write fail no item.
 //
 // To any other writer (a test's buffer) each Print is one Write, made by
 // the printing worker, so an error or a panic in Write belongs to its item.
-type lineWriter struct {
+type Writer struct {
 	w        io.Writer
 	buffered bool
 
@@ -48,18 +50,26 @@ const (
 	maxKeep = 256 << 10
 )
 
-func newLineWriter(w io.Writer) *lineWriter {
+// New returns a Writer to w, buffered when w is an *os.File.
+func New(w io.Writer) *Writer {
 	_, file := w.(*os.File)
-	return &lineWriter{w: w, buffered: file, kick: make(chan struct{}, 1)}
+	return &Writer{w: w, buffered: file, kick: make(chan struct{}, 1)}
 }
 
 // Print writes one line (a newline is added). Buffered, it blocks only
 // when maxBuffered bytes wait: then it writes them.
-func (l *lineWriter) Print(line string) error { return printLine(l, line) }
+func (l *Writer) Print(line string) error { return printLine(l, line) }
+
+// PrintBytes is Print for a line in a scratch buffer: the line is copied
+// before it returns.
+func (l *Writer) PrintBytes(line []byte) error { return printLine(l, line) }
+
+// Buffered reports whether lines are gathered and written by a flusher.
+func (l *Writer) Buffered() bool { return l.buffered }
 
 // printLine is Print for a line as a string or as bytes (a worker's
 // scratch buffer, copied before it returns).
-func printLine[T string | []byte](l *lineWriter, line T) error {
+func printLine[T string | []byte](l *Writer, line T) error {
 	l.mu.Lock()
 	if !l.buffered || l.closed {
 		defer l.mu.Unlock()
@@ -94,14 +104,14 @@ func printLine[T string | []byte](l *lineWriter, line T) error {
 
 // flusher writes the waiting lines each time Print says the buffer is no
 // longer empty, until close.
-func (l *lineWriter) flusher() {
+func (l *Writer) flusher() {
 	for range l.kick {
 		_ = l.flush() // kept in l.err
 	}
 }
 
 // flush writes the lines waiting, if any.
-func (l *lineWriter) flush() error {
+func (l *Writer) flush() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	l.mu.Lock()
@@ -125,9 +135,9 @@ func (l *lineWriter) flush() error {
 	return err
 }
 
-// close stops the flusher and writes the lines still waiting. Call it once
+// Close stops the flusher and writes the lines still waiting. Call it once
 // every worker has exited; it returns the first failed write, if any.
-func (l *lineWriter) close() error {
+func (l *Writer) Close() error {
 	if !l.buffered {
 		return nil
 	}
@@ -142,14 +152,17 @@ func (l *lineWriter) close() error {
 	return l.flush()
 }
 
-// lockedWriter serializes writes to a writer shared by goroutines (the
+// Locked serializes writes to a writer shared by goroutines (the
 // notices a run writes to stderr).
-type lockedWriter struct {
+type Locked struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+// NewLocked returns w with its writes serialized.
+func NewLocked(w io.Writer) *Locked { return &Locked{w: w} }
+
+func (l *Locked) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
