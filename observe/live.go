@@ -2,8 +2,6 @@ package observe
 
 import (
 	"time"
-
-	"github.com/pcrun/pcrun/queue"
 )
 
 // Live reads a running run's counters. Its methods are safe to call from
@@ -19,7 +17,7 @@ type Live interface {
 type Snapshot struct {
 	Elapsed time.Duration
 	Stages  []StageProgress
-	Queues  []queue.Stats // Depth, MaxDepth, Put, Taken, ...
+	Queues  []QueueStats // Depth, MaxDepth, Put, Taken, ...
 }
 
 // StageProgress is one stage's counters at one moment.

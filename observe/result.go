@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/pcrun/pcrun/queue"
 )
 
 // Ledger is the accounting of a run, a stage or a queue: every item
@@ -128,7 +126,7 @@ type StageStats struct {
 // queue shared with other processes, every item put is handed off, and
 // Received accounts for the items taken from it here.
 type QueueLedger struct {
-	queue.Stats
+	QueueStats
 	// Shared: a NATS queue shared with other processes.
 	Shared   bool      `json:"shared,omitempty"`
 	Ledger   Ledger    `json:"ledger"`

@@ -28,7 +28,7 @@ consumers: [{name: c, replicas: 3, do: [sleep: 1ms]}]
 		}
 		q := res.Queues[0]
 		if q.MaxDepth != 5 || q.Put != 600 || res.Total.Done != 600 {
-			t.Errorf("queue %+v, ledger %s: want max depth 5 (the capacity), 600 put and done", q.Stats, res.Total)
+			t.Errorf("queue %+v, ledger %s: want max depth 5 (the capacity), 600 put and done", q.QueueStats, res.Total)
 		}
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/observe"
-	"github.com/pcrun/pcrun/queue"
 )
 
 // world is the shared state of a run's memory queues: one lock for all of
@@ -189,14 +188,14 @@ type memQueue struct {
 	notEmpty   sync.Cond
 	notFull    sync.Cond
 	idle       sync.Cond
-	stats      queue.Stats
-	waits      *queue.Histogram // sampled waits from put to take (timing.go); nil until the first
+	stats      observe.QueueStats
+	waits      *observe.Histogram // sampled waits from put to take (timing.go); nil until the first
 }
 
 func newMemQueue(w *world, name string, capacity int) *memQueue {
 	q := &memQueue{w: w, name: name, capacity: capacity}
 	q.notEmpty.L, q.notFull.L, q.idle.L = &w.mu, &w.mu, &w.mu
-	q.stats = queue.Stats{Name: name, Capacity: capacity}
+	q.stats = observe.QueueStats{Name: name, Capacity: capacity}
 	return q
 }
 
@@ -353,7 +352,7 @@ func (q *memQueue) Get(ctx context.Context) (Item, error) {
 //go:noinline
 func (q *memQueue) recordWait(put int64) {
 	if q.waits == nil {
-		q.waits = new(queue.Histogram)
+		q.waits = new(observe.Histogram)
 	}
 	q.waits.Add(q.w.clock.now() - put)
 }
@@ -425,7 +424,7 @@ func (q *memQueue) Drain() []Item {
 	return out
 }
 
-func (q *memQueue) Stats() queue.Stats {
+func (q *memQueue) Stats() observe.QueueStats {
 	q.w.mu.Lock()
 	defer q.w.mu.Unlock()
 	s := q.stats

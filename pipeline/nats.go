@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/pcrun/pcrun/config"
-	"github.com/pcrun/pcrun/queue"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -442,8 +442,8 @@ func (q *natsQueue) Drain() []Item {
 }
 
 // Stats returns this process's counters; Depth is what the stream holds.
-func (q *natsQueue) Stats() queue.Stats {
-	s := queue.Stats{Name: q.spec.Name, Capacity: q.capacity, Put: q.put.Load(), Taken: q.taken.Load(),
+func (q *natsQueue) Stats() observe.QueueStats {
+	s := observe.QueueStats{Name: q.spec.Name, Capacity: q.capacity, Put: q.put.Load(), Taken: q.taken.Load(),
 		MaxDepth: int(q.maxDepth.Load()), Markers: q.markers.Load(), Abandoned: q.abandoned.Load(),
 		Redelivered: q.redelivered.Load()}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

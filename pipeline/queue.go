@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/pcrun/pcrun/queue"
+	"github.com/pcrun/pcrun/observe"
 )
 
 // Item is a value travelling through a queue.
@@ -47,5 +47,5 @@ type Queue interface {
 	// Drain removes and returns the items still queued (end of a run).
 	Drain() []Item
 	// Stats returns counters for the summary.
-	Stats() queue.Stats
+	Stats() observe.QueueStats
 }

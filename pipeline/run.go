@@ -635,7 +635,7 @@ func (r *run) result(elapsed time.Duration, stop error) *observe.Result {
 			r.abandonedEvent(nil, q.Name, it.ID)
 		}
 		st := r.queues[q.Name].Stats()
-		ql := observe.QueueLedger{Stats: st, Ledger: observe.Ledger{
+		ql := observe.QueueLedger{QueueStats: st, Ledger: observe.Ledger{
 			Produced: st.Put, Done: qc.done.Load(), Filtered: qc.filtered.Load(),
 			Failed: qc.failed.Load(), Abandoned: qc.abandoned.Load(),
 		}}

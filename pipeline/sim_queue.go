@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/observe"
-	"github.com/pcrun/pcrun/queue"
 )
 
 // simQueue is a memory queue on the simulator's virtual clock: FIFO, with
@@ -26,8 +25,8 @@ type simQueue struct {
 	getters    []*proc
 	putters    []*proc
 	joiners    []*proc
-	stats      queue.Stats
-	waits      queue.Histogram
+	stats      observe.QueueStats
+	waits      observe.Histogram
 }
 
 type simSlot struct {
@@ -38,7 +37,7 @@ type simSlot struct {
 var _ Queue = (*simQueue)(nil)
 
 func newSimQueue(s *sim, name string, capacity int) *simQueue {
-	return &simQueue{s: s, name: name, capacity: capacity, stats: queue.Stats{Name: name, Capacity: capacity}}
+	return &simQueue{s: s, name: name, capacity: capacity, stats: observe.QueueStats{Name: name, Capacity: capacity}}
 }
 
 func (q *simQueue) Name() string { return q.name }
@@ -204,7 +203,7 @@ func (q *simQueue) Drain() []Item {
 	return out
 }
 
-func (q *simQueue) Stats() queue.Stats {
+func (q *simQueue) Stats() observe.QueueStats {
 	st := q.stats
 	st.Depth = q.len()
 	if q.waits.N() > 0 {

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pcrun/pcrun/observe"
-	"github.com/pcrun/pcrun/queue"
 )
 
 // Live progress (`pcrun run --progress`): while a run goes on, stderr
@@ -400,7 +399,7 @@ func stageText(st observe.StageProgress, rate float64) rowText {
 
 // queueText is a queue's row: its depth (of its capacity), the deepest it
 // got.
-func queueText(q queue.Stats) rowText {
+func queueText(q observe.QueueStats) rowText {
 	t := rowText{count: fmt.Sprintf("%d queued", q.Depth), rate: fmt.Sprintf("max %d", q.MaxDepth)}
 	if q.Capacity > 0 {
 		t.count = fmt.Sprintf("%d/%d queued", q.Depth, q.Capacity)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/pcrun/pcrun/observe"
-	"github.com/pcrun/pcrun/queue"
 )
 
 // barsYAML runs for about half a second: two producers of 20 items, 20ms
@@ -332,10 +331,10 @@ func TestProgressText(t *testing.T) {
 			t.Errorf("stageText(%+v, %v) = %q, want %q", c.st, c.rate, got, c.want)
 		}
 	}
-	if got, want := queueText(queue.Stats{Capacity: 5, Depth: 3, MaxDepth: 5}), (rowText{"3/5 queued", "max 5", ""}); got != want {
+	if got, want := queueText(observe.QueueStats{Capacity: 5, Depth: 3, MaxDepth: 5}), (rowText{"3/5 queued", "max 5", ""}); got != want {
 		t.Errorf("queueText = %q, want %q", got, want)
 	}
-	if got, want := queueText(queue.Stats{Depth: 30, MaxDepth: 41}), (rowText{"30 queued", "max 41", ""}); got != want {
+	if got, want := queueText(observe.QueueStats{Depth: 30, MaxDepth: 41}), (rowText{"30 queued", "max 41", ""}); got != want {
 		t.Errorf("queueText unbounded = %q, want %q", got, want)
 	}
 }

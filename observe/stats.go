@@ -1,4 +1,4 @@
-package queue
+package observe
 
 import (
 	"math"
@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Stats are a queue's counters.
-type Stats struct {
+// QueueStats are a queue's counters.
+type QueueStats struct {
 	Name      string `json:"name"`
 	Capacity  int    `json:"capacity"` // 0: unbounded
 	Put       int64  `json:"put"`
