@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pcrun/pcrun/queue"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -31,9 +32,9 @@ const (
 // after the put), so next goes back to the first of them, and a run
 // resuming from the spill file makes them again. The per-item loop
 // abandons (and spills) the one item whose put was cut short instead.
-func (r *run) produceBatched(ctx context.Context, w *stages.ProducerWorker, count int, queue string, q *memQueue, row int, next *int) bool {
+func (r *run) produceBatched(ctx context.Context, w *stages.ProducerWorker, count int, to string, q queue.Batcher, row int, next *int) bool {
 	c := r.stats[row]
-	batch := make([]Item, 0, producerBatch)
+	batch := make([]queue.Item, 0, producerBatch)
 	for *next < count {
 		first := *next
 		batch = batch[:0]
@@ -48,17 +49,17 @@ func (r *run) produceBatched(ctx context.Context, w *stages.ProducerWorker, coun
 				failed = err
 				break
 			}
-			batch = append(batch, Item{ID: r.ids.Add(1), Origin: int32(row), Value: v})
+			batch = append(batch, queue.Item{ID: r.ids.Add(1), Origin: int32(row), Value: v})
 			*next++
 			if len(batch)%8 == 0 && time.Since(start) > batchWindow {
 				break
 			}
 		}
-		n, err := q.putBatch(ctx, batch)
+		n, err := q.PutBatch(ctx, batch)
 		c.produced.Add(int64(n))
 		if r.opts.OnPut != nil {
 			for _, it := range batch[:n] {
-				r.opts.OnPut(queue, it.Value)
+				r.opts.OnPut(to, it.Value)
 			}
 		}
 		if err != nil {

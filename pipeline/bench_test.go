@@ -2,12 +2,10 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/pcrun/pcrun/config"
@@ -16,71 +14,12 @@ import (
 	"github.com/pcrun/pcrun/stages"
 )
 
-// Benchmarks of the memory queue, the print writer and whole runs.
+// Benchmarks of the print writer and whole runs (the memory queue's are
+// in queue/memory).
 // Compare runs with benchstat (bench/run.sh compares whole processes with
 // hand-written Go):
 //
 //	go test ./pipeline -run '^$' -bench 'MemQueue|Print|Run' -count 6 > old.txt
-
-// BenchmarkMemQueue moves b.N items through one memory queue of capacity
-// 1000: put then get in one goroutine, and one writer with 1 or 4
-// readers, each a worker the world tracks (as in a run).
-func BenchmarkMemQueue(b *testing.B) {
-	b.Run("put_get", func(b *testing.B) {
-		w := newWorld()
-		q := newMemQueue(w, "q", 1000)
-		w.enter()
-		ctx := withWorker(context.Background(), &worker{name: "w"})
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := q.Put(ctx, Item{Value: "x"}); err != nil {
-				b.Fatal(err)
-			}
-			it, err := q.Get(ctx)
-			if err != nil {
-				b.Fatal(err)
-			}
-			q.Ack(it)
-		}
-	})
-	for _, readers := range []int{1, 4} {
-		b.Run(fmt.Sprintf("1w%dr", readers), func(b *testing.B) {
-			w := newWorld()
-			q := newMemQueue(w, "q", 1000)
-			var wg sync.WaitGroup
-			for range readers + 1 {
-				w.enter()
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			wg.Go(func() {
-				defer w.leave()
-				ctx := withWorker(context.Background(), &worker{name: "p"})
-				var v any = "x"
-				for range b.N {
-					if err := q.Put(ctx, Item{Value: v}); err != nil {
-						panic(err)
-					}
-				}
-				q.Close()
-			})
-			for r := range readers {
-				wg.Go(func() {
-					defer w.leave()
-					ctx := withWorker(context.Background(), &worker{name: "c" + strconv.Itoa(r)})
-					for {
-						it, err := q.Get(ctx)
-						if err != nil {
-							return
-						}
-						q.Ack(it)
-					}
-				})
-			}
-			wg.Wait()
-		})
-	}
-}
 
 // BenchmarkRun runs the workloads of bench/ (w1.yaml ...) end to end at
 // small N: one op is one whole run of runItems items. It reports ns and

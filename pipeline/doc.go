@@ -9,3 +9,8 @@
 // blocking operation watches a context: a soft one that stops producing and
 // a hard one that cancels everything.
 package pipeline
+
+import (
+	// The memory backend is the embedded default: every run can use it.
+	_ "github.com/pcrun/pcrun/queue/memory"
+)

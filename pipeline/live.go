@@ -6,88 +6,78 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 )
 
 // This file connects a run to what watches it: the events of an Observer
 // (observe.go), the worker times of the summary (timing.go), and Live, the
 // counters read while the run goes on (progress bars, metrics).
 
+// worker is a live goroutine of the run: who it is to the queues, and
+// its stage's counters.
+type worker struct {
+	queue.Worker
+	c *counters
+}
+
+// newWorker makes a worker of stage whose waits count in c.
+func newWorker(name, stage string, kind queue.Kind, c *counters) *worker {
+	return &worker{Worker: queue.Worker{Name: name, Stage: stage, Kind: kind, Idle: &c.idle, Blocked: &c.blocked}, c: c}
+}
+
+// in returns parent carrying the worker, for the queues it calls.
+func (w *worker) in(parent context.Context) context.Context {
+	return queue.WithWorker(parent, &w.Worker)
+}
+
+// event sends an event to the observer, if there is one.
+func (r *run) event(e observe.Event) {
+	if r.obs != nil {
+		e.T = r.clock.elapsed()
+		r.obs.Observe(e)
+	}
+}
+
 // lifetime reports a worker's start and returns the function, deferred by
 // the worker, that reports its end and adds its life to its stage's.
 func (r *run) lifetime(w *worker) func() {
-	start := r.world.clock.elapsed()
-	r.world.event(observe.Event{Kind: observe.EventStarted, Stage: w.stage, Worker: w.name, Depth: -1})
-	r.opts.Log.Debug("worker "+w.name+" started", "stage", w.stage, "worker", w.name)
+	start := r.clock.elapsed()
+	r.event(observe.Event{Kind: observe.EventStarted, Stage: w.Stage, Worker: w.Name, Depth: -1})
+	r.opts.Log.Debug("worker "+w.Name+" started", "stage", w.Stage, "worker", w.Name)
 	return func() {
-		alive := r.world.clock.elapsed() - start
+		alive := r.clock.elapsed() - start
 		if w.c != nil {
 			w.c.alive.Add(int64(alive))
 		}
-		r.world.event(observe.Event{Kind: observe.EventStopped, Stage: w.stage, Worker: w.name, Depth: -1})
-		r.opts.Log.Debug(fmt.Sprintf("worker %s stopped after %s", w.name, alive.Round(time.Microsecond)),
-			"stage", w.stage, "worker", w.name, "alive", alive)
+		r.event(observe.Event{Kind: observe.EventStopped, Stage: w.Stage, Worker: w.Name, Depth: -1})
+		r.opts.Log.Debug(fmt.Sprintf("worker %s stopped after %s", w.Name, alive.Round(time.Microsecond)),
+			"stage", w.Stage, "worker", w.Name, "alive", alive)
 	}
 }
 
 // itemEvent reports how a consumer finished an item taken from queue.
 func (r *run) itemEvent(w *worker, kind observe.EventKind, queue string, id uint64, err error) {
-	if r.world.obs == nil {
+	if r.obs == nil {
 		return
 	}
-	e := observe.Event{Kind: kind, Stage: w.stage, Worker: w.name, Queue: queue, Item: id, Depth: -1}
+	e := observe.Event{Kind: kind, Stage: w.Stage, Worker: w.Name, Queue: queue, Item: id, Depth: -1}
 	if err != nil {
 		e.Msg = err.Error()
 	}
-	r.world.event(e)
+	r.event(e)
 }
 
 // abandonedEvent reports an item a stop cut off while w put it into queue,
 // or while w handled it (queue is where it came from).
-func (r *run) abandonedEvent(w *worker, queue string, id uint64) {
-	if r.world.obs == nil {
+func (r *run) abandonedEvent(w *queue.Worker, queue string, id uint64) {
+	if r.obs == nil {
 		return
 	}
 	e := observe.Event{Kind: observe.EventAbandoned, Queue: queue, Item: id, Depth: -1}
 	if w != nil {
-		e.Stage, e.Worker = w.stage, w.name
+		e.Stage, e.Worker = w.Stage, w.Name
 	}
-	r.world.event(e)
-}
-
-// brokerTake accounts for a Get from a queue that is not a memory queue
-// (which does this itself, under its lock): the time it took is idle
-// time, and the take is an event.
-func (r *run) brokerTake(w *worker, queue string, since time.Time, it Item, err error) {
-	d := time.Since(since)
-	w.c.idle.Add(int64(d))
-	if r.world.obs == nil {
-		return
-	}
-	r.world.event(observe.Event{Kind: observe.EventIdle, Stage: w.stage, Worker: w.name, Queue: queue, Dur: d, Depth: -1})
-	if err == nil {
-		r.world.event(observe.Event{Kind: observe.EventTaken, Stage: w.stage, Worker: w.name, Queue: queue, Item: it.ID, Depth: -1})
-	}
-}
-
-// brokerPut reports an item put into a queue that is not a memory queue.
-func (r *run) brokerPut(ctx context.Context, queue string, it Item) {
-	r.world.event(putEvent(ctx, queue, it, -1))
-}
-
-// putEvent is the event of an item (or end marker) put into queue by the
-// worker of ctx: produced by a producer, emitted by a consumer.
-func putEvent(ctx context.Context, queue string, it Item, depth int) observe.Event {
-	e := observe.Event{Kind: observe.EventProduced, Queue: queue, Item: it.ID, Depth: depth}
-	if w := workerFrom(ctx); w != nil {
-		e.Stage, e.Worker = w.stage, w.name
-		if w.kind == 'c' {
-			e.Kind = observe.EventEmitted
-		}
-	}
-	if it.marker {
-		e.Kind = observe.EventSentinel
-	}
-	return e
+	r.event(e)
 }
 
 // live reads a running run's counters: the observe.Live of its
@@ -98,7 +88,7 @@ type live struct{ r *run }
 // broker (a round trip).
 func (l *live) Snapshot() observe.Snapshot {
 	r := l.r
-	s := observe.Snapshot{Elapsed: time.Since(r.world.clock.start)}
+	s := observe.Snapshot{Elapsed: time.Since(r.clock.start)}
 	for i, p := range r.g.Producers {
 		if !r.selected(p.Name) {
 			continue

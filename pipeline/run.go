@@ -15,6 +15,7 @@ import (
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/internal/lines"
 	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -124,25 +125,26 @@ func (e *ResumeError) Unwrap() error { return e.Err }
 
 // run is one execution of a graph.
 type run struct {
-	g      *stages.Graph
-	opts   Options
-	out    *lines.Writer
-	world  *world
-	queues map[string]Queue
-	mem    map[string]*memQueue
-	stats  []*counters // producers, then consumers, in file order, then replay
-	qstats map[string]*queueCounters
-	spill  *spill              // nil without Options.Spill
-	files  map[string]*outFile // the files of write steps, by path (write.go)
-	ids    atomic.Uint64
+	g     *stages.Graph
+	opts  Options
+	out   *lines.Writer
+	clock clock
+	obs   observe.Observer // nil: no events
+	sets  []queue.Set      // the run's queues, by backend (queues.go)
+	// trackers are the sets that see every wait, and report a stall;
+	// every worker enters them.
+	trackers []queue.Tracker
+	queues   map[string]queue.Queue
+	specs    map[string]*queue.Spec
+	stats    []*counters // producers, then consumers, in file order, then replay
+	qstats   map[string]*queueCounters
+	spill    *spill              // nil without Options.Spill
+	files    map[string]*outFile // the files of write steps, by path (write.go)
+	ids      atomic.Uint64
 
 	hard, soft           context.Context
 	hardCancel, softStop context.CancelCauseFunc
-	writersLeft          map[string]*atomic.Int64
-	brokers              map[string]*natsBroker // by URL; run_nats.go
-	nats                 []*natsQueue
-	proc                 string               // this process in NATS rosters
-	received             map[string]*counters // shared NATS queues: the items taken from them here
+	received             map[string]*counters // shared queues: the items taken from them here
 	aborted              chan error           // capacity 1: the run cannot go on (abortRun)
 	producersLeft        atomic.Int64
 	failMu               sync.Mutex
@@ -188,10 +190,9 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, e
 	}
 	r := &run{
 		pause: sleep, jitter: rand.Float64,
-		g: g, opts: opts, out: lines.New(opts.Stdout), world: newWorld(),
-		queues: map[string]Queue{}, mem: map[string]*memQueue{}, qstats: map[string]*queueCounters{},
-		writersLeft: map[string]*atomic.Int64{}, failed: make(chan struct{}, 1),
-		proc: processID(), received: map[string]*counters{}, aborted: make(chan error, 1),
+		g: g, opts: opts, out: lines.New(opts.Stdout), obs: opts.Observer, clock: clock{start: time.Now()},
+		queues: map[string]queue.Queue{}, specs: map[string]*queue.Spec{}, qstats: map[string]*queueCounters{},
+		failed: make(chan struct{}, 1), received: map[string]*counters{}, aborted: make(chan error, 1),
 	}
 	if opts.Spill != nil {
 		r.spill = &spill{}
@@ -200,32 +201,11 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, e
 		return nil, err
 	}
 	defer r.closeSources()
-	for _, q := range g.Queues {
-		if !r.uses(q) {
-			continue // another process's queue (--only)
-		}
-		if q.Backend == config.NATS {
-			if err := r.openNats(ctx, q); err != nil { // run_nats.go
-				r.closeNats()
-				return nil, err
-			}
-		} else {
-			capacity := q.Capacity
-			if q.Unbounded {
-				capacity = 0
-			}
-			mq := newMemQueue(r.world, q.Name, capacity)
-			r.queues[q.Name], r.mem[q.Name] = mq, mq
-		}
-		r.writersLeft[q.Name] = new(atomic.Int64)
-		r.writersLeft[q.Name].Store(int64(r.localWriters(q)))
-		r.qstats[q.Name] = new(queueCounters)
-	}
-	for _, q := range r.replayQueues() {
-		r.writersLeft[q].Add(1) // the replay writer
-	}
-	defer r.closeNats()
-	if err := r.startNats(ctx); err != nil { // run_nats.go
+	r.hard, r.hardCancel = context.WithCancelCause(ctx)
+	r.soft, r.softStop = context.WithCancelCause(r.hard)
+	defer r.hardCancel(errFinished)
+	defer r.closeQueues()
+	if err := r.openQueues(ctx); err != nil { // queues.go
 		return nil, err
 	}
 	files, err := openWrites(g.WritePaths()) // write.go
@@ -236,17 +216,12 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, e
 	for range len(g.Producers) + len(g.Consumers) + 1 {
 		r.stats = append(r.stats, new(counters))
 	}
-	r.hard, r.hardCancel = context.WithCancelCause(ctx)
-	r.soft, r.softStop = context.WithCancelCause(r.hard)
-	defer r.hardCancel(errFinished)
 
 	start := time.Now()
-	r.world.clock.start, r.world.obs = start, opts.Observer
-	r.world.event(observe.Event{Kind: observe.EventRun, Stage: g.Name, Msg: start.Format(time.RFC3339Nano), Depth: -1})
-	for _, q := range g.Queues {
-		if r.uses(q) && r.world.obs != nil {
-			r.world.event(observe.Event{Kind: observe.EventQueue, Queue: q.Name, Capacity: r.queues[q.Name].Stats().Capacity, Depth: -1})
-		}
+	r.clock.start = start
+	r.event(observe.Event{Kind: observe.EventRun, Stage: g.Name, Msg: start.Format(time.RFC3339Nano), Depth: -1})
+	if r.obs != nil {
+		r.queueEvents()
 	}
 	if opts.OnStart != nil {
 		opts.OnStart(&live{r: r})
@@ -263,7 +238,7 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, e
 	writeErr := closeWrites(r.files) // flushed and synced: write.go
 
 	res := r.result(time.Since(start), stop)
-	r.world.event(observe.Event{Kind: observe.EventEnd, Stage: g.Name, Msg: res.Total.Format(res.Shared), Depth: -1})
+	r.event(observe.Event{Kind: observe.EventEnd, Stage: g.Name, Msg: res.Total.Format(res.Shared), Depth: -1})
 	if err := res.Balanced(); err != nil {
 		opts.Log.Error(err.Error())
 		return res, err
@@ -306,9 +281,9 @@ func outcome(res *observe.Result, stop error, deadlock *DeadlockError) error {
 	return nil
 }
 
-// startWorkers registers every worker with the world, then starts them.
-// Registering first means no worker can see the others as stalled before
-// they have started.
+// startWorkers registers every worker with the queues' trackers, then
+// starts them. Registering first means no worker can see the others as
+// stalled before they have started.
 func (r *run) startWorkers(wg *sync.WaitGroup) {
 	n := 0
 	for _, p := range r.g.Producers {
@@ -326,24 +301,24 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 			n += c.Replicas
 		}
 	}
-	for range n {
-		r.world.enter()
+	var unwritten []string // queues with no writer here, not even a replay
+	for _, q := range r.g.Queues {
+		if r.uses(q) && r.specs[q.Name].LocalWriters() == 0 {
+			unwritten = append(unwritten, q.Name)
+		}
+	}
+	for range n + len(unwritten) {
+		r.enter()
 	}
 	if len(replay) > 0 {
 		wg.Go(func() { r.replay(len(r.stats)-1, replay) })
 	}
-	for _, q := range r.g.Queues {
-		if _, ok := r.queues[q.Name].(*natsQueue); ok {
-			continue // one with no writer anywhere ended when it registered
-		}
-		if r.uses(q) && r.writersLeft[q.Name].Load() == 0 { // no writer, not even a replay
-			r.world.enter()
-			wg.Go(func() {
-				ctx := withWorker(r.hard, &worker{name: "pcrun"})
-				defer r.world.leave()
-				r.endOfWriters(ctx, q.Name, q.ReaderReplicas)
-			})
-		}
+	for _, q := range unwritten {
+		wg.Go(func() {
+			ctx := queue.WithWorker(r.hard, &queue.Worker{Name: "pcrun", Kind: queue.Supervisor})
+			defer r.leave()
+			r.writerDone(ctx, q, "") // the queue ends at once: nothing will put into it here
+		})
 	}
 	for i, p := range r.g.Producers {
 		if !r.selected(p.Name) {
@@ -364,42 +339,27 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 	}
 }
 
-// writerDone is called as each writer replica of a queue exits. The last
-// one ends the queue as the strategy says: close it, or put one end marker
-// per reader replica. For a NATS queue the last is the last in every
-// process, and the reader replicas are those registered (nats_roster.go).
-func (r *run) writerDone(ctx context.Context, queue, stage string) {
-	if nq, ok := r.queues[queue].(*natsQueue); ok {
-		ended, markers, err := nq.writerDone(ctx, stage)
-		switch {
-		case errors.Is(err, errReset):
-			r.abortRun(err)
-		case err != nil:
-			r.abortRun(fmt.Errorf("queue %s: recording on the broker that %s finished writing: %w", queue, stage, err))
-		case ended:
-			r.endOfWriters(ctx, queue, markers)
-		}
-		return
-	}
-	if r.writersLeft[queue].Add(-1) == 0 {
-		r.endOfWriters(ctx, queue, r.g.Queue(queue).ReaderReplicas)
+// enter and leave register a worker with every tracker of the run's
+// queues as it starts, and unregister it as it exits.
+func (r *run) enter() {
+	for _, t := range r.trackers {
+		t.Enter()
 	}
 }
 
-func (r *run) endOfWriters(ctx context.Context, queue string, markers int) {
-	q := r.queues[queue]
-	switch r.g.Strategy {
-	case config.Close:
-		r.opts.Log.Debug("queue "+queue+": its writers finished; closing it", "queue", queue)
-		q.Close()
-	case config.Sentinel:
-		r.opts.Log.Debug(fmt.Sprintf("queue %s: its writers finished; putting %d end marker(s)", queue, markers), "queue", queue, "markers", markers)
-		for range markers {
-			if q.Put(ctx, Item{marker: true}) != nil {
-				return
-			}
-		}
+func (r *run) leave() {
+	for _, t := range r.trackers {
+		t.Leave()
 	}
+}
+
+// stalls delivers the stalls of the run's tracker; nil (never ready)
+// without one. A run has one tracker at most: its memory queues share one.
+func (r *run) stalls() <-chan queue.Stall {
+	if len(r.trackers) == 0 {
+		return nil
+	}
+	return r.trackers[0].Stalls()
 }
 
 // fail records a failure and asks the supervisor to stop producing.
@@ -436,7 +396,7 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 	}()
 	signals := r.opts.Signals
 	nsig := 0
-	joinTick, stopJoinTick := r.joinTicker() // nil without NATS queues
+	joinTick, stopJoinTick := r.joinTicker() // nil unless some queues report no stall
 	defer stopJoinTick()
 	idlePolls := 0
 	begin := func(cause error, notice string) {
@@ -458,7 +418,7 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 		select {
 		case <-done:
 			return stop, deadlock
-		case s := <-r.world.stall:
+		case s := <-r.stalls():
 			if r.hard.Err() != nil {
 				continue
 			}
@@ -469,15 +429,16 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 				r.hardCancel(stop) // drained as far as anything can go
 			default:
 				deadlock = &DeadlockError{Stall: s, Strategy: string(r.g.Strategy)}
-				r.world.event(observe.Event{Kind: observe.EventDeadlock, Msg: deadlock.Error(), Depth: -1})
+				r.event(observe.Event{Kind: observe.EventDeadlock, Msg: deadlock.Error(), Depth: -1})
 				stop = deadlock
 				r.softStop(deadlock)
 				r.hardCancel(deadlock)
 			}
 		case <-joinTick:
-			// Join with NATS queues: readers waiting on the broker are no
-			// waiters of the world, so no stall says the run is over.
-			if r.hard.Err() != nil || stop != nil || !r.joined() || !r.natsJoined() {
+			// Join with queues that are not tracked: readers waiting on a
+			// broker are no waiters of a tracker, so no stall says the run
+			// is over.
+			if r.hard.Err() != nil || stop != nil || !r.joined() {
 				idlePolls = 0
 				continue
 			}
@@ -518,20 +479,6 @@ func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, 
 			ctx = context.Background() // stop selecting on it
 		}
 	}
-}
-
-// joined reports whether the join strategy's end has come: every producer
-// has returned and no queue holds an unfinished item.
-func (r *run) joined() bool {
-	if r.producersLeft.Load() > 0 {
-		return false
-	}
-	for _, q := range r.mem {
-		if !q.idleNow() {
-			return false
-		}
-	}
-	return true
 }
 
 // replayQueues lists, in graph order, the queues a resumed run puts
@@ -645,7 +592,7 @@ func (r *run) result(elapsed time.Duration, stop error) *observe.Result {
 			ql.Shared = true
 			ql.Ledger = observe.Ledger{Produced: st.Put, Abandoned: qc.abandoned.Load(), HandedOff: qc.handedOff.Load()}
 		}
-		if rc := r.received[q.Name]; rc != nil && len(r.queues[q.Name].(*natsQueue).readers) > 0 {
+		if rc := r.received[q.Name]; rc != nil && len(r.specs[q.Name].Readers) > 0 {
 			ql.Received = &observe.Received{Taken: rc.taken.Load(), Done: rc.done.Load(), Filtered: rc.filtered.Load(),
 				Failed: rc.failed.Load(), Skipped: rc.skipped.Load(), DeadLettered: rc.deadLettered.Load(),
 				HandedBack: rc.handedOff.Load()}

@@ -14,6 +14,7 @@ import (
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/internal/lines"
 	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -109,7 +110,6 @@ type sim struct {
 	stop          error // why producers stopped early; nil if they did not
 	deadlock      *DeadlockError
 	producersLeft int
-	writersLeft   map[string]int
 }
 
 // Simulate runs g on a virtual clock and returns its result, as Run does:
@@ -142,14 +142,13 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 	if opts.Log == nil {
 		opts.Log = slog.New(NewLogHandler(opts.Stderr, slog.LevelInfo))
 	}
-	r := &run{g: g, opts: opts, world: newWorld(), queues: map[string]Queue{}, qstats: map[string]*queueCounters{},
-		received: map[string]*counters{}}
+	r := &run{g: g, opts: opts, obs: opts.Observer, queues: map[string]queue.Queue{}, specs: map[string]*queue.Spec{},
+		qstats: map[string]*queueCounters{}, received: map[string]*counters{}}
 	s := &sim{r: r, so: so, yield: make(chan struct{}), byName: map[string]*simQueue{},
-		out: bufio.NewWriterSize(opts.Stdout, 64<<10), rng: rand.New(rand.NewPCG(so.Seed, 0x9e3779b97f4a7c15)),
-		writersLeft: map[string]int{}}
+		out: bufio.NewWriterSize(opts.Stdout, 64<<10), rng: rand.New(rand.NewPCG(so.Seed, 0x9e3779b97f4a7c15))}
 	// The run's own code does the work (produceOne, handle, giveUp,
 	// effects), on the virtual clock and the simulated queues.
-	r.world.obs, r.world.clock.virt = opts.Observer, &s.now
+	r.clock.virt = &s.now
 	r.pause, r.jitter = s.sleep, s.rng.Float64
 	r.onFail = func() { s.begin(errFailure, "a stage failed") }
 	r.out = lines.New(simOut{s})
@@ -161,11 +160,10 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 		if q.Unbounded {
 			capacity = 0
 		}
-		sq := newSimQueue(s, q.Name, capacity)
+		sq := newSimQueue(s, q.Name, capacity, q.WriterReplicas, q.ReaderReplicas)
 		s.queues = append(s.queues, sq)
 		s.byName[q.Name], r.queues[q.Name] = sq, sq
 		r.qstats[q.Name] = new(queueCounters)
-		s.writersLeft[q.Name] = q.WriterReplicas
 	}
 	for range len(g.Producers) + len(g.Consumers) + 1 {
 		r.stats = append(r.stats, new(counters))
@@ -174,9 +172,9 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 	r.soft, r.softStop = context.WithCancelCause(r.hard)
 	defer r.hardCancel(errFinished)
 
-	s.r.world.event(observe.Event{Kind: observe.EventRun, Stage: g.Name, Msg: time.Unix(0, 0).UTC().Format(time.RFC3339Nano), Depth: -1})
+	s.r.event(observe.Event{Kind: observe.EventRun, Stage: g.Name, Msg: time.Unix(0, 0).UTC().Format(time.RFC3339Nano), Depth: -1})
 	for _, q := range s.queues {
-		s.r.world.event(observe.Event{Kind: observe.EventQueue, Queue: q.name, Capacity: q.capacity, Depth: -1})
+		s.r.event(observe.Event{Kind: observe.EventQueue, Queue: q.name, Capacity: q.capacity, Depth: -1})
 	}
 	s.start()
 	if g.Deadline > 0 {
@@ -198,11 +196,11 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 		for _, it := range q.Drain() {
 			r.stats[it.Origin].abandoned.Add(1)
 			qc.abandoned.Add(1)
-			s.r.world.event(observe.Event{Kind: observe.EventAbandoned, Queue: q.name, Item: it.ID, Depth: -1})
+			s.r.event(observe.Event{Kind: observe.EventAbandoned, Queue: q.name, Item: it.ID, Depth: -1})
 		}
 	}
 	res := r.result(s.now, s.stop)
-	s.r.world.event(observe.Event{Kind: observe.EventEnd, Stage: g.Name, Msg: res.Total.Format(false), Depth: -1})
+	s.r.event(observe.Event{Kind: observe.EventEnd, Stage: g.Name, Msg: res.Total.Format(false), Depth: -1})
 	if err := res.Balanced(); err != nil {
 		opts.Log.Error(err.Error())
 		return res, err
@@ -214,23 +212,23 @@ func Simulate(ctx context.Context, g *stages.Graph, opts Options, so SimOptions)
 func (s *sim) start() {
 	g, r := s.r.g, s.r
 	for _, q := range g.Queues {
-		if s.byName[q.Name] != nil && s.writersLeft[q.Name] == 0 {
-			s.spawn(&worker{name: "pcrun"}, func(p *proc) {
-				s.endOfWriters(s.ctx(r.hard, p), q.Name, q.ReaderReplicas)
+		if s.byName[q.Name] != nil && q.WriterReplicas == 0 {
+			s.spawn(&worker{Worker: queue.Worker{Name: "pcrun", Kind: queue.Supervisor}}, func(p *proc) {
+				r.writerDone(s.ctx(r.hard, p), q.Name, "")
 			})
 		}
 	}
 	for i, p := range g.Producers {
 		s.producersLeft += p.Replicas
 		for replica := 1; replica <= p.Replicas; replica++ {
-			s.spawn(&worker{name: p.Worker(replica).Name(), stage: p.Name, kind: 'p', c: r.stats[i]},
+			s.spawn(newWorker(p.Worker(replica).Name(), p.Name, queue.Producer, r.stats[i]),
 				func(pr *proc) { s.producer(pr, p, replica, i) })
 		}
 	}
 	for j, c := range g.Consumers {
 		row := len(g.Producers) + j
 		for replica := 1; replica <= c.Replicas; replica++ {
-			s.spawn(&worker{name: simWorkerName(c.Name, replica, c.Replicas), stage: c.Name, kind: 'c', c: r.stats[row]},
+			s.spawn(newWorker(simWorkerName(c.Name, replica, c.Replicas), c.Name, queue.Consumer, r.stats[row]),
 				func(pr *proc) { s.consumer(pr, c, replica, row) })
 		}
 	}
@@ -248,7 +246,7 @@ func simWorkerName(stage string, replica, replicas int) string {
 // ctx is a worker's context: parent, carrying the worker (events) and
 // the proc (blocking calls).
 func (s *sim) ctx(parent context.Context, p *proc) context.Context {
-	return context.WithValue(withWorker(parent, p.w), simKey{}, p)
+	return context.WithValue(p.w.in(parent), simKey{}, p)
 }
 
 type simKey struct{}

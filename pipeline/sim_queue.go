@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 )
 
 // simQueue is a memory queue on the simulator's virtual clock: FIFO, with
@@ -20,6 +21,8 @@ type simQueue struct {
 	buf      []simSlot
 	head     int
 	closed   bool
+	readers  int // reader replicas: the end markers to put (sentinel)
+	writers  int // writer replicas still putting
 	// unfinished counts the items put and not yet acknowledged.
 	unfinished int64
 	getters    []*proc
@@ -30,25 +33,38 @@ type simQueue struct {
 }
 
 type simSlot struct {
-	it Item
+	it queue.Item
 	at time.Duration // when it was put
 }
 
-var _ Queue = (*simQueue)(nil)
+var _ queue.Queue = (*simQueue)(nil)
 
-func newSimQueue(s *sim, name string, capacity int) *simQueue {
-	return &simQueue{s: s, name: name, capacity: capacity, stats: observe.QueueStats{Name: name, Capacity: capacity}}
+func newSimQueue(s *sim, name string, capacity, writers, readers int) *simQueue {
+	return &simQueue{s: s, name: name, capacity: capacity, writers: writers, readers: readers,
+		stats: observe.QueueStats{Name: name, Capacity: capacity}}
+}
+
+// WriterDone ends the queue after its last writer replica; with no
+// writer at all, the call with stage "" ends it.
+func (q *simQueue) WriterDone(ctx context.Context, stage string) error {
+	if stage != "" {
+		q.writers--
+	}
+	if q.writers == 0 {
+		queue.End(ctx, q, q.s.r.g.Strategy, q.readers, q.s.r.opts.Log)
+	}
+	return nil
 }
 
 func (q *simQueue) Name() string { return q.name }
 func (q *simQueue) len() int     { return len(q.buf) - q.head }
 func (q *simQueue) full() bool   { return q.capacity > 0 && q.len() >= q.capacity }
 
-func (q *simQueue) satisfiable(op waitOp) bool {
+func (q *simQueue) satisfiable(op queue.Op) bool {
 	switch op {
-	case opGet:
+	case queue.OpGet:
 		return q.len() > 0 || q.closed
-	case opPut:
+	case queue.OpPut:
 		return !q.full() || q.closed
 	}
 	return q.unfinished == 0
@@ -71,7 +87,7 @@ func (q *simQueue) pop() simSlot {
 // wait puts the worker of ctx on list and hands the baton back until it
 // is woken (the queue changed, or ctx ended); it counts the wait as the
 // stage's idle or blocked time and reports it.
-func (q *simQueue) wait(ctx context.Context, op waitOp, list *[]*proc) error {
+func (q *simQueue) wait(ctx context.Context, op queue.Op, list *[]*proc) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -83,16 +99,7 @@ func (q *simQueue) wait(ctx context.Context, op waitOp, list *[]*proc) error {
 	s.yield <- struct{}{}
 	<-p.wake
 	d := s.now - p.since
-	kind := observe.EventIdle
-	if op == opPut {
-		kind = observe.EventBlocked
-	}
-	if c := p.w.c; c != nil && kind == observe.EventBlocked {
-		c.blocked.Add(int64(d))
-	} else if c != nil {
-		c.idle.Add(int64(d))
-	}
-	s.r.world.event(observe.Event{Kind: kind, Stage: p.w.stage, Worker: p.w.name, Queue: q.name, Dur: d, Depth: -1})
+	s.r.event(p.w.Waited(op, q.name, d))
 	return ctx.Err()
 }
 
@@ -109,20 +116,20 @@ func (q *simQueue) wakeAll(list *[]*proc) {
 	}
 }
 
-func (q *simQueue) Put(ctx context.Context, it Item) error {
+func (q *simQueue) Put(ctx context.Context, it queue.Item) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	for q.full() && !q.closed {
-		if err := q.wait(ctx, opPut, &q.putters); err != nil {
+		if err := q.wait(ctx, queue.OpPut, &q.putters); err != nil {
 			return err
 		}
 	}
 	if q.closed {
-		return fmt.Errorf("%w: %s", errPutClosed, q.name)
+		return fmt.Errorf("%w: %s", queue.ErrPutClosed, q.name)
 	}
 	q.buf = append(q.buf, simSlot{it: it, at: q.s.now})
-	if it.marker {
+	if it.Marker {
 		q.stats.Markers++
 	} else {
 		q.unfinished++
@@ -130,42 +137,38 @@ func (q *simQueue) Put(ctx context.Context, it Item) error {
 	}
 	q.stats.MaxDepth = max(q.stats.MaxDepth, q.len())
 	q.wakeFirst(q.getters)
-	if q.s.r.opts.Observer != nil {
-		q.s.r.world.event(putEvent(ctx, q.name, it, q.len()))
+	if q.s.r.obs != nil {
+		q.s.r.event(queue.PutEvent(ctx, q.name, it, q.len()))
 	}
 	return nil
 }
 
-func (q *simQueue) Get(ctx context.Context) (Item, error) {
+func (q *simQueue) Get(ctx context.Context) (queue.Item, error) {
 	if err := ctx.Err(); err != nil {
-		return Item{}, err
+		return queue.Item{}, err
 	}
 	for q.len() == 0 {
 		if q.closed {
-			return Item{}, errClosed
+			return queue.Item{}, queue.ErrClosed
 		}
-		if err := q.wait(ctx, opGet, &q.getters); err != nil {
-			return Item{}, err
+		if err := q.wait(ctx, queue.OpGet, &q.getters); err != nil {
+			return queue.Item{}, err
 		}
 	}
 	sl := q.pop()
-	if !sl.it.marker {
+	if !sl.it.Marker {
 		q.stats.Taken++
 		q.waits.Add(int64(q.s.now - sl.at))
 	}
 	q.wakeFirst(q.putters)
-	if q.s.r.opts.Observer != nil {
-		e := observe.Event{Kind: observe.EventTaken, Queue: q.name, Item: sl.it.ID, Depth: q.len()}
-		if w := workerFrom(ctx); w != nil {
-			e.Stage, e.Worker = w.stage, w.name
-		}
-		q.s.r.world.event(e)
+	if q.s.r.obs != nil {
+		q.s.r.event(queue.TakeEvent(ctx, q.name, sl.it, q.len()))
 	}
 	return sl.it, nil
 }
 
-func (q *simQueue) Ack(it Item) {
-	if it.marker {
+func (q *simQueue) Ack(it queue.Item) {
+	if it.Marker {
 		return
 	}
 	if q.unfinished--; q.unfinished == 0 {
@@ -175,7 +178,7 @@ func (q *simQueue) Ack(it Item) {
 
 func (q *simQueue) Join(ctx context.Context) error {
 	for q.unfinished > 0 {
-		if err := q.wait(ctx, opJoin, &q.joiners); err != nil {
+		if err := q.wait(ctx, queue.OpJoin, &q.joiners); err != nil {
 			return err
 		}
 	}
@@ -184,17 +187,17 @@ func (q *simQueue) Join(ctx context.Context) error {
 
 func (q *simQueue) Close() {
 	if !q.closed {
-		q.s.r.world.event(observe.Event{Kind: observe.EventClosed, Queue: q.name, Depth: -1})
+		q.s.r.event(observe.Event{Kind: observe.EventClosed, Queue: q.name, Depth: -1})
 	}
 	q.closed = true
 	q.wakeAll(&q.getters)
 	q.wakeAll(&q.putters)
 }
 
-func (q *simQueue) Drain() []Item {
-	var out []Item
+func (q *simQueue) Drain() []queue.Item {
+	var out []queue.Item
 	for q.len() > 0 {
-		if sl := q.pop(); !sl.it.marker {
+		if sl := q.pop(); !sl.it.Marker {
 			out = append(out, sl.it)
 			q.unfinished--
 		}

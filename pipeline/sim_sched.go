@@ -8,6 +8,7 @@ import (
 
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 )
 
 // The simulator's scheduler: the workers (procs), the heap of what is due
@@ -23,7 +24,7 @@ type proc struct {
 	state procState
 	// While waiting on a queue (or sleeping): on what, since when, and
 	// the context that ends the wait.
-	op    waitOp
+	op    queue.Op
 	q     *simQueue
 	list  *[]*proc
 	wctx  context.Context
@@ -176,16 +177,16 @@ func (s *sim) stalled() {
 	case s.stop != nil:
 		s.hardCancel(s.stop) // drained as far as anything can go
 	default:
-		st := Stall{}
+		st := queue.Stall{}
 		for _, p := range s.procs {
 			if p.state == procWaiting {
-				st.Waits = append(st.Waits, Wait{Worker: p.w.name, Op: p.op.String(), Queue: p.q.name,
+				st.Waits = append(st.Waits, queue.Wait{Worker: p.w.Name, Op: p.op.String(), Queue: p.q.name,
 					Depth: p.q.len(), Capacity: p.q.capacity})
 			}
 		}
-		st.sort()
+		st.Sort()
 		s.deadlock = &DeadlockError{Stall: st, Strategy: string(s.r.g.Strategy)}
-		s.r.world.event(observe.Event{Kind: observe.EventDeadlock, Msg: s.deadlock.Error(), Depth: -1})
+		s.r.event(observe.Event{Kind: observe.EventDeadlock, Msg: s.deadlock.Error(), Depth: -1})
 		s.stop = s.deadlock
 		s.softStop(s.deadlock)
 		s.hardCancel(s.deadlock)

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/pcrun/pcrun/config"
-	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -22,7 +21,7 @@ func (s *sim) producer(pr *proc, p *stages.Producer, replica, row int) {
 	q := r.queues[p.To]
 	defer r.lifetime(pr.w)()
 	defer func() { s.producersLeft-- }()
-	defer s.writerDone(hard, p.To)
+	defer r.writerDone(hard, p.To, p.Name)
 	for i := 0; i < p.Count; {
 		made, goOn := r.produceOne(ctx, w, pr.w, p, q, row, i, "item")
 		if made {
@@ -37,30 +36,8 @@ func (s *sim) producer(pr *proc, p *stages.Producer, replica, row int) {
 	}
 }
 
-// writerDone is called as each writer replica of a queue exits; the last
-// ends the queue as the strategy says.
-func (s *sim) writerDone(ctx context.Context, queue string) {
-	if s.writersLeft[queue]--; s.writersLeft[queue] == 0 {
-		s.endOfWriters(ctx, queue, s.r.g.Queue(queue).ReaderReplicas)
-	}
-}
-
-func (s *sim) endOfWriters(ctx context.Context, queue string, markers int) {
-	q := s.byName[queue]
-	switch s.r.g.Strategy {
-	case config.Close:
-		q.Close()
-	case config.Sentinel:
-		for range markers {
-			if q.Put(ctx, Item{marker: true}) != nil {
-				return
-			}
-		}
-	}
-}
-
 // consumer runs one consumer replica, as run.consumer does, with the
-// run's own handle, giveUp and effects.
+// run's own finish (handle, giveUp) and effects.
 func (s *sim) consumer(pr *proc, cs *stages.Consumer, replica, row int) {
 	r := s.r
 	ctx := s.ctx(r.hard, pr)
@@ -69,40 +46,19 @@ func (s *sim) consumer(pr *proc, cs *stages.Consumer, replica, row int) {
 	defer r.lifetime(pr.w)()
 	if cs.Emits {
 		fx.out = r.queues[cs.To]
-		defer s.writerDone(ctx, cs.To)
+		defer r.writerDone(ctx, cs.To, cs.Name)
 	}
 	if dl := cs.OnError.DeadLetter; dl != "" && (dl != cs.To || !cs.Emits) {
-		defer s.writerDone(ctx, dl)
+		defer r.writerDone(ctx, dl, cs.Name)
 	}
-	in := s.byName[cs.From]
-	qc := r.qstats[cs.From]
-	c := r.stats[row]
+	in := r.queues[cs.From]
 	for {
 		it, err := in.Get(ctx)
-		if err != nil || it.marker {
+		if err != nil || it.Marker {
 			return
 		}
-		c.taken.Add(1)
-		origin := r.stats[it.Origin]
-		switch outcome, attempts, err := r.handle(ctx, cs, w, it.Value); {
-		case err == nil && outcome == stages.Filtered:
-			origin.filtered.Add(1)
-			qc.filtered.Add(1)
-			r.itemEvent(pr.w, observe.EventFiltered, cs.From, it.ID, nil)
-		case err == nil:
-			origin.done.Add(1)
-			qc.done.Add(1)
-			r.itemEvent(pr.w, observe.EventDone, cs.From, it.ID, nil)
-		case ctx.Err() != nil:
-			origin.abandoned.Add(1)
-			qc.abandoned.Add(1)
-			r.abandonedEvent(pr.w, cs.From, it.ID)
-		default:
-			origin.failed.Add(1)
-			qc.failed.Add(1)
-			r.itemEvent(pr.w, observe.EventFailed, cs.From, it.ID, cause(err))
-			r.giveUp(ctx, cs, pr.w.name, row, origin, it, attempts, err)
-		}
+		r.stats[row].taken.Add(1)
+		r.finish(ctx, cs, w, pr.w, row, in, it, nil)
 		in.Ack(it)
 	}
 }

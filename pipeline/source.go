@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/queue"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -53,14 +54,14 @@ func (r *run) closeSources() {
 func (r *run) sourceProducer(p *stages.Producer, replica, row int) {
 	w := p.Worker(replica)
 	c := r.stats[row]
-	me := &worker{name: w.Name(), stage: p.Name, kind: 'p', c: c}
-	ctx := withWorker(r.soft, me)
-	hard := withWorker(r.hard, me)
+	me := newWorker(w.Name(), p.Name, queue.Producer, c)
+	ctx := me.in(r.soft)
+	hard := me.in(r.hard)
 	q := r.queues[p.To]
 	src := r.sources[row]
 	r.sources[row] = nil // this worker finishes it
 	next := 0
-	defer r.world.leave()
+	defer r.leave()
 	defer r.lifetime(me)()
 	defer r.producersLeft.Add(-1)
 	defer r.writerDone(hard, p.To, p.Name)

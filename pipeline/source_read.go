@@ -153,7 +153,7 @@ func (src *source) next() (any, error) {
 		if dec.More() {
 			return nil, &recordError{fmt.Sprintf("%s: line %d: more than one JSON value on the line (jsonl takes one per line)", src.where(), src.line)}
 		}
-		return fromJSON(v), nil
+		return stages.FromJSON(v), nil
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"io"
 	"slices"
 	"sync"
+
+	"github.com/pcrun/pcrun/stages"
 )
 
 // SpillRecord is one line of a spill file (JSON lines). A run with a spill
@@ -121,7 +123,7 @@ func ReadResume(r io.Reader) (*Resume, error) {
 		if err := dec.Decode(&rec); err != nil {
 			return nil, fmt.Errorf("line %d: %v", line, err)
 		}
-		rec.Item = fromJSON(rec.Item)
+		rec.Item = stages.FromJSON(rec.Item)
 		switch rec.Kind {
 		case "item":
 			if rec.Queue == "" {
@@ -144,26 +146,4 @@ func ReadResume(r io.Reader) (*Resume, error) {
 		return nil, err
 	}
 	return res, nil
-}
-
-// fromJSON turns decoded JSON back into the values expressions make:
-// integral numbers become int, others float64; maps and lists recursively.
-func fromJSON(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return int(n)
-		}
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = fromJSON(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = fromJSON(e)
-		}
-	}
-	return v
 }

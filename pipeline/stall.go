@@ -2,42 +2,15 @@ package pipeline
 
 import (
 	"fmt"
-	"sort"
 	"strings"
+
+	"github.com/pcrun/pcrun/queue"
 )
-
-// Stall describes a moment when no live worker can make progress: every
-// one of them waits on a queue operation that nothing can satisfy.
-type Stall struct {
-	Waits []Wait
-}
-
-// Wait is one blocked worker.
-type Wait struct {
-	Worker   string `json:"worker"`
-	Op       string `json:"op"` // "take from", "put into" or "join"
-	Queue    string `json:"queue"`
-	Depth    int    `json:"depth"`
-	Capacity int    `json:"capacity"` // 0: unbounded
-}
-
-func (s *Stall) sort() {
-	sort.Slice(s.Waits, func(i, j int) bool {
-		a, b := s.Waits[i], s.Waits[j]
-		if a.Queue != b.Queue {
-			return a.Queue < b.Queue
-		}
-		if a.Op != b.Op {
-			return a.Op < b.Op
-		}
-		return a.Worker < b.Worker
-	})
-}
 
 // DeadlockError is returned by Run when the pipeline can make no more
 // progress and the strategy gives it no way to end.
 type DeadlockError struct {
-	Stall    Stall
+	Stall    queue.Stall
 	Strategy string
 }
 

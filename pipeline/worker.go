@@ -9,6 +9,7 @@ import (
 
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -23,20 +24,20 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 	}
 	w := p.Worker(replica)
 	c := r.stats[row]
-	me := &worker{name: w.Name(), stage: p.Name, kind: 'p', c: c}
-	ctx := withWorker(r.soft, me)
-	hard := withWorker(r.hard, me)
+	me := newWorker(w.Name(), p.Name, queue.Producer, c)
+	ctx := me.in(r.soft)
+	hard := me.in(r.hard)
 	q := r.queues[p.To]
 	i := r.startIndex(p.Name, replica)
-	defer r.world.leave()
+	defer r.leave()
 	defer r.lifetime(me)()
 	defer r.producersLeft.Add(-1)
 	defer r.writerDone(hard, p.To, p.Name)
 	defer func() {
 		r.spill.add(SpillRecord{Kind: "producer", Stage: p.Name, Replica: replica, Next: i, Count: p.Count})
 	}()
-	if mq, ok := q.(*memQueue); ok && p.OnlyItems() {
-		if !r.produceBatched(ctx, w, p.Count, p.To, mq, row, &i) { // batch.go
+	if bq, ok := q.(queue.Batcher); ok && p.OnlyItems() {
+		if !r.produceBatched(ctx, w, p.Count, p.To, bq, row, &i) { // batch.go
 			return
 		}
 	}
@@ -67,10 +68,10 @@ func (r *run) startIndex(stage string, replica int) int {
 // producer of its own ledger row. It is a writer of each of those queues.
 func (r *run) replay(row int, queues []string) {
 	c := r.stats[row]
-	me := &worker{name: "replay", stage: replayStage, kind: 'p', c: c}
-	ctx := withWorker(r.soft, me)
-	hard := withWorker(r.hard, me)
-	defer r.world.leave()
+	me := newWorker(replayStage, replayStage, queue.Producer, c)
+	ctx := me.in(r.soft)
+	hard := me.in(r.hard)
+	defer r.leave()
 	defer r.lifetime(me)()
 	defer r.producersLeft.Add(-1)
 	defer func() {
@@ -81,9 +82,9 @@ func (r *run) replay(row int, queues []string) {
 	for _, rec := range r.opts.Resume.Items {
 		c.produced.Add(1)
 		id := r.ids.Add(1)
-		if ctx.Err() != nil || r.put(ctx, r.queues[rec.Queue], Item{ID: id, Origin: int32(row), Value: rec.Item}) != nil {
+		if ctx.Err() != nil || r.put(ctx, r.queues[rec.Queue], queue.Item{ID: id, Origin: int32(row), Value: rec.Item}) != nil {
 			c.abandoned.Add(1)
-			r.abandonedEvent(me, rec.Queue, id)
+			r.abandonedEvent(&me.Worker, rec.Queue, id)
 			r.spillItem(rec.Queue, row, id, rec.Item)
 			continue
 		}
@@ -101,12 +102,12 @@ func (r *run) replay(row int, queues []string) {
 // consumer runs one consumer replica until its queue is closed and empty,
 // it takes its end marker, or the hard context ends.
 func (r *run) consumer(cs *stages.Consumer, replica, row int) {
-	me := &worker{stage: cs.Name, kind: 'c', c: r.stats[row]}
-	ctx := withWorker(r.hard, me)
+	me := newWorker("", cs.Name, queue.Consumer, r.stats[row])
+	ctx := me.in(r.hard)
 	fx := &effects{r: r, row: row, me: me}
 	w := cs.Worker(replica, fx)
-	me.name = w.Name()
-	defer r.world.leave() // runs last: after the end of our output queues
+	me.Name = w.Name()
+	defer r.leave() // runs last: after the end of our output queues
 	defer r.lifetime(me)()
 	if cs.Emits {
 		fx.out = r.queues[cs.To]
@@ -116,71 +117,67 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 		defer r.writerDone(ctx, dl, cs.Name)
 	}
 	in := r.queues[cs.From]
-	qc := r.qstats[cs.From]
-	c := r.stats[row]
-	received := r.received[cs.From] // nil unless the queue is shared with other processes
-	_, local := in.(*memQueue)      // a memory queue times its own waits and reports its takes
 	for {
-		var it Item
-		var err error
-		if local {
-			it, err = in.Get(ctx)
-		} else {
-			since := time.Now()
-			it, err = in.Get(ctx)
-			r.brokerTake(me, cs.From, since, it, err)
+		it, err := in.Get(ctx)
+		var expired *queue.ExpiredError
+		if errors.As(err, &expired) {
+			it, err = expired.Item, nil
 		}
-		if err != nil || it.marker {
+		if err != nil || it.Marker {
 			return // closed and drained, cancelled, or our end marker
 		}
-		c.taken.Add(1)
-		// Where the item's end is counted: its origin's row, or, when
-		// another process may have put it, what this process received
-		// (its origin counted it handed off).
-		origin := r.stats[it.Origin]
-		if received != nil {
-			origin = received
-			origin.taken.Add(1)
-		}
-		if n, over := it.overDelivered(); over { // NATS: its readers kept dying on it
-			origin.failed.Add(1)
-			qc.failed.Add(1)
-			err := fmt.Errorf("delivered %d times and never finished (max_deliver %d): "+
-				"the readers it went to died or held it past ack_wait", n, r.g.Queue(cs.From).MaxDeliver)
-			r.itemEvent(me, observe.EventFailed, cs.From, it.ID, err)
-			r.giveUp(ctx, cs, w.Name(), row, origin, it, 1, err)
+		r.stats[row].taken.Add(1)
+		if r.finish(ctx, cs, w, me, row, in, it, expired) {
 			in.Ack(it)
-			continue
 		}
-		switch outcome, attempts, err := r.handle(ctx, cs, w, it.Value); {
-		case err == nil && outcome == stages.Filtered:
-			origin.filtered.Add(1)
-			qc.filtered.Add(1)
-			if r.world.obs != nil {
-				r.itemEvent(me, observe.EventFiltered, cs.From, it.ID, nil)
-			}
-		case err == nil:
-			origin.done.Add(1)
-			qc.done.Add(1)
-			if r.world.obs != nil {
-				r.itemEvent(me, observe.EventDone, cs.From, it.ID, nil)
-			}
-		case ctx.Err() != nil && r.handBack(in, it):
-			origin.handedOff.Add(1) // back on the broker, for another process's reader
-			continue
-		case ctx.Err() != nil:
-			origin.abandoned.Add(1) // interrupted mid-steps: it may run again on resume
-			qc.abandoned.Add(1)
-			r.spillItem(cs.From, int(it.Origin), it.ID, it.Value)
-			r.abandonedEvent(me, cs.From, it.ID)
-		default:
-			origin.failed.Add(1)
-			qc.failed.Add(1)
-			r.itemEvent(me, observe.EventFailed, cs.From, it.ID, cause(err))
-			r.giveUp(ctx, cs, w.Name(), row, origin, it, attempts, err)
-		}
-		in.Ack(it)
 	}
+}
+
+// finish runs an item taken from in through the consumer's steps and
+// counts its end. One that expired (delivered too often) fails at once.
+// It reports whether the item is to be acknowledged: not when it was
+// handed back to a shared queue.
+func (r *run) finish(ctx context.Context, cs *stages.Consumer, w *stages.ConsumerWorker, me *worker, row int, in queue.Queue, it queue.Item, expired *queue.ExpiredError) bool {
+	qc := r.qstats[cs.From]
+	// Where the item's end is counted: its origin's row, or, when
+	// another process may have put it, what this process received (its
+	// origin counted it handed off).
+	origin := r.stats[it.Origin]
+	if received := r.received[cs.From]; received != nil {
+		origin = received
+		origin.taken.Add(1)
+	}
+	if expired != nil { // its readers kept dying on it
+		origin.failed.Add(1)
+		qc.failed.Add(1)
+		r.itemEvent(me, observe.EventFailed, cs.From, it.ID, expired)
+		r.giveUp(ctx, cs, w.Name(), row, origin, it, 1, expired)
+		return true
+	}
+	switch outcome, attempts, err := r.handle(ctx, cs, w, it.Value); {
+	case err == nil && outcome == stages.Filtered:
+		origin.filtered.Add(1)
+		qc.filtered.Add(1)
+		r.itemEvent(me, observe.EventFiltered, cs.From, it.ID, nil)
+	case err == nil:
+		origin.done.Add(1)
+		qc.done.Add(1)
+		r.itemEvent(me, observe.EventDone, cs.From, it.ID, nil)
+	case ctx.Err() != nil && r.handBack(in, it):
+		origin.handedOff.Add(1) // back on the broker, for another process's reader
+		return false
+	case ctx.Err() != nil:
+		origin.abandoned.Add(1) // interrupted mid-steps: it may run again on resume
+		qc.abandoned.Add(1)
+		r.spillItem(cs.From, int(it.Origin), it.ID, it.Value)
+		r.abandonedEvent(&me.Worker, cs.From, it.ID)
+	default:
+		origin.failed.Add(1)
+		qc.failed.Add(1)
+		r.itemEvent(me, observe.EventFailed, cs.From, it.ID, cause(err))
+		r.giveUp(ctx, cs, w.Name(), row, origin, it, attempts, err)
+	}
+	return true
 }
 
 // handle runs an item through a consumer's steps, retrying as its
@@ -221,7 +218,7 @@ func (r *run) try(ctx context.Context, w *stages.ConsumerWorker, v any, attempt,
 // giveUp ends an item whose last attempt failed, as on_error says: stop the
 // run, skip it, or put it into the dead-letter queue.
 // origin counts the item's end.
-func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, row int, origin *counters, it Item, attempts int, err error) {
+func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, row int, origin *counters, it queue.Item, attempts int, err error) {
 	msg := fmt.Sprintf("consumer %s: item %s: %v", worker, stages.Quote(it.Value), cause(err))
 	if attempts > 1 {
 		msg += fmt.Sprintf(" (after %d attempts)", attempts)
@@ -244,10 +241,10 @@ func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, ro
 		c.produced.Add(1)
 		id := r.ids.Add(1)
 		dl := cs.OnError.DeadLetter
-		if perr := r.put(ctx, r.queues[dl], Item{ID: id, Origin: int32(row), Value: letter}); perr != nil {
+		if perr := r.put(ctx, r.queues[dl], queue.Item{ID: id, Origin: int32(row), Value: letter}); perr != nil {
 			c.abandoned.Add(1)
 			r.spillItem(dl, row, id, letter)
-			r.abandonedEvent(workerFrom(ctx), dl, id)
+			r.abandonedEvent(queue.WorkerFrom(ctx), dl, id)
 			if !errors.Is(perr, context.Canceled) && ctx.Err() == nil {
 				r.fail(fmt.Sprintf("%s; dead letter to %s: %v", msg, dl, perr))
 			}
@@ -277,7 +274,7 @@ func cause(err error) error {
 type effects struct {
 	r   *run
 	row int
-	out Queue
+	out queue.Queue
 	me  *worker
 }
 
@@ -287,11 +284,11 @@ func (fx *effects) Emit(ctx context.Context, v any) error {
 	c := fx.r.stats[fx.row]
 	c.produced.Add(1)
 	id := fx.r.ids.Add(1)
-	if err := fx.r.put(ctx, fx.out, Item{ID: id, Origin: int32(fx.row), Value: v}); err != nil {
+	if err := fx.r.put(ctx, fx.out, queue.Item{ID: id, Origin: int32(fx.row), Value: v}); err != nil {
 		// Not spilled: the item being handled is, and running it again
 		// on resume makes this emit again.
 		c.abandoned.Add(1)
-		fx.r.abandonedEvent(fx.me, fx.out.Name(), id)
+		fx.r.abandonedEvent(&fx.me.Worker, fx.out.Name(), id)
 		return err
 	}
 	if fx.r.opts.OnPut != nil {
@@ -324,7 +321,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // moves on to i+1); goOn is false when the producer must stop: stopped
 // during the delay (nothing made), the item failed, its put was cut off
 // (it is abandoned and spilled), or its line could not be printed.
-func (r *run) produceOne(ctx context.Context, w *stages.ProducerWorker, me *worker, p *stages.Producer, q Queue, row, i int, what string) (made, goOn bool) {
+func (r *run) produceOne(ctx context.Context, w *stages.ProducerWorker, me *worker, p *stages.Producer, q queue.Queue, row, i int, what string) (made, goOn bool) {
 	c := r.stats[row]
 	d, err := w.Delay(i)
 	if err != nil {
@@ -345,9 +342,9 @@ func (r *run) produceOne(ctx context.Context, w *stages.ProducerWorker, me *work
 	}
 	c.produced.Add(1)
 	id := r.ids.Add(1)
-	if err := r.put(ctx, q, Item{ID: id, Origin: int32(row), Value: v}); err != nil {
+	if err := r.put(ctx, q, queue.Item{ID: id, Origin: int32(row), Value: v}); err != nil {
 		c.abandoned.Add(1)
-		r.abandonedEvent(me, p.To, id)
+		r.abandonedEvent(&me.Worker, p.To, id)
 		r.spillItem(p.To, row, id, v)
 		return true, false
 	}

@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// The queue backends this binary ships (memory is always there).
+	_ "github.com/pcrun/pcrun/queue/nats"
 )
 
 func main() {

@@ -15,7 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
-	"github.com/pcrun/pcrun/pipeline"
+	natsq "github.com/pcrun/pcrun/queue/nats"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -243,16 +243,16 @@ func queueStatus(ctx context.Context, nc *nats.Conn, pipeline string, q *stages.
 }
 
 // writerStatus reads the queue's roster in the current generation of the
-// pipeline's run on the broker (pipeline.ReadRoster). No roster yet: no
+// pipeline's run on the broker (natsq.ReadRoster). No roster yet: no
 // process has registered, so no writer has finished.
 func writerStatus(ctx context.Context, js jetstream.JetStream, pipelineName string, q *stages.Queue, qs *QueueStatus) error {
-	gen, r, err := pipeline.ReadRoster(ctx, js, pipelineName, q.Name)
+	gen, r, err := natsq.ReadRoster(ctx, js, pipelineName, q.Name)
 	if err != nil {
 		return err
 	}
 	qs.Generation = gen
 	if r == nil {
-		r = &pipeline.Roster{}
+		r = &natsq.Roster{}
 	}
 	for _, w := range q.Writers {
 		procs, replicas := r.Processes(w, true)

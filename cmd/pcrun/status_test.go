@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pcrun/pcrun/pipeline"
+	natsq "github.com/pcrun/pcrun/queue/nats"
 )
 
 // startNATS starts an embedded NATS server with JetStream on a free
@@ -145,15 +145,15 @@ func TestStatusReportsQueues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type entries = map[string]map[string]pipeline.RosterEntry
+	type entries = map[string]map[string]natsq.RosterEntry
 	for k, v := range map[string]any{
 		"gen":       "g1",
-		"g0.orders": pipeline.Roster{Ended: true}, // an earlier generation: not counted
-		"g1.orders": pipeline.Roster{
+		"g0.orders": natsq.Roster{Ended: true}, // an earlier generation: not counted
+		"g1.orders": natsq.Roster{
 			Writers: entries{"a/1/x": {"waiter": {Replicas: 1, Finished: true}}},
 			Readers: entries{"b/2/y": {"cook": {Replicas: 2}}, "c/3/z": {"cook": {Replicas: 3}}},
 		},
-		"g1.dishes": pipeline.Roster{Writers: entries{"b/2/y": {"cook": {Replicas: 2, Finished: true}}}, Ended: true},
+		"g1.dishes": natsq.Roster{Writers: entries{"b/2/y": {"cook": {Replicas: 2, Finished: true}}}, Ended: true},
 	} {
 		data := []byte("g1")
 		if k != "gen" {

@@ -1,4 +1,4 @@
-package pipeline_test
+package nats_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcrun/pcrun/pipeline"
+	natsq "github.com/pcrun/pcrun/queue/nats"
 )
 
 // These tests run several Run calls against one embedded broker, as
@@ -30,11 +31,11 @@ func goRun(t *testing.T, src, url string, opts pipeline.Options) <-chan natsOutc
 
 // waitRoster polls the queue's roster in the current generation until ok
 // holds.
-func waitRoster(t *testing.T, js jetstream.JetStream, pipelineName, queue, what string, ok func(*pipeline.Roster) bool) {
+func waitRoster(t *testing.T, js jetstream.JetStream, pipelineName, queue, what string, ok func(*natsq.Roster) bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, r, err := pipeline.ReadRoster(t.Context(), js, pipelineName, queue)
+		_, r, err := natsq.ReadRoster(t.Context(), js, pipelineName, queue)
 		if err == nil && r != nil && ok(r) {
 			return
 		}
@@ -45,12 +46,12 @@ func waitRoster(t *testing.T, js jetstream.JetStream, pipelineName, queue, what 
 	}
 }
 
-func readerProcs(n int) func(*pipeline.Roster) bool {
-	return func(r *pipeline.Roster) bool { return len(r.Readers) == n }
+func readerProcs(n int) func(*natsq.Roster) bool {
+	return func(r *natsq.Roster) bool { return len(r.Readers) == n }
 }
 
-func writerProcs(n int) func(*pipeline.Roster) bool {
-	return func(r *pipeline.Roster) bool { return len(r.Writers) == n }
+func writerProcs(n int) func(*natsq.Roster) bool {
+	return func(r *natsq.Roster) bool { return len(r.Writers) == n }
 }
 
 func wait(t *testing.T, ch <-chan natsOutcome, who string) natsOutcome {
@@ -204,7 +205,7 @@ consumers:
 	if r := o2.res.Queues[0]; r.Redelivered != 0 {
 		t.Errorf("the late reader counts %d redeliveries; a marker handed back is no item", r.Redelivered)
 	}
-	_, r, err := pipeline.ReadRoster(t.Context(), js, "late", "main")
+	_, r, err := natsq.ReadRoster(t.Context(), js, "late", "main")
 	if err != nil || r == nil || len(r.Readers) != 2 {
 		t.Fatalf("roster %+v, %v", r, err)
 	}
@@ -235,7 +236,7 @@ consumers:
 		t.Fatal(o.err)
 	}
 	o := runNats(t, src, url, pipeline.Options{Only: []string{"p"}})
-	var lw *pipeline.LateWriterError
+	var lw *natsq.LateWriterError
 	if !errors.As(o.err, &lw) || o.res != nil || lw.Queue != "main" || !strings.Contains(lw.Error(), "--fresh") {
 		t.Fatalf("err = %v, result %v; want a LateWriterError and nothing run", o.err, o.res)
 	}

@@ -1,4 +1,4 @@
-package pipeline
+package nats
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -39,7 +40,7 @@ import (
 // Writers and readers may live in different processes (Options.Only),
 // and one stage may run in several. They coordinate through a roster per
 // queue in the pipeline's key-value bucket on the broker: see
-// nats_roster.go for the keys and the rule by which a queue ends.
+// roster.go for the keys and the rule by which a queue ends.
 //
 // A run that owns its queues (Options.Shared false: every stage runs in
 // this process) and a run with Options.Fresh purge the pipeline's streams
@@ -94,14 +95,11 @@ type natsQueue struct {
 	stream   jetstream.Stream
 	cons     jetstream.Consumer
 	runID    string
-	strategy config.Strategy
-	shared   bool
-	capacity int // 0: unbounded
-	rowOf    func(origin string) int
-	nameOf   func(row int) string
-	abort    func(error) // stops the run: its generation was reset under it
-	key      string      // the queue's name as a key token
-	proc     string      // this process in rosters
+	env      *queue.Env
+	shared   bool   // other processes share the queue (queue.Env.Shared)
+	capacity int    // 0: unbounded
+	key      string // the queue's name as a key token
+	proc     string // this process in rosters
 
 	wmu        sync.Mutex
 	writers    map[string]int // writer stage -> its replicas in this run
@@ -109,7 +107,7 @@ type natsQueue struct {
 	readers    map[string]int // reader stage -> its replicas in this run
 	registered bool           // in the roster of the broker's generation
 	ended      atomic.Bool    // every writer of the queue, in every process, has finished
-	unmarked   atomic.Bool    // registered after the end: no end marker is ours (nats_roster.go)
+	unmarked   atomic.Bool    // registered after the end: no end marker is ours (roster.go)
 
 	startReaders sync.Once
 	deliveries   chan *delivery // the pump fills it; Get takes from it; closed when the queue is closed and drained
@@ -152,9 +150,9 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline, 
 }
 
 // openNats connects to a queue's broker (reusing brokers by URL) and makes
-// sure the stream and its consumer exist. The run registers it (nats_roster.go).
-func openNats(ctx context.Context, brokers map[string]*natsBroker, pipeline string, q *stages.Queue) (*natsQueue, error) {
-	b, err := connectNats(ctx, brokers, pipeline, q.URL, q.Name)
+// sure the stream and its consumer exist. The run registers it (roster.go).
+func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, q *stages.Queue) (*natsQueue, error) {
+	b, err := connectNats(ctx, brokers, env.Pipeline, q.URL, q.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +187,7 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, pipeline stri
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: consumer of stream %s: %v", q.Name, q.Stream, err)
 	}
-	nq := &natsQueue{spec: q, b: b, stream: stream, cons: cons, runID: nuid.Next(), key: kvToken(q.Name),
+	nq := &natsQueue{spec: q, b: b, stream: stream, cons: cons, runID: nuid.Next(), key: kvToken(q.Name), env: env, shared: env.Shared,
 		writers: map[string]int{}, localLeft: map[string]int{}, readers: map[string]int{},
 		stop: make(chan struct{}), held: map[*delivery]struct{}{}}
 	if !q.Unbounded {
@@ -215,7 +213,7 @@ func kvToken(s string) string {
 func (q *natsQueue) Name() string { return q.spec.Name }
 
 // Put publishes the item, retrying with backoff while the stream is full.
-func (q *natsQueue) Put(ctx context.Context, it Item) error {
+func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -223,7 +221,7 @@ func (q *natsQueue) Put(ctx context.Context, it Item) error {
 	msg := nats.NewMsg(q.spec.Subject)
 	msg.Header.Set(genHeader, q.b.generation())
 	var id string
-	if it.marker {
+	if it.Marker {
 		msg.Header.Set(markerHeader, "1")
 		id = q.runID + ".m." + strconv.FormatUint(q.markerSeq.Add(1), 10)
 	} else {
@@ -231,7 +229,7 @@ func (q *natsQueue) Put(ctx context.Context, it Item) error {
 		if err != nil {
 			return fmt.Errorf("queue %s: the item cannot travel as JSON: %v", q.spec.Name, err)
 		}
-		msg.Data, err = json.Marshal(natsWire{ID: it.ID, Run: q.runID, Origin: q.nameOf(int(it.Origin)), Value: v})
+		msg.Data, err = json.Marshal(natsWire{ID: it.ID, Run: q.runID, Origin: q.env.Stages[it.Origin], Value: v})
 		if err != nil {
 			return err
 		}
@@ -255,12 +253,12 @@ func (q *natsQueue) Put(ctx context.Context, it Item) error {
 		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errMaxMsgs {
 			return fmt.Errorf("queue %s: publishing to stream %s: %w", q.spec.Name, q.spec.Stream, err)
 		}
-		if err := sleep(ctx, wait); err != nil { // full: wait for a reader to finish an item
+		if err := sleepCtx(ctx, wait); err != nil { // full: wait for a reader to finish an item
 			return err
 		}
 		wait = min(2*wait, maxPutWait)
 	}
-	if it.marker {
+	if it.Marker {
 		q.markers.Add(1)
 	} else {
 		q.put.Add(1)
@@ -269,32 +267,56 @@ func (q *natsQueue) Put(ctx context.Context, it Item) error {
 	for {
 		m := q.maxDepth.Load()
 		if depth <= m || q.maxDepth.CompareAndSwap(m, depth) {
-			return nil
+			break
 		}
 	}
+	if q.env.Observe != nil && !it.Marker {
+		q.env.Event(queue.PutEvent(ctx, q.spec.Name, it, -1))
+	}
+	return nil
 }
 
 // Get takes the next delivery. The first Get starts the pump (which
 // fetches for every reader of the queue in this process) and the keeper
 // (InProgress for held items): a process without readers never fetches.
-func (q *natsQueue) Get(ctx context.Context) (Item, error) {
+// The time it waits is the worker's idle time. An item delivered more
+// than max_deliver times comes with an *queue.ExpiredError.
+func (q *natsQueue) Get(ctx context.Context) (queue.Item, error) {
+	since := time.Now()
+	it, err := q.get(ctx)
+	if w := queue.WorkerFrom(ctx); w != nil {
+		e := w.Waited(queue.OpGet, q.spec.Name, time.Since(since))
+		if q.env.Observe != nil {
+			q.env.Event(e)
+			if err == nil {
+				q.env.Event(queue.TakeEvent(ctx, q.spec.Name, it, -1))
+			}
+		}
+	}
+	if d, ok := it.Receipt.(*delivery); err == nil && ok && d.expired && !it.Marker {
+		return it, &queue.ExpiredError{Item: it, Deliveries: d.deliveries, Max: q.spec.MaxDeliver}
+	}
+	return it, err
+}
+
+func (q *natsQueue) get(ctx context.Context) (queue.Item, error) {
 	if err := ctx.Err(); err != nil {
-		return Item{}, err
+		return queue.Item{}, err
 	}
 	q.startReaders.Do(q.startPump)
 	for {
 		select {
 		case d, ok := <-q.deliveries:
 			if !ok {
-				return Item{}, errClosed
+				return queue.Item{}, queue.ErrClosed
 			}
 			it := q.item(d)
-			if it.marker && q.unmarked.Load() {
+			if it.Marker && q.unmarked.Load() {
 				q.release(d)
 				d.msg.Nak() // counted for a reader registered before the end: give it back
 				return it, nil
 			}
-			if it.marker {
+			if it.Marker {
 				q.release(d)
 				d.msg.Ack() // a marker is consumed when taken
 				q.acked.Add(1)
@@ -303,20 +325,20 @@ func (q *natsQueue) Get(ctx context.Context) (Item, error) {
 			q.taken.Add(1)
 			return it, nil
 		case <-ctx.Done():
-			return Item{}, ctx.Err()
+			return queue.Item{}, ctx.Err()
 		}
 	}
 }
 
 // item decodes a delivery. A message that is not pcrun's JSON (published
 // by something else) is an item whose value is its text.
-func (q *natsQueue) item(d *delivery) Item {
+func (q *natsQueue) item(d *delivery) queue.Item {
 	m := d.msg
 	if m.Headers().Get(markerHeader) != "" {
-		return Item{marker: true, nats: d}
+		return queue.Item{Marker: true, Receipt: d}
 	}
 	var w natsWire
-	it := Item{nats: d, Origin: int32(q.rowOf(""))}
+	it := queue.Item{Receipt: d, Origin: int32(q.env.Row(""))}
 	if err := json.Unmarshal(m.Data(), &w); err != nil || w.Value == nil {
 		it.Value = string(m.Data())
 		return it
@@ -328,14 +350,14 @@ func (q *natsQueue) item(d *delivery) Item {
 		it.Value = string(m.Data())
 		return it
 	}
-	it.ID, it.Origin, it.Value = w.ID, int32(q.rowOf(w.Origin)), fromJSON(v)
+	it.ID, it.Origin, it.Value = w.ID, int32(q.env.Row(w.Origin)), stages.FromJSON(v)
 	return it
 }
 
 // Ack acknowledges a finished item: the broker removes it.
-func (q *natsQueue) Ack(it Item) {
-	d := it.nats
-	if d == nil {
+func (q *natsQueue) Ack(it queue.Item) {
+	d, ok := it.Receipt.(*delivery)
+	if !ok {
 		return
 	}
 	q.release(d)
@@ -343,10 +365,14 @@ func (q *natsQueue) Ack(it Item) {
 	q.acked.Add(1)
 }
 
-// handBack returns an item this process will not finish to the broker,
+// Shared reports whether other processes share the queue: then an item
+// put is handed off, and one taken and not finished is handed back.
+func (q *natsQueue) Shared() bool { return q.shared }
+
+// HandBack returns an item this process will not finish to the broker,
 // which delivers it again at once (to another reader, maybe elsewhere).
-func (q *natsQueue) handBack(it Item) {
-	if d := it.nats; d != nil {
+func (q *natsQueue) HandBack(it queue.Item) {
+	if d, ok := it.Receipt.(*delivery); ok {
 		q.release(d)
 		d.msg.Nak()
 	}
@@ -371,7 +397,7 @@ func (q *natsQueue) Join(ctx context.Context) error {
 		if idle, err := q.empty(ctx); err == nil && idle {
 			return nil
 		}
-		if err := sleep(ctx, natsPoll); err != nil {
+		if err := sleepCtx(ctx, natsPoll); err != nil {
 			return err
 		}
 	}
@@ -394,7 +420,7 @@ func (q *natsQueue) Close() { q.ended.Store(true) }
 // never taken. A run that owns the queue also takes every item still in the
 // stream (removing them); a shared run hands what it fetched back to the
 // broker and returns nothing: the items stay for other processes.
-func (q *natsQueue) Drain() []Item {
+func (q *natsQueue) Drain() []queue.Item {
 	q.shutdown()
 	var ds []*delivery
 	for q.deliveries != nil && len(q.deliveries) > 0 { // the pump has returned: nothing adds to it
@@ -427,13 +453,13 @@ func (q *natsQueue) Drain() []Item {
 			break
 		}
 	}
-	var out []Item
+	var out []queue.Item
 	for _, d := range ds {
 		it := q.item(d)
 		q.release(d)
 		d.msg.Ack()
 		q.acked.Add(1)
-		if !it.marker {
+		if !it.Marker {
 			out = append(out, it)
 		}
 	}
@@ -483,7 +509,7 @@ func (q *natsQueue) startPump() {
 		}
 		batch = min(batch, max(1, n))
 	}
-	if q.strategy == config.Sentinel {
+	if q.env.Strategy == config.Sentinel {
 		batch = 1 // a reader leaving on its marker leaves nothing fetched behind
 	}
 	q.deliveries = make(chan *delivery, batch)
@@ -529,9 +555,9 @@ func (q *natsQueue) pump() {
 			continue
 		}
 		if err := q.b.checkGen(context.Background(), false); err != nil {
-			q.abort(err)
+			q.env.Abort(err)
 		}
-		if (q.strategy == config.Close || q.unmarked.Load()) && q.closedAndDrained() {
+		if (q.env.Strategy == config.Close || q.unmarked.Load()) && q.closedAndDrained() {
 			close(q.deliveries)
 			<-q.stop
 			return
@@ -541,13 +567,13 @@ func (q *natsQueue) pump() {
 
 // ours reports whether a fetched message may be handed to a reader. One
 // put in another generation makes the process look whether its own was
-// reset (nats_roster.go); if it was and the process cannot join the new
+// reset (roster.go); if it was and the process cannot join the new
 // one, the message goes back and the run stops.
 func (q *natsQueue) ours(m jetstream.Msg) bool {
 	if g := m.Headers().Get(genHeader); g != "" && g != q.b.generation() {
 		if err := q.b.checkGen(context.Background(), true); err != nil {
 			m.Nak()
-			q.abort(err)
+			q.env.Abort(err)
 			return false
 		}
 	}
@@ -616,20 +642,40 @@ func sleepStop(stop <-chan struct{}, d time.Duration) bool {
 	}
 }
 
-// writerDone records that a writer replica of stage in this process has
+// WriterDone records that a writer replica of stage in this process has
 // finished. After the stage's last replica here, the roster says so; if
-// that ended the queue (nats_roster.go), this process is the one to end it
+// that ended the queue (roster.go), this process is the one to end it
 // as the strategy says: ended is true, with the number of end markers to
 // put under sentinel.
-func (q *natsQueue) writerDone(ctx context.Context, stage string) (ended bool, markers int, err error) {
+//
+// A queue with no writer in this process (stage "") is ended by the
+// roster, not here.
+func (q *natsQueue) WriterDone(ctx context.Context, stage string) error {
+	if stage == "" {
+		return nil
+	}
 	q.wmu.Lock()
 	q.localLeft[stage]--
 	stageDone := q.localLeft[stage] == 0
 	q.wmu.Unlock()
 	if !stageDone {
-		return false, 0, nil
+		return nil
 	}
-	// Even after a second signal: the other processes wait for this.
+	ended, markers, err := q.finishStageNow(ctx, stage)
+	switch {
+	case errors.Is(err, errReset):
+		return err
+	case err != nil:
+		return fmt.Errorf("queue %s: recording on the broker that %s finished writing: %w", q.spec.Name, stage, err)
+	case ended:
+		queue.End(ctx, q, q.env.Strategy, markers, q.env.Log)
+	}
+	return nil
+}
+
+// finishStageNow is finishStage on a context of its own: even after a
+// second signal, the other processes wait for this.
+func (q *natsQueue) finishStageNow(ctx context.Context, stage string) (ended bool, markers int, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	defer cancel()
 	return q.finishStage(ctx, stage)
@@ -650,12 +696,14 @@ func (q *natsQueue) producersDone(ctx context.Context, producers map[string]bool
 	return true
 }
 
-// overDelivered reports whether an item taken from a NATS queue was
-// delivered more than its queue's max_deliver times (its readers died or
-// timed out each time), and how many times.
-func (it Item) overDelivered() (uint64, bool) {
-	if it.nats == nil || !it.nats.expired {
-		return 0, false
+// sleepCtx waits for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	return it.nats.deliveries, true
 }

@@ -1,4 +1,4 @@
-package pipeline
+package nats
 
 import (
 	"context"
@@ -480,7 +480,7 @@ func (q *natsQueue) finishStage(ctx context.Context, stage string) (ended bool, 
 		r.Writers[q.proc][stage] = e
 		if !r.Ended && r.endable(q.spec.Writers) {
 			r.Ended, r.EndedBy = true, q.proc
-			if q.strategy == config.Sentinel {
+			if q.env.Strategy == config.Sentinel {
 				r.Markers = r.readers()
 			}
 			ended, markers = true, r.Markers

@@ -1,4 +1,4 @@
-package pipeline_test
+package nats_test
 
 import (
 	"bytes"

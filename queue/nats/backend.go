@@ -1,0 +1,154 @@
+// Package nats is the NATS JetStream queue backend (`backend: nats`):
+// queues that live on a broker, shared by the pcrun processes of one run
+// (nats.go), the rosters by which those processes find each other and end
+// the queues together (roster.go), and what `pcrun status` reads. Every
+// import of github.com/nats-io in pcrun's code is under this directory.
+package nats
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/queue"
+)
+
+func init() { queue.Register(config.NATS, backend{}) }
+
+type backend struct{}
+
+// set is the NATS queues of one run, over one connection per broker.
+type set struct {
+	env     *queue.Env
+	brokers map[string]*natsBroker // by URL
+	queues  []*natsQueue
+}
+
+// Open connects to the brokers of the specs' queues (one connection per
+// URL) and makes sure each queue's stream and consumer exist. Start
+// registers this process with them.
+func (backend) Open(ctx context.Context, env *queue.Env, specs []*queue.Spec) (queue.Set, error) {
+	s := &set{env: env, brokers: map[string]*natsBroker{}}
+	proc := processID()
+	for _, sp := range specs {
+		nq, err := openNats(ctx, s.brokers, env, sp.Queue)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		nq.proc = proc
+		nq.b.notice = func(line string) { env.Log.Warn(strings.TrimPrefix(line, "pcrun: "), "broker", nq.b.redacted()) }
+		maps.Copy(nq.writers, sp.Writers)
+		maps.Copy(nq.readers, sp.Readers)
+		maps.Copy(nq.localLeft, nq.writers)
+		s.queues = append(s.queues, nq)
+	}
+	return s, nil
+}
+
+func (s *set) Queues() []queue.Queue {
+	out := make([]queue.Queue, len(s.queues))
+	for i, q := range s.queues {
+		out[i] = q
+	}
+	return out
+}
+
+// Start resets the pipeline's NATS queues when the run owns them or says
+// Fresh, then registers this process's writers and readers in the current
+// generation (roster.go).
+func (s *set) Start(ctx context.Context) error {
+	if !s.env.Shared || s.env.Fresh {
+		if err := s.resetAll(ctx); err != nil {
+			return err
+		}
+	}
+	for _, nq := range s.queues {
+		if !nq.b.joined {
+			nq.b.joined = true
+			if err := nq.b.join(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resetAll purges the streams of every NATS queue of the pipeline, those
+// other processes use too, on each of their brokers.
+func (s *set) resetAll(ctx context.Context) error {
+	var urls []string
+	streams := map[string][]string{}
+	first := map[string]string{} // a queue on each broker, for messages
+	for _, q := range s.env.Graph.Queues {
+		if q.Backend != config.NATS {
+			continue
+		}
+		if _, ok := streams[q.URL]; !ok {
+			urls = append(urls, q.URL)
+			first[q.URL] = q.Name
+		}
+		streams[q.URL] = append(streams[q.URL], q.Stream)
+	}
+	for _, url := range urls {
+		b, err := connectNats(ctx, s.brokers, s.env.Pipeline, url, first[url])
+		if err != nil {
+			return err
+		}
+		if err := b.resetAll(ctx, s.env.Pipeline, streams[url]); err != nil {
+			return fmt.Errorf("--fresh: %v", err)
+		}
+	}
+	return nil
+}
+
+// Idle reports whether every NATS queue of the run is idle under join:
+// every producer writing to it has finished, in whichever process, and its
+// stream holds no item. Queues are checked from upstream to downstream: an
+// item moving on is put downstream before it is acknowledged upstream, so
+// it cannot slip past the check.
+func (s *set) Idle(ctx context.Context) bool {
+	producers := map[string]bool{}
+	for _, p := range s.env.Graph.Producers {
+		producers[p.Name] = true
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	byName := map[string]*natsQueue{}
+	for _, q := range s.queues {
+		byName[q.spec.Name] = q
+	}
+	for _, name := range s.env.Graph.DownstreamOrder() {
+		nq := byName[name]
+		if nq == nil {
+			continue
+		}
+		if !nq.producersDone(ctx, producers) {
+			return false
+		}
+		if empty, err := nq.empty(ctx); err != nil || !empty {
+			return false
+		}
+	}
+	return true
+}
+
+// Close withdraws this process's readers from queues that have not
+// ended, stops the queues' goroutines and closes the connections.
+func (s *set) Close() {
+	for _, nq := range s.queues {
+		nq.shutdown() // first: the pump may register again (checkGen)
+		nq.withdraw()
+	}
+	for _, b := range s.brokers {
+		b.nc.Close()
+	}
+}
+
+var (
+	_ queue.Queue  = (*natsQueue)(nil)
+	_ queue.Shared = (*natsQueue)(nil)
+)
