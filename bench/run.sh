@@ -15,6 +15,10 @@
 # pcrun is faster), and the largest peak RSS of each. RAW=FILE keeps every
 # run's numbers.
 #
+# AGAINST=REV compares pcrun with pcrun as it was at git revision REV
+# instead of with the references (an A/B of a change, same workloads, same
+# pairs): `AGAINST=main~3 NS=1000000 PAIRS=7 bench/run.sh`.
+#
 # N is the number of items the producers make in all: each workload's var
 # `n`, which its counts are templates of (`count: "${n}"`, or
 # "${int(n / 2)}" for each of W2's two producers), set with `--set n=N`.
@@ -26,6 +30,7 @@ PAIRS=${PAIRS:-5}
 WORKLOADS=${WORKLOADS:-"w1 w2 w3 w4"}
 export GOMAXPROCS=${GOMAXPROCS:-$(nproc)}
 RAW=${RAW:-/dev/null}
+AGAINST=${AGAINST:-}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -34,6 +39,21 @@ go build -o "$tmp/measure" ./bench/measure
 for w in $WORKLOADS; do
 	go build -o "$tmp/ref-$w" "./bench/ref/$w"
 done
+if [[ -n $AGAINST ]]; then
+	mkdir "$tmp/base"
+	git archive "$AGAINST" | tar -x -C "$tmp/base"
+	(cd "$tmp/base" && go build -o "$tmp/base-pcrun" ./cmd/pcrun)
+fi
+
+# ref runs the reference of workload $1 for N items ($2), or, with AGAINST,
+# the base pcrun on the same file.
+ref() {
+	if [[ -n $AGAINST ]]; then
+		one "$3" "$tmp/base-pcrun" run -q --set "n=$4" "bench/$1.yaml"
+	else
+		one "$3" "$tmp/ref-$1" "$2"
+	fi
+}
 
 # one RUN: prints "WALL_SECONDS MAXRSS_KIB" for one process.
 one() {
@@ -47,8 +67,10 @@ one() {
 	tail -n 1 "$tmp/err"
 }
 
-echo "GOMAXPROCS=$GOMAXPROCS pairs=$PAIRS $(go version | cut -d' ' -f3) $(uname -m)"
-printf '%-8s %9s %14s %14s %13s %10s %10s\n' workload N "pcrun items/s" "ref items/s" "pcrun/ref" "pcrun RSS" "ref RSS"
+against=ref
+[[ -n $AGAINST ]] && against="base"
+echo "GOMAXPROCS=$GOMAXPROCS pairs=$PAIRS $(go version | cut -d' ' -f3) $(uname -m)${AGAINST:+ base=$AGAINST}"
+printf '%-8s %9s %14s %14s %13s %10s %10s\n' workload N "pcrun items/s" "$against items/s" "pcrun/$against" "pcrun RSS" "$against RSS"
 for w in $WORKLOADS; do
 	for n in $NS; do
 		half=$((n / 2))
@@ -58,7 +80,7 @@ for w in $WORKLOADS; do
 		[[ $w == w4 ]] && lines=$items
 		for _ in $(seq "$PAIRS"); do
 			a=$(one "$lines" "$tmp/pcrun" run -q --set "n=$n" "bench/$w.yaml")
-			b=$(one "$lines" "$tmp/ref-$w" "$items")
+			b=$(ref "$w" "$items" "$lines" "$n")
 			echo "$w $items $a $b" | tee -a "$RAW"
 		done >"$tmp/runs"
 		awk -v w="$w" -v n="$items" '

@@ -26,18 +26,50 @@ type importRule struct {
 	thirdParty []string
 }
 
-// The import direction of DESIGN.md: config ← stages ← pipeline ← cmd/pcrun.
+// The import direction of DESIGN.md ("Architecture"): config <- stages <-
+// the runtime (pipeline) <- the CLI, with the parts that plug into the
+// runtime (queue backends, observers, summary formats) beside it: they
+// import the interfaces they implement, never the runtime. Only the NATS
+// backend may link nats-io.
 var importRules = []importRule{
 	{
 		pkg:        "./config",
-		forbidden:  []string{module + "/stages", module + "/pipeline", module + "/cmd"},
+		forbidden:  []string{module + "/stages", module + "/pipeline", module + "/cmd", module + "/queue", module + "/observe"},
 		thirdParty: []string{"gopkg.in/yaml.v3"},
 	},
 	{
 		pkg:       "./stages",
-		forbidden: []string{module + "/pipeline", module + "/cmd"},
+		forbidden: []string{module + "/pipeline", module + "/cmd", module + "/queue", module + "/observe", nats},
+	},
+	{
+		pkg:       "./observe",
+		forbidden: []string{module + "/config", module + "/stages", module + "/pipeline", module + "/queue", module + "/cmd"},
+	},
+	{
+		pkg:       "./queue",
+		forbidden: []string{module + "/pipeline", module + "/cmd", module + "/queue/memory", module + "/queue/nats", nats},
+	},
+	{
+		pkg:       "./queue/memory",
+		forbidden: []string{module + "/pipeline", module + "/cmd", module + "/queue/nats", nats},
+	},
+	{
+		pkg:       "./queue/nats",
+		forbidden: []string{module + "/pipeline", module + "/cmd", module + "/queue/memory"},
+	},
+	{
+		pkg:       "./report",
+		forbidden: []string{module + "/pipeline", module + "/cmd", module + "/queue/memory", module + "/queue/nats", nats},
+	},
+	{
+		// The runtime: it never names a backend but the embedded default.
+		pkg:       "./pipeline",
+		forbidden: []string{module + "/cmd", module + "/report", module + "/queue/nats", nats},
 	},
 }
+
+// nats is the NATS client and server's module path prefix.
+const nats = "github.com/nats-io"
 
 // violations returns one message per dependency that breaks r.
 func (r importRule) violations(deps []dep) []string {
@@ -45,7 +77,7 @@ func (r importRule) violations(deps []dep) []string {
 	for _, d := range deps {
 		for _, f := range r.forbidden {
 			if d.path == f || strings.HasPrefix(d.path, f+"/") {
-				out = append(out, fmt.Sprintf("%s depends on %s: imports must point one way (config <- stages <- pipeline <- cmd)", r.pkg, d.path))
+				out = append(out, fmt.Sprintf("%s depends on %s: imports must point one way (config <- stages <- pipeline <- cmd; backends and observers beside the runtime, never importing it)", r.pkg, d.path))
 			}
 		}
 		if r.thirdParty == nil || d.standard || d.module == module {
@@ -111,6 +143,17 @@ func TestImportDirection(t *testing.T) {
 	}
 }
 
+// rule returns the rule for pkg.
+func rule(t *testing.T, pkg string) importRule {
+	for _, r := range importRules {
+		if r.pkg == pkg {
+			return r
+		}
+	}
+	t.Fatalf("no import rule for %s", pkg)
+	return importRule{}
+}
+
 // TestImportRules checks that the rules catch what they are meant to catch,
 // so TestImportDirection cannot pass vacuously.
 func TestImportRules(t *testing.T) {
@@ -134,6 +177,11 @@ func TestImportRules(t *testing.T) {
 		{"stages may use expr", stages, dep{path: "github.com/expr-lang/expr", module: "github.com/expr-lang/expr"}, ""},
 		{"stages must not use pipeline", stages, dep{path: module + "/pipeline/queue", module: module}, "depends on " + module + "/pipeline/queue"},
 		{"stages must not use cmd", stages, dep{path: module + "/cmd/pcrun", module: module}, "depends on " + module + "/cmd/pcrun"},
+		{"the runtime must not link NATS", rule(t, "./pipeline"), dep{path: nats + "/nats.go", module: nats + "/nats.go"}, "depends on " + nats + "/nats.go"},
+		{"the runtime must not name the NATS backend", rule(t, "./pipeline"), dep{path: module + "/queue/nats", module: module}, "depends on " + module + "/queue/nats"},
+		{"the runtime may use the memory backend", rule(t, "./pipeline"), dep{path: module + "/queue/memory", module: module}, ""},
+		{"a backend must not use the runtime", rule(t, "./queue/memory"), dep{path: module + "/pipeline", module: module}, "depends on " + module + "/pipeline"},
+		{"the queue package must not link NATS", rule(t, "./queue"), dep{path: nats + "/nats.go/jetstream", module: nats + "/nats.go"}, "jetstream"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
