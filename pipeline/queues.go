@@ -148,7 +148,7 @@ func (e *abortError) Unwrap() error { return e.err }
 // it, so its origin's row counts it as handed off (see Ledger).
 func (r *run) put(ctx context.Context, q queue.Queue, it queue.Item) error {
 	err := q.Put(ctx, it)
-	if err == nil && r.received[q.Name()] != nil {
+	if err == nil && len(r.received) > 0 && r.received[q.Name()] != nil {
 		r.stats[it.Origin].handedOff.Add(1)
 		r.qstats[q.Name()].handedOff.Add(1)
 	}

@@ -51,16 +51,7 @@ func (s *sim) consumer(pr *proc, cs *stages.Consumer, replica, row int) {
 	if dl := cs.OnError.DeadLetter; dl != "" && (dl != cs.To || !cs.Emits) {
 		defer r.writerDone(ctx, dl, cs.Name)
 	}
-	in := r.queues[cs.From]
-	for {
-		it, err := in.Get(ctx)
-		if err != nil || it.Marker {
-			return
-		}
-		r.stats[row].taken.Add(1)
-		r.finish(ctx, cs, w, pr.w, row, in, it, nil)
-		in.Ack(it)
-	}
+	r.consume(ctx, r.reader(cs, w, pr.w, row))
 }
 
 // simEffects carries out a consumer's steps in a simulation: the run's

@@ -116,66 +116,94 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 	if dl := cs.OnError.DeadLetter; dl != "" && (dl != cs.To || !cs.Emits) {
 		defer r.writerDone(ctx, dl, cs.Name)
 	}
-	in := r.queues[cs.From]
+	r.consume(ctx, r.reader(cs, w, me, row))
+}
+
+// reader is what a consumer replica's loop needs, looked up once.
+type reader struct {
+	cs  *stages.Consumer
+	w   *stages.ConsumerWorker
+	me  *worker
+	row int
+	in  queue.Queue
+	c   *counters      // the consumer's own
+	qc  *queueCounters // its queue's
+	// received, when the queue is shared with other processes, counts
+	// the end of the items taken here instead of their origin's row.
+	received *counters
+}
+
+func (r *run) reader(cs *stages.Consumer, w *stages.ConsumerWorker, me *worker, row int) *reader {
+	return &reader{cs: cs, w: w, me: me, row: row, in: r.queues[cs.From], c: r.stats[row],
+		qc: r.qstats[cs.From], received: r.received[cs.From]}
+}
+
+// consume takes items until the queue is closed and drained, the
+// worker's end marker comes, or ctx ends.
+func (r *run) consume(ctx context.Context, rd *reader) {
 	for {
-		it, err := in.Get(ctx)
+		it, err := rd.in.Get(ctx)
 		var expired *queue.ExpiredError
-		if errors.As(err, &expired) {
+		if err != nil && errors.As(err, &expired) {
 			it, err = expired.Item, nil
 		}
 		if err != nil || it.Marker {
 			return // closed and drained, cancelled, or our end marker
 		}
-		r.stats[row].taken.Add(1)
-		if r.finish(ctx, cs, w, me, row, in, it, expired) {
-			in.Ack(it)
+		rd.c.taken.Add(1)
+		if r.finish(ctx, rd, it, expired) {
+			rd.in.Ack(it)
 		}
 	}
 }
 
-// finish runs an item taken from in through the consumer's steps and
-// counts its end. One that expired (delivered too often) fails at once.
-// It reports whether the item is to be acknowledged: not when it was
-// handed back to a shared queue.
-func (r *run) finish(ctx context.Context, cs *stages.Consumer, w *stages.ConsumerWorker, me *worker, row int, in queue.Queue, it queue.Item, expired *queue.ExpiredError) bool {
-	qc := r.qstats[cs.From]
+// finish runs an item through the consumer's steps and counts its end.
+// One that expired (delivered too often) fails at once. It reports
+// whether the item is to be acknowledged: not when it was handed back to
+// a shared queue.
+func (r *run) finish(ctx context.Context, rd *reader, it queue.Item, expired *queue.ExpiredError) bool {
+	cs, qc := rd.cs, rd.qc
 	// Where the item's end is counted: its origin's row, or, when
 	// another process may have put it, what this process received (its
 	// origin counted it handed off).
 	origin := r.stats[it.Origin]
-	if received := r.received[cs.From]; received != nil {
-		origin = received
+	if rd.received != nil {
+		origin = rd.received
 		origin.taken.Add(1)
 	}
 	if expired != nil { // its readers kept dying on it
 		origin.failed.Add(1)
 		qc.failed.Add(1)
-		r.itemEvent(me, observe.EventFailed, cs.From, it.ID, expired)
-		r.giveUp(ctx, cs, w.Name(), row, origin, it, 1, expired)
+		r.itemEvent(rd.me, observe.EventFailed, cs.From, it.ID, expired)
+		r.giveUp(ctx, cs, rd.w.Name(), rd.row, origin, it, 1, expired)
 		return true
 	}
-	switch outcome, attempts, err := r.handle(ctx, cs, w, it.Value); {
+	switch outcome, attempts, err := r.handle(ctx, cs, rd.w, it.Value); {
 	case err == nil && outcome == stages.Filtered:
 		origin.filtered.Add(1)
 		qc.filtered.Add(1)
-		r.itemEvent(me, observe.EventFiltered, cs.From, it.ID, nil)
+		if r.obs != nil {
+			r.itemEvent(rd.me, observe.EventFiltered, cs.From, it.ID, nil)
+		}
 	case err == nil:
 		origin.done.Add(1)
 		qc.done.Add(1)
-		r.itemEvent(me, observe.EventDone, cs.From, it.ID, nil)
-	case ctx.Err() != nil && r.handBack(in, it):
+		if r.obs != nil {
+			r.itemEvent(rd.me, observe.EventDone, cs.From, it.ID, nil)
+		}
+	case ctx.Err() != nil && r.handBack(rd.in, it):
 		origin.handedOff.Add(1) // back on the broker, for another process's reader
 		return false
 	case ctx.Err() != nil:
 		origin.abandoned.Add(1) // interrupted mid-steps: it may run again on resume
 		qc.abandoned.Add(1)
 		r.spillItem(cs.From, int(it.Origin), it.ID, it.Value)
-		r.abandonedEvent(&me.Worker, cs.From, it.ID)
+		r.abandonedEvent(&rd.me.Worker, cs.From, it.ID)
 	default:
 		origin.failed.Add(1)
 		qc.failed.Add(1)
-		r.itemEvent(me, observe.EventFailed, cs.From, it.ID, cause(err))
-		r.giveUp(ctx, cs, w.Name(), row, origin, it, attempts, err)
+		r.itemEvent(rd.me, observe.EventFailed, cs.From, it.ID, cause(err))
+		r.giveUp(ctx, cs, rd.w.Name(), rd.row, origin, it, attempts, err)
 	}
 	return true
 }
