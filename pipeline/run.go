@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/internal/lines"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/queue"
@@ -140,6 +139,7 @@ type run struct {
 	qstats   map[string]*queueCounters
 	spill    *spill              // nil without Options.Spill
 	files    map[string]*outFile // the files of write steps, by path (write.go)
+	writeErr error               // the first failure to flush or sync those files
 	ids      atomic.Uint64
 
 	hard, soft           context.Context
@@ -169,24 +169,13 @@ type run struct {
 // *OutputError (a write step's file cannot be opened), a *SelectionError, a *LateWriterError (its writers registered after a
 // NATS queue ended), or a broker that could not be reached.
 func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, error) {
-	if opts.Stdout == nil {
-		opts.Stdout = io.Discard
-	}
-	if opts.Stderr == nil {
-		opts.Stderr = io.Discard
-	}
+	opts = withDefaults(opts)
 	opts.Stderr = lines.NewLocked(opts.Stderr) // workers and the supervisor both write notices
 	if opts.Log == nil {
 		opts.Log = slog.New(NewLogHandler(opts.Stderr, slog.LevelInfo))
 	}
-	if err := checkResume(g, opts.Resume); err != nil {
-		return nil, &ResumeError{err}
-	}
-	if errs := CheckOnly(g, opts.Only); errs != nil {
-		return nil, errs[0]
-	}
-	if len(opts.Only) > 0 && opts.Resume != nil {
-		return nil, errors.New("resuming a run of some of the stages (--only) is not supported")
+	if err := checkRun(g, opts); err != nil {
+		return nil, err
 	}
 	r := &run{
 		pause: sleep, jitter: rand.Float64,
@@ -205,50 +194,95 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, e
 	r.soft, r.softStop = context.WithCancelCause(r.hard)
 	defer r.hardCancel(errFinished)
 	defer r.closeQueues()
-	if err := r.openQueues(ctx); err != nil { // queues.go
+	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
-	files, err := openWrites(g.WritePaths()) // write.go
+	start := time.Now()
+	stop, deadlock := r.execute(ctx, start)
+	return r.end(time.Since(start), stop, deadlock)
+}
+
+// withDefaults fills in the writers Options may leave nil.
+func withDefaults(opts Options) Options {
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	return opts
+}
+
+// checkRun refuses what cannot run: a spill file that does not fit the
+// graph, a selection of stages that cuts a memory queue, or both.
+func checkRun(g *stages.Graph, opts Options) error {
+	if err := checkResume(g, opts.Resume); err != nil {
+		return &ResumeError{err}
+	}
+	if errs := CheckOnly(g, opts.Only); errs != nil {
+		return errs[0]
+	}
+	if len(opts.Only) > 0 && opts.Resume != nil {
+		return errors.New("resuming a run of some of the stages (--only) is not supported")
+	}
+	return nil
+}
+
+// open opens the run's queues and the files its write steps write.
+func (r *run) open(ctx context.Context) error {
+	if err := r.openQueues(ctx); err != nil { // queues.go
+		return err
+	}
+	files, err := openWrites(r.g.WritePaths()) // write.go
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.files = files
-	for range len(g.Producers) + len(g.Consumers) + 1 {
+	for range len(r.g.Producers) + len(r.g.Consumers) + 1 {
 		r.stats = append(r.stats, new(counters))
 	}
+	return nil
+}
 
-	start := time.Now()
+// execute starts the workers and supervises them until every one has
+// exited; then it writes the last buffered lines and closes the files.
+func (r *run) execute(ctx context.Context, start time.Time) (stop error, deadlock *DeadlockError) {
 	r.clock.start = start
-	r.event(observe.Event{Kind: observe.EventRun, Stage: g.Name, Msg: start.Format(time.RFC3339Nano), Depth: -1})
+	r.event(observe.Event{Kind: observe.EventRun, Stage: r.g.Name, Msg: start.Format(time.RFC3339Nano), Depth: -1})
 	if r.obs != nil {
 		r.queueEvents()
 	}
-	if opts.OnStart != nil {
-		opts.OnStart(&live{r: r})
+	if r.opts.OnStart != nil {
+		r.opts.OnStart(&live{r: r})
 	}
 	var wg sync.WaitGroup
 	r.startWorkers(&wg)
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	stop, deadlock := r.supervise(ctx, done)
+	stop, deadlock = r.supervise(ctx, done)
 	<-done
 	if err := r.out.Close(); err != nil { // the last buffered lines: internal/lines
-		opts.Log.Error(fmt.Sprintf("writing stdout: %v", err), "err", err)
+		r.opts.Log.Error(fmt.Sprintf("writing stdout: %v", err), "err", err)
 	}
-	writeErr := closeWrites(r.files) // flushed and synced: write.go
+	r.writeErr = closeWrites(r.files) // flushed and synced: write.go
+	return stop, deadlock
+}
 
-	res := r.result(time.Since(start), stop)
-	r.event(observe.Event{Kind: observe.EventEnd, Stage: g.Name, Msg: res.Total.Format(res.Shared), Depth: -1})
+// end collects the result of a run that took elapsed, checks its ledger,
+// writes the spill file, and returns the run's error.
+func (r *run) end(elapsed time.Duration, stop error, deadlock *DeadlockError) (*observe.Result, error) {
+	res := r.result(elapsed, stop)
+	r.event(observe.Event{Kind: observe.EventEnd, Stage: r.g.Name, Msg: res.Total.Format(res.Shared), Depth: -1})
 	if err := res.Balanced(); err != nil {
-		opts.Log.Error(err.Error())
+		r.opts.Log.Error(err.Error())
 		return res, err
 	}
-	if writeErr != nil { // lines of done items may be lost: as a spill file that could not be written
-		opts.Log.Error(writeErr.Error())
-		return res, writeErr
+	if r.writeErr != nil { // lines of done items may be lost: as a spill file that could not be written
+		r.opts.Log.Error(r.writeErr.Error())
+		return res, r.writeErr
 	}
-	if opts.Spill != nil {
-		n, err := r.spill.write(opts.Spill)
+	if r.opts.Spill != nil {
+		n, err := r.spill.write(r.opts.Spill)
 		res.Spilled = n
 		if err != nil {
 			return res, fmt.Errorf("writing the spill file: %w", err)
@@ -378,109 +412,6 @@ func (r *run) fail(msg string) {
 	}
 }
 
-// supervise waits for the run to end, applying deadline, grace, signals,
-// failures and stalls. It returns why producers were stopped early (nil if
-// they were not) and the deadlock, if any.
-func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, deadlock *DeadlockError) {
-	var deadlineC, graceC <-chan time.Time
-	if r.g.Deadline > 0 {
-		t := time.NewTimer(r.g.Deadline)
-		defer t.Stop()
-		deadlineC = t.C
-	}
-	var grace *time.Timer
-	defer func() {
-		if grace != nil {
-			grace.Stop()
-		}
-	}()
-	signals := r.opts.Signals
-	nsig := 0
-	joinTick, stopJoinTick := r.joinTicker() // nil unless some queues report no stall
-	defer stopJoinTick()
-	idlePolls := 0
-	begin := func(cause error, notice string) {
-		if stop == nil {
-			stop = cause
-			r.softStop(cause)
-			if r.g.Grace == 0 {
-				r.opts.Log.Warn(notice+": producers stopped; no grace period, cancelling workers", "stop", reasonOf(cause))
-				r.hardCancel(cause)
-				return
-			}
-			r.opts.Log.Warn(fmt.Sprintf("%s: producers stopped; draining queues for up to %s", notice, r.g.Grace),
-				"stop", reasonOf(cause), "grace", r.g.Grace)
-			grace = time.NewTimer(r.g.Grace)
-			graceC = grace.C
-		}
-	}
-	for {
-		select {
-		case <-done:
-			return stop, deadlock
-		case s := <-r.stalls():
-			if r.hard.Err() != nil {
-				continue
-			}
-			switch {
-			case r.g.Strategy == config.Join && stop == nil && r.joined():
-				r.hardCancel(errFinished) // every item is done: stop the daemon consumers
-			case stop != nil:
-				r.hardCancel(stop) // drained as far as anything can go
-			default:
-				deadlock = &DeadlockError{Stall: s, Strategy: string(r.g.Strategy)}
-				r.event(observe.Event{Kind: observe.EventDeadlock, Msg: deadlock.Error(), Depth: -1})
-				stop = deadlock
-				r.softStop(deadlock)
-				r.hardCancel(deadlock)
-			}
-		case <-joinTick:
-			// Join with queues that are not tracked: readers waiting on a
-			// broker are no waiters of a tracker, so no stall says the run
-			// is over.
-			if r.hard.Err() != nil || stop != nil || !r.joined() {
-				idlePolls = 0
-				continue
-			}
-			if idlePolls++; idlePolls >= 2 {
-				r.hardCancel(errFinished)
-			}
-		case <-signals:
-			nsig++
-			if nsig == 1 {
-				if stop != nil {
-					stop = ErrInterrupted
-					r.opts.Log.Warn("interrupted while stopping; interrupt again to cancel at once", "stop", "interrupt")
-					continue
-				}
-				begin(ErrInterrupted, "interrupted (interrupt again to cancel at once)")
-				continue
-			}
-			stop = ErrInterrupted
-			r.opts.Log.Warn("interrupted again: cancelling workers now", "stop", "interrupt")
-			r.hardCancel(ErrInterrupted)
-			signals = nil
-		case <-deadlineC:
-			begin(errDeadline, fmt.Sprintf("deadline %s reached", r.g.Deadline))
-		case <-r.failed:
-			begin(errFailure, "a stage failed")
-		case err := <-r.aborted:
-			stop = &abortError{err}
-			r.softStop(stop)
-			r.hardCancel(stop)
-		case <-graceC:
-			r.opts.Log.Warn(fmt.Sprintf("grace period %s over: cancelling workers", r.g.Grace), "grace", r.g.Grace)
-			r.hardCancel(stop)
-		case <-ctx.Done():
-			if stop == nil {
-				stop = context.Cause(ctx)
-			}
-			r.hardCancel(stop)
-			ctx = context.Background() // stop selecting on it
-		}
-	}
-}
-
 // replayQueues lists, in graph order, the queues a resumed run puts
 // spilled items back into.
 func (r *run) replayQueues() []string {
@@ -534,120 +465,4 @@ func (r *run) spillItem(queue string, origin int, id uint64, v any) {
 		return
 	}
 	r.spill.add(SpillRecord{Kind: "item", Queue: queue, Origin: r.stageName(origin), ID: id, Reason: r.reason(), Item: v})
-}
-
-// stageName names a ledger row.
-func (r *run) stageName(row int) string {
-	switch {
-	case row < len(r.g.Producers):
-		return r.g.Producers[row].Name
-	case row < len(r.g.Producers)+len(r.g.Consumers):
-		return r.g.Consumers[row-len(r.g.Producers)].Name
-	}
-	return "replay"
-}
-
-// reason says why items are being abandoned now.
-func (r *run) reason() string { return reasonOf(context.Cause(r.soft)) }
-
-// reasonOf names a stop's cause as Result.Stop does: interrupt, deadline,
-// failure or deadlock; "cancelled" for any other.
-func reasonOf(cause error) string {
-	switch {
-	case errors.Is(cause, ErrInterrupted):
-		return "interrupt"
-	case errors.Is(cause, errDeadline):
-		return "deadline"
-	case errors.Is(cause, errFailure):
-		return "failure"
-	case errors.As(cause, new(*DeadlockError)):
-		return "deadlock"
-	}
-	return "cancelled"
-}
-
-// result drains the queues (what is left was never consumed: abandoned)
-// and collects the counters.
-func (r *run) result(elapsed time.Duration, stop error) *observe.Result {
-	res := &observe.Result{Pipeline: r.g.Name, Strategy: string(r.g.Strategy), Elapsed: elapsed}
-	for _, q := range r.g.Queues {
-		if !r.uses(q) {
-			continue
-		}
-		qc := r.qstats[q.Name]
-		for _, it := range r.queues[q.Name].Drain() {
-			r.stats[it.Origin].abandoned.Add(1)
-			qc.abandoned.Add(1)
-			r.spillItem(q.Name, int(it.Origin), it.ID, it.Value)
-			r.abandonedEvent(nil, q.Name, it.ID)
-		}
-		st := r.queues[q.Name].Stats()
-		ql := observe.QueueLedger{QueueStats: st, Ledger: observe.Ledger{
-			Produced: st.Put, Done: qc.done.Load(), Filtered: qc.filtered.Load(),
-			Failed: qc.failed.Load(), Abandoned: qc.abandoned.Load(),
-		}}
-		if rc := r.received[q.Name]; rc != nil {
-			// Shared: what was put here is handed off; what was taken
-			// here, whoever put it, is accounted for in Received.
-			ql.Shared = true
-			ql.Ledger = observe.Ledger{Produced: st.Put, Abandoned: qc.abandoned.Load(), HandedOff: qc.handedOff.Load()}
-		}
-		if rc := r.received[q.Name]; rc != nil && len(r.specs[q.Name].Readers) > 0 {
-			ql.Received = &observe.Received{Taken: rc.taken.Load(), Done: rc.done.Load(), Filtered: rc.filtered.Load(),
-				Failed: rc.failed.Load(), Skipped: rc.skipped.Load(), DeadLettered: rc.deadLettered.Load(),
-				HandedBack: rc.handedOff.Load()}
-			if res.Received == nil {
-				res.Received = new(observe.Received)
-			}
-			res.Received.Add(*ql.Received)
-		}
-		res.Queues = append(res.Queues, ql)
-	}
-	res.Shared = len(r.received) > 0
-	row := func(name, kind string, workers int, c *counters) observe.StageStats {
-		st := observe.StageStats{Name: name, Kind: kind, Workers: workers, Taken: c.taken.Load(), Ledger: c.ledger(),
-			Idle: time.Duration(c.idle.Load()), Blocked: time.Duration(c.blocked.Load())}
-		n := st.Produced
-		if kind == "consumer" {
-			n = st.Taken
-		}
-		if elapsed > 0 {
-			st.Rate = float64(n) / elapsed.Seconds()
-		}
-		if alive := c.alive.Load(); alive > 0 {
-			st.Busy = min(max(float64(alive-int64(st.Idle)-int64(st.Blocked))/float64(alive), 0), 1)
-		}
-		return st
-	}
-	for i, p := range r.g.Producers {
-		if r.selected(p.Name) {
-			res.Stages = append(res.Stages, row(p.Name, "producer", p.Replicas, r.stats[i]))
-		}
-	}
-	for j, c := range r.g.Consumers {
-		if r.selected(c.Name) {
-			res.Stages = append(res.Stages, row(c.Name, "consumer", c.Replicas, r.stats[len(r.g.Producers)+j]))
-		}
-	}
-	if len(r.replayQueues()) > 0 {
-		res.Stages = append(res.Stages, row("replay", "replay", 1, r.stats[len(r.stats)-1]))
-	}
-	res.Total = res.Ledger()
-	switch {
-	case stop == nil, errors.Is(stop, errFinished):
-	case errors.Is(stop, ErrInterrupted):
-		res.Stop = "interrupt"
-	case errors.Is(stop, errDeadline):
-		res.Stop = "deadline"
-	case errors.Is(stop, errFailure):
-		res.Stop = "failure"
-	case errors.As(stop, new(*DeadlockError)):
-		res.Stop = "deadlock"
-	case errors.As(stop, new(*abortError)):
-		res.Stop = "failure"
-	}
-	r.failMu.Lock()
-	res.Failures = append(res.Failures, r.failures...)
-	r.failMu.Unlock()
-	return res
 }

@@ -1,0 +1,140 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/stages"
+)
+
+// result drains the queues (what is left was never consumed: abandoned)
+// and collects the counters.
+func (r *run) result(elapsed time.Duration, stop error) *observe.Result {
+	res := &observe.Result{Pipeline: r.g.Name, Strategy: string(r.g.Strategy), Elapsed: elapsed}
+	for _, q := range r.g.Queues {
+		if r.uses(q) {
+			res.Queues = append(res.Queues, r.queueLedger(res, q))
+		}
+	}
+	res.Shared = len(r.received) > 0
+	for i, p := range r.g.Producers {
+		if r.selected(p.Name) {
+			res.Stages = append(res.Stages, stageStats(p.Name, "producer", p.Replicas, r.stats[i], elapsed))
+		}
+	}
+	for j, c := range r.g.Consumers {
+		if r.selected(c.Name) {
+			res.Stages = append(res.Stages, stageStats(c.Name, "consumer", c.Replicas, r.stats[len(r.g.Producers)+j], elapsed))
+		}
+	}
+	if len(r.replayQueues()) > 0 {
+		res.Stages = append(res.Stages, stageStats("replay", "replay", 1, r.stats[len(r.stats)-1], elapsed))
+	}
+	res.Total = res.Ledger()
+	res.Stop = stopName(stop)
+	r.failMu.Lock()
+	res.Failures = append(res.Failures, r.failures...)
+	r.failMu.Unlock()
+	return res
+}
+
+// queueLedger drains queue q, counting what is left as abandoned, and
+// returns its line of the summary; the items taken here from a queue
+// shared with other processes are added to res.Received.
+func (r *run) queueLedger(res *observe.Result, q *stages.Queue) observe.QueueLedger {
+	qc := r.qstats[q.Name]
+	for _, it := range r.queues[q.Name].Drain() {
+		r.stats[it.Origin].abandoned.Add(1)
+		qc.abandoned.Add(1)
+		r.spillItem(q.Name, int(it.Origin), it.ID, it.Value)
+		r.abandonedEvent(nil, q.Name, it.ID)
+	}
+	st := r.queues[q.Name].Stats()
+	ql := observe.QueueLedger{QueueStats: st, Ledger: observe.Ledger{
+		Produced: st.Put, Done: qc.done.Load(), Filtered: qc.filtered.Load(),
+		Failed: qc.failed.Load(), Abandoned: qc.abandoned.Load(),
+	}}
+	rc := r.received[q.Name]
+	if rc == nil {
+		return ql
+	}
+	// Shared: what was put here is handed off; what was taken here,
+	// whoever put it, is accounted for in Received.
+	ql.Shared = true
+	ql.Ledger = observe.Ledger{Produced: st.Put, Abandoned: qc.abandoned.Load(), HandedOff: qc.handedOff.Load()}
+	if len(r.specs[q.Name].Readers) > 0 {
+		ql.Received = &observe.Received{Taken: rc.taken.Load(), Done: rc.done.Load(), Filtered: rc.filtered.Load(),
+			Failed: rc.failed.Load(), Skipped: rc.skipped.Load(), DeadLettered: rc.deadLettered.Load(),
+			HandedBack: rc.handedOff.Load()}
+		if res.Received == nil {
+			res.Received = new(observe.Received)
+		}
+		res.Received.Add(*ql.Received)
+	}
+	return ql
+}
+
+// stageStats is a stage's line of the summary, from its counters.
+func stageStats(name, kind string, workers int, c *counters, elapsed time.Duration) observe.StageStats {
+	st := observe.StageStats{Name: name, Kind: kind, Workers: workers, Taken: c.taken.Load(), Ledger: c.ledger(),
+		Idle: time.Duration(c.idle.Load()), Blocked: time.Duration(c.blocked.Load())}
+	n := st.Produced
+	if kind == "consumer" {
+		n = st.Taken
+	}
+	if elapsed > 0 {
+		st.Rate = float64(n) / elapsed.Seconds()
+	}
+	if alive := c.alive.Load(); alive > 0 {
+		st.Busy = min(max(float64(alive-int64(st.Idle)-int64(st.Blocked))/float64(alive), 0), 1)
+	}
+	return st
+}
+
+// stageName names a ledger row.
+func (r *run) stageName(row int) string {
+	switch {
+	case row < len(r.g.Producers):
+		return r.g.Producers[row].Name
+	case row < len(r.g.Producers)+len(r.g.Consumers):
+		return r.g.Consumers[row-len(r.g.Producers)].Name
+	}
+	return "replay"
+}
+
+// reason says why items are being abandoned now.
+func (r *run) reason() string { return reasonOf(context.Cause(r.soft)) }
+
+// reasonOf names a stop's cause as Result.Stop does: interrupt, deadline,
+// failure or deadlock; "cancelled" for any other.
+func reasonOf(cause error) string {
+	switch {
+	case errors.Is(cause, ErrInterrupted):
+		return "interrupt"
+	case errors.Is(cause, errDeadline):
+		return "deadline"
+	case errors.Is(cause, errFailure):
+		return "failure"
+	case errors.As(cause, new(*DeadlockError)):
+		return "deadlock"
+	}
+	return "cancelled"
+}
+
+// stopName is Result.Stop for a run stopped early for stop: "" when it
+// was not (or ended by itself), "failure" when it was aborted, otherwise
+// the reason (reasonOf) unless that is only "cancelled".
+func stopName(stop error) string {
+	switch reason := reasonOf(stop); {
+	case stop == nil, errors.Is(stop, errFinished):
+		return ""
+	case errors.As(stop, new(*abortError)):
+		return "failure"
+	case reason == "cancelled":
+		return ""
+	default:
+		return reason
+	}
+}
