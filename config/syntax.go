@@ -17,8 +17,6 @@ import (
 // column a reader would look at, with a hint. Nothing here knows the keys
 // of a pipeline file; walk.go and the field tables check the tree.
 
-var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // decode parses the YAML into a node tree, reporting syntax errors.
 func (p *parser) decode(src []byte) (*yaml.Node, bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(src))
@@ -49,59 +47,54 @@ func (p *parser) decode(src []byte) (*yaml.Node, bool) {
 	return doc.Content[0], true
 }
 
+// syntaxError reports a yaml.v3 error as an invalid-YAML diagnostic.
 func (p *parser) syntaxError(err error) {
-	msg, line := err.Error(), 1
+	msg, line := yamlMessage(err)
+	line = min(line, max(len(p.lines), 1))
+	line, col, hint := p.syntaxPlace(msg, line)
+	p.diags.Errorf(Pos{File: p.file, Line: line, Col: col}, CodeSyntax, hint, "invalid YAML: %s", msg)
+}
+
+// yamlLineErr is how yaml.v3 numbers a problem, less its "yaml: " prefix.
+var yamlLineErr = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// yamlMessage splits a yaml.v3 error into its message and the 1-based
+// line it names (1 when it names none).
+func yamlMessage(err error) (msg string, line int) {
+	msg, line = err.Error(), 1
 	if te := (*yaml.TypeError)(nil); errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
-	numbered := false
-	if m := yamlLineErr.FindStringSubmatch("yaml: " + msg); m != nil {
+	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
-		msg, numbered = m[2], true
-	} else if m := regexp.MustCompile(`^line (\d+): (.*)$`).FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg, numbered = m[2], true
+		msg = m[2]
+		if parserProblem(msg) {
+			// yaml.v3 numbers parser errors (unlike scanner errors) from 0.
+			line++
+		}
 	}
-	if numbered && parserProblem(msg) {
-		// yaml.v3 numbers parser errors (unlike scanner errors) from 0.
-		line++
-	}
-	if line > len(p.lines) {
-		line = max(len(p.lines), 1)
-	}
+	return msg, line
+}
+
+// syntaxPlace is where a syntax error yaml.v3 reports at line is shown,
+// the line and column a reader would look at, and its hint.
+func (p *parser) syntaxPlace(msg string, line int) (int, int, string) {
+	src := p.srcLine(line)
 	col := 0
-	src := ""
-	if line <= len(p.lines) {
-		src = p.lines[line-1]
-	}
 	hint := "check indentation and quoting on this line or the one before it"
 	switch {
 	case strings.Contains(msg, "tab character"), strings.Contains(msg, "cannot start any token") && strings.Contains(src, "\t"):
-		// yaml.v3 reports the line where the scalar before the tab starts;
-		// the tab is on that line or a later one.
-		for l := line; l <= len(p.lines); l++ {
-			if i := strings.Index(p.lines[l-1], "\t"); i >= 0 {
-				line, src, col = l, p.lines[l-1], runeCol(p.lines[l-1], i)
-				break
-			}
-		}
+		line, col = p.tabAt(line)
 		hint = "YAML indentation must use spaces, not tabs"
 	case strings.Contains(msg, "mapping values are not allowed"):
 		hint = "a value containing `: ` must be quoted, e.g. item: \"a: b\""
-		// The offending `:` is the second one on the line, or the only one
-		// when the line continues the value of the line before it.
-		if i := mappingColon(src, 0); i >= 0 {
-			col = runeCol(src, i)
-			if j := mappingColon(src, i+1); j >= 0 {
-				col = runeCol(src, j)
-			}
-		}
+		col = mappingValueCol(src)
 	case strings.HasPrefix(msg, "did not find expected '-' indicator"), strings.HasPrefix(msg, "did not find expected key"):
 		// yaml.v3 reports where the enclosing list or mapping starts; the
 		// offending line is usually the first one indented inconsistently.
 		if l := p.misindented(line, strings.HasPrefix(msg, "did not find expected '-'")); l > 0 {
-			line, src = l, p.lines[l-1]
+			line = l
 		}
 	case strings.Contains(msg, "did not find expected ',' or ']'"):
 		col = bracketCol(src, '[')
@@ -111,9 +104,44 @@ func (p *parser) syntaxError(err error) {
 		hint = "quote values that start with @, ` or %"
 	}
 	if col == 0 {
-		col = 1 + leadingSpaces(src)
+		col = 1 + leadingSpaces(p.srcLine(line))
 	}
-	p.diags.Errorf(Pos{File: p.file, Line: line, Col: col}, CodeSyntax, hint, "invalid YAML: %s", msg)
+	return line, col, hint
+}
+
+// srcLine is line n of the file, or "" past its end.
+func (p *parser) srcLine(n int) string {
+	if n < 1 || n > len(p.lines) {
+		return ""
+	}
+	return p.lines[n-1]
+}
+
+// tabAt finds the tab yaml.v3 complains about: it reports the line where
+// the scalar before the tab starts, and the tab is on that line or a
+// later one. It returns the tab's line and column, or line and 0 when
+// there is none.
+func (p *parser) tabAt(line int) (int, int) {
+	for l := line; l <= len(p.lines); l++ {
+		if i := strings.Index(p.lines[l-1], "\t"); i >= 0 {
+			return l, runeCol(p.lines[l-1], i)
+		}
+	}
+	return line, 0
+}
+
+// mappingValueCol is the column of the offending `:` of "mapping values
+// are not allowed": the second one on the line, or the only one when the
+// line continues the value of the line before it; 0 when there is none.
+func mappingValueCol(src string) int {
+	i := mappingColon(src, 0)
+	if i < 0 {
+		return 0
+	}
+	if j := mappingColon(src, i+1); j >= 0 {
+		return runeCol(src, j)
+	}
+	return runeCol(src, i)
 }
 
 // parserProblem reports whether msg is one of yaml.v3's parser (not
