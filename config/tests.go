@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -345,69 +346,81 @@ func (p *parser) queueItems(n *yaml.Node) []QueueItems {
 // among all the pipeline's tests, and every var, producer, stage and queue
 // they name declared.
 func (p *parser) checkTests(pl *Pipeline, from int) {
-	var vars, producers, stages, queues []string
+	names := declaredNames(pl)
+	for i := from; i < len(pl.Tests); i++ {
+		p.checkTestName(&pl.Tests[i], pl.Tests[:i])
+		p.checkTestRefs(&pl.Tests[i], names)
+	}
+}
+
+// declared are the names of a pipeline that its tests may refer to.
+type declared struct {
+	vars, producers, stages, queues []string
+}
+
+func declaredNames(pl *Pipeline) declared {
+	var d declared
 	for _, v := range pl.Vars {
-		vars = append(vars, v.Name)
+		d.vars = append(d.vars, v.Name)
 	}
 	for _, pr := range pl.Producers {
-		producers = append(producers, pr.Name)
-		stages = append(stages, pr.Name)
+		d.producers = append(d.producers, pr.Name)
+		d.stages = append(d.stages, pr.Name)
 	}
 	for _, c := range pl.Consumers {
-		stages = append(stages, c.Name)
+		d.stages = append(d.stages, c.Name)
 	}
 	for _, q := range pl.Queues {
-		queues = append(queues, q.Name)
+		d.queues = append(d.queues, q.Name)
 	}
-	has := func(list []string, s string) bool {
-		for _, x := range list {
-			if x == s {
-				return true
+	return d
+}
+
+// checkTestName reports a test named as one of before.
+func (p *parser) checkTestName(t *Test, before []Test) {
+	for _, o := range before {
+		if t.Name != "" && o.Name == t.Name {
+			where := o.Pos.String()
+			if o.Pos.File == t.Pos.File {
+				where = fmt.Sprintf("line %d", o.Pos.Line)
 			}
+			p.diags.Errorf(t.Pos, CodeDuplicateName, fmt.Sprintf("test names must be unique; the other %q is at %s", t.Name, where),
+				"duplicate test name %q", t.Name)
+			return
 		}
-		return false
 	}
-	for i := from; i < len(pl.Tests); i++ {
-		t := &pl.Tests[i]
-		for _, o := range pl.Tests[:i] {
-			if t.Name != "" && o.Name == t.Name {
-				where := o.Pos.String()
-				if o.Pos.File == t.Pos.File {
-					where = fmt.Sprintf("line %d", o.Pos.Line)
-				}
-				p.diags.Errorf(t.Pos, CodeDuplicateName, fmt.Sprintf("test names must be unique; the other %q is at %s", t.Name, where),
-					"duplicate test name %q", t.Name)
-				break
+}
+
+// checkTestRefs reports the vars, producers, stages and queues t names
+// that the pipeline does not declare.
+func (p *parser) checkTestRefs(t *Test, d declared) {
+	for _, s := range t.Set {
+		if !slices.Contains(d.vars, s.Name) {
+			hint := DidYouMean(s.Name, d.vars)
+			if len(d.vars) == 0 {
+				hint = "the pipeline declares no vars; declare it under `vars:`"
 			}
+			p.diags.Errorf(s.Pos, CodeVar, hint, "set: unknown var `%s`", s.Name)
 		}
-		for _, s := range t.Set {
-			if !has(vars, s.Name) {
-				hint := DidYouMean(s.Name, vars)
-				if len(vars) == 0 {
-					hint = "the pipeline declares no vars; declare it under `vars:`"
-				}
-				p.diags.Errorf(s.Pos, CodeVar, hint, "set: unknown var `%s`", s.Name)
-			}
+	}
+	for _, c := range t.Count {
+		switch {
+		case slices.Contains(d.producers, c.Stage):
+		case slices.Contains(d.stages, c.Stage):
+			p.diags.Errorf(c.Pos, CodeUnknownField, "count is how many items a producer makes; "+DidYouMean(c.Stage, d.producers),
+				"count: `%s` is a consumer, not a producer", c.Stage)
+		default:
+			p.diags.Errorf(c.Pos, CodeUnknownField, DidYouMean(c.Stage, d.producers), "count: unknown producer `%s`", c.Stage)
 		}
-		for _, c := range t.Count {
-			switch {
-			case has(producers, c.Stage):
-			case has(stages, c.Stage):
-				p.diags.Errorf(c.Pos, CodeUnknownField, "count is how many items a producer makes; "+DidYouMean(c.Stage, producers),
-					"count: `%s` is a consumer, not a producer", c.Stage)
-			default:
-				p.diags.Errorf(c.Pos, CodeUnknownField, DidYouMean(c.Stage, producers), "count: unknown producer `%s`", c.Stage)
-			}
+	}
+	for _, c := range t.Replicas {
+		if !slices.Contains(d.stages, c.Stage) {
+			p.diags.Errorf(c.Pos, CodeUnknownField, DidYouMean(c.Stage, d.stages), "replicas: unknown stage `%s`", c.Stage)
 		}
-		for _, c := range t.Replicas {
-			if !has(stages, c.Stage) {
-				p.diags.Errorf(c.Pos, CodeUnknownField, DidYouMean(c.Stage, stages), "replicas: unknown stage `%s`", c.Stage)
-			}
-		}
-		for _, q := range t.Expect.Queues {
-			if !has(queues, q.Queue) {
-				p.diags.Errorf(q.Pos, CodeUndefinedQueue, DidYouMean(q.Queue, queues), "expect.queues: undefined queue `%s`", q.Queue)
-			}
+	}
+	for _, q := range t.Expect.Queues {
+		if !slices.Contains(d.queues, q.Queue) {
+			p.diags.Errorf(q.Pos, CodeUndefinedQueue, DidYouMean(q.Queue, d.queues), "expect.queues: undefined queue `%s`", q.Queue)
 		}
 	}
 }
