@@ -47,8 +47,10 @@ func newQueue(name string, pos Pos) Queue {
 	return Queue{Name: name, Pos: pos, Capacity: DefaultCapacity}
 }
 
+// queueFields is the table of a queue's settings: how many items may wait
+// in it, and where, then the settings of NATS queues.
 func (p *parser) queueFields(q *Queue) []field {
-	return []field{
+	return append([]field{
 		{name: "capacity", def: DefaultCapacity,
 			doc: "How many items may wait in the queue: a whole number, at least 1 (a put blocks while the queue is full), or `unbounded` for no limit.",
 			schema: func() *Schema {
@@ -60,90 +62,90 @@ func (p *parser) queueFields(q *Queue) []field {
 				"(`pcrun broker` starts one), which stages in other pcrun processes may share (`pcrun run --only`).",
 			schema: func() *Schema { return &Schema{Type: "string", Enum: anys(Backends)} },
 			parse: func(_, v *yaml.Node) {
-				str, ok := p.str(v, "backend")
-				if !ok {
-					return
+				if s, ok := p.oneOf(v, "backend", Backends, &q.BackendPos, "(memory or nats)", "unknown queue backend %q"); ok {
+					q.Backend = Backend(s)
 				}
-				q.BackendPos = p.pos(v)
-				for _, b := range Backends {
-					if str == b {
-						q.Backend = Backend(str)
-						return
-					}
-				}
-				p.diags.Errorf(p.pos(v), CodeEnum, DidYouMean(str, Backends)+" (memory or nats)", "unknown queue backend %q", str)
 			}},
+	}, p.natsFields(q)...)
+}
+
+// natsFields are the settings of NATS queues. Each records its key in
+// q.natsKeys, so that queues can report one given to a memory queue.
+func (p *parser) natsFields(q *Queue) []field {
+	return p.recordNATSKeys(q, []field{
 		{name: "url", def: DefaultNatsURL,
 			doc: "NATS only: the broker's URL, `nats://` or `tls://`, several separated by commas. A template evaluated once before the run, " +
 				"with vars and `env`, so credentials can stay out of the file: \"nats://${env.NATS_USER}:${env.NATS_PASS}@broker:4222\".",
 			schema: func() *Schema { return &Schema{Type: "string"} },
-			parse: func(k, v *yaml.Node) {
-				q.natsKeys = append(q.natsKeys, keyAt{"url", p.pos(k)})
-				if r := resolve(v); r.Kind != yaml.ScalarNode || r.ShortTag() != "!!str" {
-					p.diags.Errorf(p.pos(v), CodeType, "e.g. url: nats://127.0.0.1:4222", "url must be a string, not %s", describe(r))
-					return
-				}
-				q.URL = p.value(v, "url")
-			}},
+			parse:  func(_, v *yaml.Node) { p.natsURL(v, q) }},
 		{name: "stream",
 			doc: "NATS only: the JetStream stream holding the queue. Default: `PCRUN_<pipeline>_<queue>`, with characters other than " +
 				"letters, digits, _ and - replaced by _. Letters, digits, _ and - only.",
 			schema: func() *Schema { return &Schema{Type: "string", Pattern: streamNameRE.String()} },
-			parse: func(k, v *yaml.Node) {
-				q.natsKeys = append(q.natsKeys, keyAt{"stream", p.pos(k)})
-				if str, ok := p.str(v, "stream"); ok {
-					if !streamNameRE.MatchString(str) {
-						p.diags.Errorf(p.pos(v), CodeBadName, "a stream name has letters, digits, _ and - only, e.g. PCRUN_orders",
-							"stream name %q is not valid", str)
-						return
-					}
-					q.Stream, q.StreamPos = str, p.pos(v)
+			parse: func(_, v *yaml.Node) {
+				if s, ok := p.matching(v, "stream", streamNameRE, "a stream name has letters, digits, _ and - only, e.g. PCRUN_orders",
+					"stream name %q is not valid"); ok {
+					q.Stream, q.StreamPos = s, p.pos(v)
 				}
 			}},
 		{name: "subject",
 			doc: "NATS only: the subject items are published on. Default: `pcrun.<pipeline>.<queue>`. Tokens separated by dots, " +
 				"without spaces or the wildcards * and >.",
 			schema: func() *Schema { return &Schema{Type: "string", Pattern: subjectRE.String()} },
-			parse: func(k, v *yaml.Node) {
-				q.natsKeys = append(q.natsKeys, keyAt{"subject", p.pos(k)})
-				if str, ok := p.str(v, "subject"); ok {
-					if !subjectRE.MatchString(str) {
-						p.diags.Errorf(p.pos(v), CodeBadName, "write tokens separated by dots, without spaces, * or >, e.g. pcrun.orders.main",
-							"subject %q is not a valid NATS subject for publishing", str)
-						return
-					}
-					q.Subject, q.SubjectPos = str, p.pos(v)
+			parse: func(_, v *yaml.Node) {
+				if s, ok := p.matching(v, "subject", subjectRE, "write tokens separated by dots, without spaces, * or >, e.g. pcrun.orders.main",
+					"subject %q is not a valid NATS subject for publishing"); ok {
+					q.Subject, q.SubjectPos = s, p.pos(v)
 				}
 			}},
 		{name: "max_deliver", def: DefaultMaxDeliver,
 			doc: "NATS only: how many times an item may be delivered to readers that never finish it (they died, or held it past " +
 				"`ack_wait`) before it counts as failed, as the consumer's `on_error` says (stop, skip or dead_letter), and is removed. At least 1.",
 			schema: func() *Schema { return &Schema{Type: "integer", Minimum: ptr(1)} },
-			parse: func(k, v *yaml.Node) {
-				q.natsKeys = append(q.natsKeys, keyAt{"max_deliver", p.pos(k)})
-				n, ok := p.integer(v, "max_deliver")
-				switch {
-				case !ok:
-				case n < 1:
-					p.diags.Errorf(p.pos(v), CodeRange, "max_deliver counts deliveries; use 1 or more", "max_deliver must be at least 1, not %d", n)
-				default:
-					q.MaxDeliver, q.MaxDeliverPos = n, p.pos(v)
-				}
-			}},
+			parse:  func(_, v *yaml.Node) { p.maxDeliver(v, q) }},
 		{name: "ack_wait", def: DefaultAckWait.String(),
 			doc: "NATS only: how long the broker waits for word from a reader holding an item before it delivers the item again. " +
 				"pcrun tells the broker it is still working every half of this while a step runs. A Go duration such as 30s, longer than 0.",
 			schema: positiveDurationSchema,
-			parse: func(k, v *yaml.Node) {
-				q.natsKeys = append(q.natsKeys, keyAt{"ack_wait", p.pos(k)})
-				if d, ok := p.duration(v, "ack_wait"); ok {
-					if d == 0 {
-						p.diags.Errorf(p.pos(v), CodeDuration, "write a duration such as 30s", "ack_wait must be longer than 0")
-						return
-					}
+			parse: func(_, v *yaml.Node) {
+				if d, ok := p.positiveDuration(v, "ack_wait", "write a duration such as 30s"); ok {
 					q.AckWait, q.AckWaitPos = d, p.pos(v)
 				}
 			}},
+	})
+}
+
+// recordNATSKeys makes each field of fs record its key in q.natsKeys
+// before it parses its value.
+func (p *parser) recordNATSKeys(q *Queue, fs []field) []field {
+	for i := range fs {
+		key, parse := fs[i].name, fs[i].parse
+		fs[i].parse = func(k, v *yaml.Node) {
+			q.natsKeys = append(q.natsKeys, keyAt{key, p.pos(k)})
+			parse(k, v)
+		}
+	}
+	return fs
+}
+
+// natsURL reads `url`: a string template, evaluated by stages.
+func (p *parser) natsURL(v *yaml.Node, q *Queue) {
+	if r := resolve(v); r.Kind != yaml.ScalarNode || r.ShortTag() != "!!str" {
+		p.diags.Errorf(p.pos(v), CodeType, "e.g. url: nats://127.0.0.1:4222", "url must be a string, not %s", describe(r))
+		return
+	}
+	q.URL = p.value(v, "url")
+}
+
+// maxDeliver reads `max_deliver`: at least 1.
+func (p *parser) maxDeliver(v *yaml.Node, q *Queue) {
+	n, ok := p.integer(v, "max_deliver")
+	switch {
+	case !ok:
+	case n < 1:
+		p.diags.Errorf(p.pos(v), CodeRange, "max_deliver counts deliveries; use 1 or more", "max_deliver must be at least 1, not %d", n)
+	default:
+		q.MaxDeliver, q.MaxDeliverPos = n, p.pos(v)
 	}
 }
 

@@ -16,19 +16,9 @@ func (p *parser) shutdownFields(s *Shutdown) []field {
 				"consumers are daemons; `none` never tells readers to stop (pcrun reports the deadlock).",
 			schema: func() *Schema { return &Schema{Type: "string", Enum: anys(Strategies)} },
 			parse: func(_, v *yaml.Node) {
-				str, ok := p.str(v, "strategy")
-				if !ok {
-					return
+				if str, ok := p.oneOf(v, "strategy", Strategies, &s.StrategyPos, "(close, sentinel, join or none)", "unknown shutdown strategy %q"); ok {
+					s.Strategy = Strategy(str)
 				}
-				s.StrategyPos = p.pos(v)
-				for _, name := range Strategies {
-					if str == name {
-						s.Strategy = Strategy(str)
-						return
-					}
-				}
-				p.diags.Errorf(p.pos(v), CodeEnum, DidYouMean(str, Strategies)+" (close, sentinel, join or none)",
-					"unknown shutdown strategy %q", str)
 			}},
 		{name: "deadline",
 			doc:    "Stop producing after this long, then drain for at most `grace`. A Go duration such as 30s or 1m30s, longer than 0. Default: no deadline.",

@@ -70,16 +70,7 @@ func (p *parser) testFields(t *Test) []field {
 		{name: "name", required: true,
 			doc:    "The case's name, unique among the pipeline's tests; `pcrun test --run REGEXP` selects cases by it.",
 			schema: func() *Schema { return &Schema{Type: "string", Pattern: `\S`} },
-			parse: func(_, v *yaml.Node) {
-				s, ok := p.str(v, "a test name")
-				if ok && strings.TrimSpace(s) == "" {
-					p.diags.Errorf(p.pos(v), CodeMissing, "name the case, e.g. name: eats every fruit", "a test name must not be blank")
-					return
-				}
-				if ok {
-					t.Name, t.Pos = s, p.pos(v)
-				}
-			}},
+			parse:  func(_, v *yaml.Node) { p.testName(v, t) }},
 		{name: "set",
 			doc:    "Vars to override for this case, e.g. `food: banana`, as `pcrun run --set` does; values keep their YAML types. Each must be a declared var.",
 			schema: func() *Schema { return &Schema{Type: "object", PropertyNames: &Schema{Pattern: identifierRE.String()}} },
@@ -109,11 +100,7 @@ func (p *parser) testFields(t *Test) []field {
 			doc:    "How long the case may run before it fails, a Go duration such as 10s. The pipeline's own deadline and grace still apply.",
 			schema: positiveDurationSchema,
 			parse: func(_, v *yaml.Node) {
-				if d, ok := p.duration(v, "timeout"); ok {
-					if d == 0 {
-						p.diags.Errorf(p.pos(v), CodeDuration, "leave timeout out for the default "+DefaultTestTimeout.String(), "timeout must be longer than 0")
-						return
-					}
+				if d, ok := p.positiveDuration(v, "timeout", "leave timeout out for the default "+DefaultTestTimeout.String()); ok {
 					t.Timeout = d
 				}
 			}},
@@ -121,6 +108,18 @@ func (p *parser) testFields(t *Test) []field {
 			doc:    "What the run must give. Only what is written is checked, except `exit`, which is 0 (ok) unless given.",
 			schema: func() *Schema { return object(p.expectFields(&t.Expect)) },
 			parse:  func(_, v *yaml.Node) { p.mapping(v, "expect", p.expectFields(&t.Expect)) }},
+	}
+}
+
+// testName reads a test's `name`: any string that is not blank.
+func (p *parser) testName(v *yaml.Node, t *Test) {
+	s, ok := p.str(v, "a test name")
+	if ok && strings.TrimSpace(s) == "" {
+		p.diags.Errorf(p.pos(v), CodeMissing, "name the case, e.g. name: eats every fruit", "a test name must not be blank")
+		return
+	}
+	if ok {
+		t.Name, t.Pos = s, p.pos(v)
 	}
 }
 

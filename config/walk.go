@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -239,6 +240,48 @@ func (p *parser) duration(n *yaml.Node, what string) (time.Duration, bool) {
 		return 0, false
 	}
 	return d, true
+}
+
+// positiveDuration reads a duration longer than 0; 0 is reported with
+// hint.
+func (p *parser) positiveDuration(n *yaml.Node, what, hint string) (time.Duration, bool) {
+	d, ok := p.duration(n, what)
+	if ok && d == 0 {
+		p.diags.Errorf(p.pos(n), CodeDuration, hint, "%s must be longer than 0", what)
+		return 0, false
+	}
+	return d, ok
+}
+
+// oneOf reads a string that must be one of valid, and records its position
+// in at once it is a string. An unknown string is reported with the
+// format unknown, and a suggestion followed by choices, e.g. "(memory or
+// nats)".
+func (p *parser) oneOf(n *yaml.Node, what string, valid []string, at *Pos, choices, unknown string) (string, bool) {
+	s, ok := p.str(n, what)
+	if !ok {
+		return "", false
+	}
+	*at = p.pos(n)
+	if slices.Contains(valid, s) {
+		return s, true
+	}
+	p.diags.Errorf(p.pos(n), CodeEnum, DidYouMean(s, valid)+" "+choices, unknown, s)
+	return "", false
+}
+
+// matching reads a string that must match re. One that does not is
+// reported with hint and the format msg.
+func (p *parser) matching(n *yaml.Node, what string, re *regexp.Regexp, hint, msg string) (string, bool) {
+	s, ok := p.str(n, what)
+	if !ok {
+		return "", false
+	}
+	if !re.MatchString(s) {
+		p.diags.Errorf(p.pos(n), CodeBadName, hint, msg, s)
+		return "", false
+	}
+	return s, true
 }
 
 // DurationHint explains the duration syntax.
