@@ -3,8 +3,6 @@ package config
 import (
 	"fmt"
 	"math"
-	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -165,7 +163,7 @@ func (p *parser) retry(v *yaml.Node) *Retry {
 	var backoffPos, maxPos Pos
 	p.mapping(v, "on_error.retry", p.retryFields(r, &backoffPos, &maxPos))
 	if r.MaxBackoff < r.Backoff {
-		backoff, maxBackoff := shortDuration(r.Backoff), shortDuration(r.MaxBackoff)
+		backoff, maxBackoff := ShortDuration(r.Backoff), ShortDuration(r.MaxBackoff)
 		pos, msg := maxPos, fmt.Sprintf("max_backoff %s is shorter than backoff %s", maxBackoff, backoff)
 		if !maxPos.IsValid() {
 			pos, msg = backoffPos, fmt.Sprintf("backoff %s is longer than max_backoff %s (the default)", backoff, maxBackoff)
@@ -282,16 +280,4 @@ func (p *parser) checkOnError(c *Consumer) {
 	p.diags.Errorf(dl.Pos, CodeDeadLetterLoop,
 		"send failed items to another queue, e.g. dead_letter: failed, and read that queue with another consumer",
 		"`dead_letter: %s` is the queue consumer `%s` reads: each failed item would come back to it forever", dl.Name, c.Name)
-}
-
-// shortDuration writes d as a file would: 1m, not 1m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

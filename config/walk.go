@@ -303,6 +303,19 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// ShortDuration writes d as a pipeline file would: 1m, not 1m0s; 1h, not
+// 1h0m0s. ParseDuration reads it back.
+func ShortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // maxAliasValues bounds the Values that aliases expand into in one file:
 // aliases of aliases grow exponentially (a "billion laughs" file), and
 // stages compiles every Value.

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pcrun/pcrun/config"
 )
@@ -153,10 +152,10 @@ func drawGraph(g *Graph) *drawing {
 func title(g *Graph) string {
 	s := g.Name + " · shutdown: " + string(g.Strategy)
 	if g.Deadline > 0 {
-		s += ", deadline " + shortDuration(g.Deadline)
+		s += ", deadline " + config.ShortDuration(g.Deadline)
 	}
 	if g.Deadline > 0 || g.Grace != config.DefaultGrace {
-		s += ", grace " + shortDuration(g.Grace)
+		s += ", grace " + config.ShortDuration(g.Grace)
 	}
 	return s
 }
@@ -166,18 +165,6 @@ func replicas(n int) string {
 		return "1 replica"
 	}
 	return strconv.Itoa(n) + " replicas"
-}
-
-// shortDuration writes d as the file would: 1m, not 1m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // nodeID is a node's id in both languages: the kind's prefix, then the
@@ -210,7 +197,7 @@ func (p *Producer) delayText() (string, bool) {
 		return "", false
 	}
 	if p.delay.t == nil {
-		return shortDuration(p.delay.d), true
+		return config.ShortDuration(p.delay.d), true
 	}
 	s := p.delay.t.source()
 	if r := []rune(s); len(r) > maxDelayText {
