@@ -70,8 +70,8 @@ func (s *sim) consumer(pr *proc, cs *stages.Consumer, replica, row int) {
 		fx.out = r.queues[cs.To]
 		defer s.writerDone(ctx, cs.To)
 	}
-	if dl := cs.OnError.DeadLetter; dl != "" && (dl != cs.To || !cs.Emits) {
-		defer s.writerDone(ctx, dl)
+	if cs.WritesDeadLetter() {
+		defer s.writerDone(ctx, cs.OnError.DeadLetter)
 	}
 	in := s.byName[cs.From]
 	qc := r.qstats[cs.From]

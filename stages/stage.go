@@ -125,6 +125,28 @@ type Effects interface {
 	Write(path string, line []byte) error
 }
 
+// WritesDeadLetter reports whether the consumer's dead-letter queue is a
+// queue it writes besides the one it emits into: it has one, and it is
+// not its `to` while it emits (a stage is one writer of a queue however it
+// puts into it).
+func (c *Consumer) WritesDeadLetter() bool {
+	dl := c.OnError.DeadLetter
+	return dl != "" && (!c.Emits || dl != c.To)
+}
+
+// Outputs returns the queues the consumer puts items into, each once: the
+// `to` it emits into, then its dead-letter queue.
+func (c *Consumer) Outputs() []string {
+	var out []string
+	if c.Emits && c.To != "" {
+		out = append(out, c.To)
+	}
+	if c.WritesDeadLetter() {
+		out = append(out, c.OnError.DeadLetter)
+	}
+	return out
+}
+
 // Step is one compiled step of a consumer.
 type Step interface {
 	// Run performs the step for the worker's current item.
