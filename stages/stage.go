@@ -37,7 +37,7 @@ func (p *Producer) OnlyItems() bool {
 // worker is used by one goroutine only.
 func (p *Producer) Worker(replica int) *ProducerWorker {
 	return &ProducerWorker{p: p, env: ProducerEnv{
-		Name: p.Name, Replica: replica, Worker: workerName(p.Name, replica, p.Replicas),
+		Name: p.Name, Replica: replica, Worker: WorkerName(p.Name, replica, p.Replicas),
 		Count: p.Count, Env: p.env, rng: NewRand(p.seed, p.Name, replica),
 	}}
 }
@@ -156,7 +156,7 @@ type Step interface {
 // Worker returns the state one replica (1-based) needs to handle items.
 func (c *Consumer) Worker(replica int, fx Effects) *ConsumerWorker {
 	return &ConsumerWorker{c: c, fx: fx, env: ConsumerEnv{
-		Name: c.Name, Replica: replica, Worker: workerName(c.Name, replica, c.Replicas), Env: c.env,
+		Name: c.Name, Replica: replica, Worker: WorkerName(c.Name, replica, c.Replicas), Env: c.env,
 		rng: NewRand(c.seed, c.Name, replica),
 	}}
 }
