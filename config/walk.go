@@ -37,23 +37,8 @@ func (p *parser) end(n *yaml.Node) Pos {
 	case 0, yaml.TaggedStyle:
 	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
 		// Find the closing quote: escapes make the value shorter than its text.
-		q := text[start]
-		width = 1
-		for i := start + 1; i < len(text); i++ {
-			width++
-			if text[i] == '\\' && q == '"' {
-				i++
-				width++
-				continue
-			}
-			if text[i] == q {
-				if q == '\'' && i+1 < len(text) && text[i+1] == '\'' {
-					i++
-					width++
-					continue
-				}
-				return Pos{File: p.file, Line: n.Line, Col: n.Column + width}
-			}
+		if i := quoteEnd(text, start); i >= 0 {
+			return Pos{File: p.file, Line: n.Line, Col: n.Column + i - start + 1}
 		}
 		return Pos{}
 	default:
@@ -63,6 +48,23 @@ func (p *parser) end(n *yaml.Node) Pos {
 		return Pos{}
 	}
 	return Pos{File: p.file, Line: n.Line, Col: n.Column + width}
+}
+
+// quoteEnd returns the index of the quote that closes the quoted scalar
+// whose opening quote is s[start], or -1 when the line does not close it.
+func quoteEnd(s []rune, start int) int {
+	q := s[start]
+	for i := start + 1; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && q == '"':
+			i++ // an escape: the next rune is not the quote
+		case s[i] == q && q == '\'' && i+1 < len(s) && s[i+1] == '\'':
+			i++ // a doubled quote
+		case s[i] == q:
+			return i
+		}
+	}
+	return -1
 }
 
 // field is one key a mapping may hold. The same tables drive the loader
@@ -89,28 +91,40 @@ func (p *parser) mapping(n *yaml.Node, what string, fields []field) bool {
 		p.diags.Errorf(p.pos(n), CodeType, "", "%s must be a mapping of keys to values, not %s", what, describe(n))
 		return false
 	}
-	names := make([]string, len(fields))
+	w := &keyWalk{what: what, fields: fields, names: make([]string, len(fields)),
+		seen: map[string]*yaml.Node{}, suggested: map[string]bool{}, walked: map[*yaml.Node]bool{n: true}}
 	for i, f := range fields {
-		names[i] = f.name
+		w.names[i] = f.name
 	}
-	seen := map[string]*yaml.Node{}
-	suggested := map[string]bool{}
-	p.walkKeys(n, what, fields, names, seen, suggested, map[*yaml.Node]bool{n: true}, false)
+	p.walkKeys(w, n, false)
 	for _, f := range fields {
 		// A misspelt required key was already reported with a suggestion.
 		required := f.required || f.neededIf != nil && f.neededIf()
-		if required && seen[f.name] == nil && !suggested[f.name] {
+		if required && w.seen[f.name] == nil && !w.suggested[f.name] {
 			p.diags.Errorf(p.pos(n), CodeMissing, fmt.Sprintf("add `%s:` to %s", f.name, what), "%s is missing required key `%s`", what, f.name)
 		}
 	}
 	return true
 }
 
+// keyWalk is what mapping knows while it walks the keys of a mapping and
+// of the mappings merged into it.
+type keyWalk struct {
+	what      string
+	fields    []field
+	names     []string              // the fields' names
+	seen      map[string]*yaml.Node // the keys given, by name
+	suggested map[string]bool       // the names suggested for unknown keys
+	// walked holds the mappings already walked: merging one again adds
+	// nothing, and skipping it keeps an anchor that merges itself, or
+	// nested merges of merges, from recursing forever or exponentially.
+	walked map[*yaml.Node]bool
+}
+
 // walkKeys walks the keys of n, then of the mappings merged into it with
-// `<<`. walked holds the mappings already walked: merging one again adds
-// nothing, and skipping it keeps an anchor that merges itself, or nested
-// merges of merges, from recursing forever or exponentially.
-func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []string, seen map[string]*yaml.Node, suggested map[string]bool, walked map[*yaml.Node]bool, merged bool) {
+// `<<`. A key given again in a merged mapping is not a duplicate: the
+// first one wins.
+func (p *parser) walkKeys(w *keyWalk, n *yaml.Node, merged bool) {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -118,33 +132,7 @@ func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []str
 			merges = append(merges, v)
 			continue
 		}
-		if prev := seen[k.Value]; prev != nil {
-			if !merged {
-				p.diags.Errorf(p.pos(k), CodeDuplicateKey, fmt.Sprintf("remove one of them (the first is at line %d)", prev.Line),
-					"key `%s` is given twice in %s", k.Value, what)
-			}
-			continue
-		}
-		var f *field
-		for j := range fields {
-			if fields[j].name == k.Value {
-				f = &fields[j]
-			}
-		}
-		if f == nil {
-			p.diags.Errorf(p.pos(k), CodeUnknownField, DidYouMean(k.Value, names), "unknown key `%s` in %s", k.Value, what)
-			p.diags[len(p.diags)-1].End = p.end(k)
-			suggested[Suggest(k.Value, names)] = true
-			continue
-		}
-		seen[k.Value] = k
-		if resolve(v).Tag == "!!null" {
-			if f.required || f.neededIf != nil {
-				p.diags.Errorf(p.pos(v), CodeMissing, "give it a value or remove the key", "`%s` has no value", k.Value)
-			}
-			continue
-		}
-		f.parse(k, v)
+		p.walkKey(w, k, v, merged)
 	}
 	for _, m := range merges {
 		m = resolve(m)
@@ -153,12 +141,43 @@ func (p *parser) walkKeys(n *yaml.Node, what string, fields []field, names []str
 			list = m.Content
 		}
 		for _, mm := range list {
-			if mm = resolve(mm); mm.Kind == yaml.MappingNode && !walked[mm] {
-				walked[mm] = true
-				p.walkKeys(mm, what, fields, names, seen, suggested, walked, true)
+			if mm = resolve(mm); mm.Kind == yaml.MappingNode && !w.walked[mm] {
+				w.walked[mm] = true
+				p.walkKeys(w, mm, true)
 			}
 		}
 	}
+}
+
+// walkKey checks key k and parses its value v with its field.
+func (p *parser) walkKey(w *keyWalk, k, v *yaml.Node, merged bool) {
+	if prev := w.seen[k.Value]; prev != nil {
+		if !merged {
+			p.diags.Errorf(p.pos(k), CodeDuplicateKey, fmt.Sprintf("remove one of them (the first is at line %d)", prev.Line),
+				"key `%s` is given twice in %s", k.Value, w.what)
+		}
+		return
+	}
+	var f *field
+	for j := range w.fields {
+		if w.fields[j].name == k.Value {
+			f = &w.fields[j]
+		}
+	}
+	if f == nil {
+		p.diags.Errorf(p.pos(k), CodeUnknownField, DidYouMean(k.Value, w.names), "unknown key `%s` in %s", k.Value, w.what)
+		p.diags[len(p.diags)-1].End = p.end(k)
+		w.suggested[Suggest(k.Value, w.names)] = true
+		return
+	}
+	w.seen[k.Value] = k
+	if resolve(v).Tag == "!!null" {
+		if f.required || f.neededIf != nil {
+			p.diags.Errorf(p.pos(v), CodeMissing, "give it a value or remove the key", "`%s` has no value", k.Value)
+		}
+		return
+	}
+	f.parse(k, v)
 }
 
 // resolve follows an alias to the node it names.
