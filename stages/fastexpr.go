@@ -351,6 +351,14 @@ func binaryOp(op string, l, r fnode) (fnode, bool) {
 		return fnode{}, false
 	case l.class == classAny || r.class == classAny:
 		return dynamic(o, l.boxed(), r.boxed())
+	}
+	return typedOp(o, l, r)
+}
+
+// typedOp translates operator o applied to l and r, whose types the
+// checker knows.
+func typedOp(o fop, l, r fnode) (fnode, bool) {
+	switch {
 	case l.class == classInt && r.class == classInt:
 		return intOp(o, l.i, r.i)
 	case numeric(l.class) && numeric(r.class):

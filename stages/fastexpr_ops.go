@@ -125,33 +125,36 @@ func arithAny(o fop, a, b any) (any, bool) {
 
 func arithInt(o fop, x, y int) (any, bool) {
 	switch o {
-	case opAdd:
-		return x + y, true
-	case opSub:
-		return x - y, true
-	case opMul:
-		return x * y, true
 	case opDiv:
 		return float64(x) / float64(y), true
+	case opMod:
+		if y == 0 {
+			return nil, false // the VM's "integer divide by zero"
+		}
+		return x % y, true
 	}
-	if y == 0 {
-		return nil, false // the VM's "integer divide by zero"
-	}
-	return x % y, true
+	return addSubMul(o, x, y), true
 }
 
 func arithFloat(o fop, x, y float64) (any, bool) {
 	switch o {
-	case opAdd:
-		return x + y, true
-	case opSub:
-		return x - y, true
-	case opMul:
-		return x * y, true
 	case opDiv:
 		return x / y, true
+	case opMod:
+		return nil, false // runtime.Modulo takes no floats
 	}
-	return nil, false // runtime.Modulo takes no floats
+	return addSubMul(o, x, y), true
+}
+
+// addSubMul applies + - or * (o is opAdd, opSub or opMul).
+func addSubMul[T int | float64](o fop, x, y T) T {
+	switch o {
+	case opAdd:
+		return x + y
+	case opSub:
+		return x - y
+	}
+	return x * y
 }
 
 // handled reports whether v has a type the fast path handles.
