@@ -64,6 +64,20 @@ func arith[T int | float64](o fop, l, r eval[T]) eval[T] {
 // handles. ok is false for other types, and for an order comparison of
 // values that have none (a bool, a string and an int): the VM fails there.
 func compareAny(o fop, a, b any) (result, ok bool) {
+	if result, ok := compareAlike(o, a, b); ok {
+		return result, true
+	}
+	if o > opNe || !handled(a) || !handled(b) {
+		return false, false
+	}
+	// Two values of different types: runtime.Equal finds nil equal to nil
+	// and, through reflect.DeepEqual, anything else unequal.
+	return (a == nil && b == nil) == (o == opEq), true
+}
+
+// compareAlike is compareAny for two numbers, two strings, or two bools
+// compared for equality; ok is false for any other operands.
+func compareAlike(o fop, a, b any) (result, ok bool) {
 	switch x := a.(type) {
 	case int:
 		switch y := b.(type) {
@@ -88,12 +102,7 @@ func compareAny(o fop, a, b any) (result, ok bool) {
 			return (x == y) == (o == opEq), true
 		}
 	}
-	if o > opNe || !handled(a) || !handled(b) {
-		return false, false
-	}
-	// Two values of different types: runtime.Equal finds nil equal to nil
-	// and, through reflect.DeepEqual, anything else unequal.
-	return (a == nil && b == nil) == (o == opEq), true
+	return false, false
 }
 
 // arithAny applies + - * / % to two values as expr's runtime.Add,
