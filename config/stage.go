@@ -77,11 +77,7 @@ func (p *parser) ref(r *Ref, what string) func(_, v *yaml.Node) {
 
 func (p *parser) producer(n *yaml.Node, i int) Producer {
 	pr := Producer{Stage: Stage{Replicas: defaultReplicas, Pos: p.pos(n)}, CountPos: p.pos(n)}
-	what := "producer"
-	if resolve(n).Kind == yaml.MappingNode {
-		what = p.peekName(n, "producer", i)
-	}
-	p.mapping(n, what, p.producerFields(&pr))
+	p.mapping(n, p.peekName(n, "producer", i), p.producerFields(&pr))
 	return pr
 }
 
@@ -124,11 +120,7 @@ func (p *parser) producerFields(pr *Producer) []field {
 
 func (p *parser) consumer(n *yaml.Node, i int) Consumer {
 	c := Consumer{Stage: Stage{Replicas: defaultReplicas, Pos: p.pos(n)}}
-	what := "consumer"
-	if resolve(n).Kind == yaml.MappingNode {
-		what = p.peekName(n, "consumer", i)
-	}
-	p.mapping(n, what, p.consumerFields(&c))
+	p.mapping(n, p.peekName(n, "consumer", i), p.consumerFields(&c))
 	return c
 }
 
@@ -154,9 +146,14 @@ func (p *parser) consumerFields(c *Consumer) []field {
 	)
 }
 
-// peekName names a stage for messages before its fields are walked.
+// peekName names the i-th stage of a kind for messages before its fields
+// are walked: by its name, by its number when it has none, or by its kind
+// alone when it is not a mapping.
 func (p *parser) peekName(n *yaml.Node, kind string, i int) string {
 	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		return kind
+	}
 	for j := 0; j+1 < len(n.Content); j += 2 {
 		if n.Content[j].Value == "name" && resolve(n.Content[j+1]).Kind == yaml.ScalarNode {
 			return fmt.Sprintf("%s `%s`", kind, resolve(n.Content[j+1]).Value)

@@ -252,92 +252,58 @@ func (p *parser) lineList(v *yaml.Node, what string) *Lines {
 
 // testVars reads `set`: var names to values.
 func (p *parser) testVars(n *yaml.Node) []TestVar {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		p.diags.Errorf(p.pos(n), CodeType, "e.g. set: {food: banana}", "set must be a mapping of var names to values, not %s", describe(n))
-		return nil
-	}
 	var out []TestVar
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if seen[k.Value] {
-			p.diags.Errorf(p.pos(k), CodeDuplicateKey, "remove one of them", "var `%s` is set twice", k.Value)
-			continue
-		}
-		seen[k.Value] = true
+	p.entries(n, "e.g. set: {food: banana}", "set must be a mapping of var names to values, not %s", "var `%s` is set twice", func(k, v *yaml.Node) {
 		var val any
 		if err := resolve(v).Decode(&val); err != nil {
 			p.diags.Errorf(p.pos(v), CodeType, "", "set `%s`: %v", k.Value, err)
-			continue
+			return
 		}
 		out = append(out, TestVar{Name: k.Value, Pos: p.pos(k), Value: val})
-	}
+	})
 	return out
 }
 
 // testCounts reads `count` or `replicas`: stage names to whole numbers of
 // at least least.
 func (p *parser) testCounts(n *yaml.Node, what string, least int) []TestCount {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		p.diags.Errorf(p.pos(n), CodeType, fmt.Sprintf("e.g. %s: {kelly: 1}", what), "%s must be a mapping of stage names to numbers, not %s", what, describe(n))
-		return nil
-	}
 	var out []TestCount
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if seen[k.Value] {
-			p.diags.Errorf(p.pos(k), CodeDuplicateKey, "remove one of them", "`%s` is given twice in %s", k.Value, what)
-			continue
-		}
-		seen[k.Value] = true
-		c, ok := p.integer(v, fmt.Sprintf("%s of `%s`", what, k.Value))
-		switch {
-		case !ok:
-		case c < least:
-			p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use %d or more", least), "%s of `%s` must be at least %d, not %d", what, k.Value, least, c)
-		case what == "replicas" && c > MaxReplicas:
-			p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use at most %d", MaxReplicas), "replicas %d is too many", c)
-		default:
-			out = append(out, TestCount{Stage: k.Value, Pos: p.pos(k), N: c})
-		}
-	}
+	p.entries(n, fmt.Sprintf("e.g. %s: {kelly: 1}", what), what+" must be a mapping of stage names to numbers, not %s",
+		"`%s` is given twice in "+what, func(k, v *yaml.Node) {
+			c, ok := p.integer(v, fmt.Sprintf("%s of `%s`", what, k.Value))
+			switch {
+			case !ok:
+			case c < least:
+				p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use %d or more", least), "%s of `%s` must be at least %d, not %d", what, k.Value, least, c)
+			case what == "replicas" && c > MaxReplicas:
+				p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use at most %d", MaxReplicas), "replicas %d is too many", c)
+			default:
+				out = append(out, TestCount{Stage: k.Value, Pos: p.pos(k), N: c})
+			}
+		})
 	return out
 }
 
 // queueItems reads `expect.queues`: queue names to lists of items.
 func (p *parser) queueItems(n *yaml.Node) []QueueItems {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		p.diags.Errorf(p.pos(n), CodeType, "e.g. queues: {main: [a, b]}", "queues must be a mapping of queue names to lists of items, not %s", describe(n))
-		return nil
-	}
 	var out []QueueItems
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if seen[k.Value] {
-			p.diags.Errorf(p.pos(k), CodeDuplicateKey, "remove one of them", "queue `%s` is given twice in queues", k.Value)
-			continue
-		}
-		seen[k.Value] = true
-		q := QueueItems{Queue: k.Value, Pos: p.pos(k), Items: []TestItem{}}
-		if resolve(v).Tag == "!!null" {
-			p.diags.Errorf(p.pos(v), CodeType, "write [] for a queue that gets no item", "queue `%s` has no list of items", k.Value)
-			continue
-		}
-		p.list(v, fmt.Sprintf("the items of queue `%s`", k.Value), "ITEM", func(_ int, e *yaml.Node) {
-			var val any
-			if err := resolve(e).Decode(&val); err != nil {
-				p.diags.Errorf(p.pos(e), CodeType, "", "queue `%s`: %v", k.Value, err)
+	p.entries(n, "e.g. queues: {main: [a, b]}", "queues must be a mapping of queue names to lists of items, not %s",
+		"queue `%s` is given twice in queues", func(k, v *yaml.Node) {
+			q := QueueItems{Queue: k.Value, Pos: p.pos(k), Items: []TestItem{}}
+			if resolve(v).Tag == "!!null" {
+				p.diags.Errorf(p.pos(v), CodeType, "write [] for a queue that gets no item", "queue `%s` has no list of items", k.Value)
 				return
 			}
-			q.Items = append(q.Items, TestItem{Value: val, Pos: p.pos(e)})
+			p.list(v, fmt.Sprintf("the items of queue `%s`", k.Value), "ITEM", func(_ int, e *yaml.Node) {
+				var val any
+				if err := resolve(e).Decode(&val); err != nil {
+					p.diags.Errorf(p.pos(e), CodeType, "", "queue `%s`: %v", k.Value, err)
+					return
+				}
+				q.Items = append(q.Items, TestItem{Value: val, Pos: p.pos(e)})
+			})
+			out = append(out, q)
 		})
-		out = append(out, q)
-	}
 	return out
 }
 

@@ -180,6 +180,29 @@ func (p *parser) walkKey(w *keyWalk, k, v *yaml.Node, merged bool) {
 	f.parse(k, v)
 }
 
+// entries walks a mapping whose keys are names the file chooses (a
+// test's vars, counts or queues), calling each for every key and value. A
+// node that is not a mapping is reported with hint and the format
+// notMapping, which takes describe(n); a key given twice with the format
+// twice, which takes the key.
+func (p *parser) entries(n *yaml.Node, hint, notMapping, twice string, each func(k, v *yaml.Node)) {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		p.diags.Errorf(p.pos(n), CodeType, hint, notMapping, describe(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			p.diags.Errorf(p.pos(k), CodeDuplicateKey, "remove one of them", twice, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		each(k, v)
+	}
+}
+
 // resolve follows an alias to the node it names.
 func resolve(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
