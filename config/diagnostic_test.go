@@ -48,6 +48,19 @@ func TestPosBefore(t *testing.T) {
 	}
 }
 
+func TestPosOr(t *testing.T) {
+	key, stage := Pos{File: "f", Line: 3, Col: 5}, Pos{File: "f", Line: 1, Col: 3}
+	if got := key.Or(stage); got != key {
+		t.Errorf("valid.Or = %v, want %v", got, key)
+	}
+	if got := (Pos{}).Or(stage); got != stage {
+		t.Errorf("zero.Or = %v, want %v", got, stage)
+	}
+	if got := (Pos{File: "f"}).Or(stage); got != stage {
+		t.Errorf("file only.Or = %v, want %v", got, stage)
+	}
+}
+
 func TestDiagnosticString(t *testing.T) {
 	tests := []struct {
 		d    Diagnostic

@@ -3,8 +3,6 @@ package config
 import (
 	"fmt"
 	"math"
-	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -126,18 +124,9 @@ func (p *parser) onErrorFields(oe *OnError, dlGiven *bool) []field {
 				"Default: `dead_letter` when `dead_letter` is given, else `stop`.",
 			schema: func() *Schema { return &Schema{Type: "string", Enum: anys(then)} },
 			parse: func(_, v *yaml.Node) {
-				s, ok := p.str(v, "on_error.then")
-				if !ok {
-					return
+				if s, ok := p.oneOf(v, "on_error.then", then, &oe.ThenPos, "(stop, skip or dead_letter)", "unknown on_error.then %q"); ok {
+					oe.Then = ErrorAction(s)
 				}
-				oe.ThenPos = p.pos(v)
-				for _, a := range ErrorActions {
-					if s == string(a) {
-						oe.Then = a
-						return
-					}
-				}
-				p.diags.Errorf(p.pos(v), CodeEnum, DidYouMean(s, then)+" (stop, skip or dead_letter)", "unknown on_error.then %q", s)
 			}},
 		{name: "dead_letter",
 			doc: "The queue that receives each item whose last attempt failed, as a mapping {item, error, stage, worker, attempts, origin}; " +
@@ -174,7 +163,7 @@ func (p *parser) retry(v *yaml.Node) *Retry {
 	var backoffPos, maxPos Pos
 	p.mapping(v, "on_error.retry", p.retryFields(r, &backoffPos, &maxPos))
 	if r.MaxBackoff < r.Backoff {
-		backoff, maxBackoff := shortDuration(r.Backoff), shortDuration(r.MaxBackoff)
+		backoff, maxBackoff := ShortDuration(r.Backoff), ShortDuration(r.MaxBackoff)
 		pos, msg := maxPos, fmt.Sprintf("max_backoff %s is shorter than backoff %s", maxBackoff, backoff)
 		if !maxPos.IsValid() {
 			pos, msg = backoffPos, fmt.Sprintf("backoff %s is longer than max_backoff %s (the default)", backoff, maxBackoff)
@@ -216,31 +205,37 @@ func (p *parser) retryFields(r *Retry, backoffPos, maxPos *Pos) []field {
 		{name: "multiplier", def: DefaultMultiplier,
 			doc:    "How much longer each wait is than the one before: a number, at least 1 (1 keeps every wait at `backoff`).",
 			schema: func() *Schema { return &Schema{Type: "number", Minimum: ptr(1)} },
-			parse: func(_, v *yaml.Node) {
-				f, ok := p.number(v, "multiplier")
-				switch {
-				case !ok:
-				case f < 1:
-					p.diags.Errorf(p.pos(v), CodeRange, "each wait is the one before times multiplier; 1 keeps them equal",
-						"multiplier must be at least 1, not %s", resolve(v).Value)
-				default:
-					r.Multiplier = f
-				}
-			}},
+			parse:  func(_, v *yaml.Node) { p.multiplier(v, r) }},
 		{name: "jitter", def: DefaultJitter,
 			doc:    "How much each wait is spread at random, as a fraction from 0 to 1: 0.2 makes it 80% to 120% of the computed wait, so replicas do not retry in lockstep.",
 			schema: func() *Schema { return &Schema{Type: "number", Minimum: ptr(0), Maximum: ptr(1)} },
-			parse: func(_, v *yaml.Node) {
-				f, ok := p.number(v, "jitter")
-				switch {
-				case !ok:
-				case f < 0 || f > 1:
-					p.diags.Errorf(p.pos(v), CodeRange, "jitter is a fraction of the wait, e.g. 0.2 for ±20%; 0 for none",
-						"jitter must be between 0 and 1, not %s", resolve(v).Value)
-				default:
-					r.Jitter = f
-				}
-			}},
+			parse:  func(_, v *yaml.Node) { p.jitter(v, r) }},
+	}
+}
+
+// multiplier reads `on_error.retry.multiplier`: at least 1.
+func (p *parser) multiplier(v *yaml.Node, r *Retry) {
+	f, ok := p.number(v, "multiplier")
+	switch {
+	case !ok:
+	case f < 1:
+		p.diags.Errorf(p.pos(v), CodeRange, "each wait is the one before times multiplier; 1 keeps them equal",
+			"multiplier must be at least 1, not %s", resolve(v).Value)
+	default:
+		r.Multiplier = f
+	}
+}
+
+// jitter reads `on_error.retry.jitter`: a fraction from 0 to 1.
+func (p *parser) jitter(v *yaml.Node, r *Retry) {
+	f, ok := p.number(v, "jitter")
+	switch {
+	case !ok:
+	case f < 0 || f > 1:
+		p.diags.Errorf(p.pos(v), CodeRange, "jitter is a fraction of the wait, e.g. 0.2 for ±20%; 0 for none",
+			"jitter must be between 0 and 1, not %s", resolve(v).Value)
+	default:
+		r.Jitter = f
 	}
 }
 
@@ -285,16 +280,4 @@ func (p *parser) checkOnError(c *Consumer) {
 	p.diags.Errorf(dl.Pos, CodeDeadLetterLoop,
 		"send failed items to another queue, e.g. dead_letter: failed, and read that queue with another consumer",
 		"`dead_letter: %s` is the queue consumer `%s` reads: each failed item would come back to it forever", dl.Name, c.Name)
-}
-
-// shortDuration writes d as a file would: 1m, not 1m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

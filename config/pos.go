@@ -13,6 +13,15 @@ type Pos struct {
 // IsValid reports whether p points somewhere.
 func (p Pos) IsValid() bool { return p.Line > 0 }
 
+// Or returns p when it is valid, else q: where a key would be, or where
+// to point when the file leaves it out.
+func (p Pos) Or(q Pos) Pos {
+	if p.IsValid() {
+		return p
+	}
+	return q
+}
+
 // String formats p as file:line:col, leaving out what is unknown.
 func (p Pos) String() string {
 	switch {

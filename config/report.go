@@ -115,10 +115,7 @@ type JSONDiagnostic struct {
 
 // ToJSON converts d to its stable JSON form.
 func (d Diagnostic) ToJSON() JSONDiagnostic {
-	end := d.End
-	if !end.IsValid() {
-		end = d.Pos
-	}
+	end := d.End.Or(d.Pos)
 	return JSONDiagnostic{
 		File: d.Pos.File, Line: d.Pos.Line, Column: d.Pos.Col,
 		EndLine: end.Line, EndColumn: end.Col,

@@ -42,66 +42,72 @@ const sourceHint = "a producer makes items from a template (`count` and `item`) 
 
 // sourceFields are the producer keys that name a source.
 func (p *parser) sourceFields(pr *Producer) []field {
-	path := func(kind SourceKind, example string) func(k, v *yaml.Node) {
-		return func(k, v *yaml.Node) {
-			pr.sourceKey = true
-			r := resolve(v)
-			if r.Kind != yaml.ScalarNode {
-				p.diags.Errorf(p.pos(v), CodeType, "name a file, e.g. "+example+", or - for stdin", "%s must be a file name, not %s", kind, describe(r))
-				return
-			}
-			if r.Value == "" {
-				p.diags.Errorf(p.pos(v), CodeSource, "name a file, e.g. "+example+", or - for stdin", "%s must name a file", kind)
-				return
-			}
-			p.setSource(pr, &Source{Kind: kind, Pos: p.pos(k), ValuePos: p.pos(v), Path: r.Value})
-		}
-	}
 	return []field{
 		{name: string(LinesSource),
 			doc: "Read items from a file, a record per line (without its line ending, `\\n` or `\\r\\n`; an empty line is a record too); " +
 				"`-` reads stdin. Relative to the pipeline file's directory. In `item`, `print` and `delay`, `line` is the record " +
 				"(the default item) and `i` its 0-based index. Instead of a template producer's `count` and `item`.",
 			schema: func() *Schema { return &Schema{Type: "string", MinLength: ptr(1)} },
-			parse:  path(LinesSource, "lines: app.log")},
+			parse:  p.sourcePath(pr, LinesSource, "lines: app.log")},
 		{name: string(JSONLSource),
 			doc: "Read items from a file of JSON values (JSON Lines), a record per value, maps and lists keeping their structure; " +
 				"`-` reads stdin. Relative to the pipeline file's directory. `line` is the decoded value (the default item).",
 			schema: func() *Schema { return &Schema{Type: "string", MinLength: ptr(1)} },
-			parse:  path(JSONLSource, "jsonl: orders.jsonl")},
+			parse:  p.sourcePath(pr, JSONLSource, "jsonl: orders.jsonl")},
 		{name: string(CommandSource),
 			doc: "Run a program, without a shell, and make a record of each line of its stdout: a list, the program then its " +
 				"arguments, e.g. [journalctl, -f, -o, cat]. Its stdin is empty; it is stopped (its whole process group) when the producer stops.",
 			schema: func() *Schema {
 				return &Schema{Type: "array", MinItems: ptr(1), Items: &Schema{Type: []string{"string", "number", "boolean"}}}
 			},
-			parse: func(k, v *yaml.Node) {
-				pr.sourceKey = true
-				r := resolve(v)
-				if r.Kind != yaml.SequenceNode {
-					p.diags.Errorf(p.pos(v), CodeType, "write the program and its arguments as a list, e.g. command: [grep, -v, DEBUG, app.log]; no shell runs it",
-						"command must be a list, not %s", describe(r))
-					return
-				}
-				if len(r.Content) == 0 {
-					p.diags.Errorf(p.pos(v), CodeSource, "name the program to run, e.g. command: [seq, 1, 10]", "command is an empty list")
-					return
-				}
-				src := &Source{Kind: CommandSource, Pos: p.pos(k), ValuePos: p.pos(v)}
-				for i, e := range r.Content {
-					s, ok := p.str(e, fmt.Sprintf("command argument %d", i+1))
-					if !ok {
-						return
-					}
-					if i == 0 && s == "" {
-						p.diags.Errorf(p.pos(e), CodeSource, "name the program to run, e.g. command: [seq, 1, 10]", "command names no program")
-						return
-					}
-					src.Argv = append(src.Argv, s)
-				}
-				p.setSource(pr, src)
-			}},
+			parse: func(k, v *yaml.Node) { p.command(k, v, pr) }},
 	}
+}
+
+// sourcePath is the parse of a producer's `lines` or `jsonl`: a file name,
+// or StdinPath; example shows one in hints.
+func (p *parser) sourcePath(pr *Producer, kind SourceKind, example string) func(k, v *yaml.Node) {
+	return func(k, v *yaml.Node) {
+		pr.sourceKey = true
+		r := resolve(v)
+		if r.Kind != yaml.ScalarNode {
+			p.diags.Errorf(p.pos(v), CodeType, "name a file, e.g. "+example+", or - for stdin", "%s must be a file name, not %s", kind, describe(r))
+			return
+		}
+		if r.Value == "" {
+			p.diags.Errorf(p.pos(v), CodeSource, "name a file, e.g. "+example+", or - for stdin", "%s must name a file", kind)
+			return
+		}
+		p.setSource(pr, &Source{Kind: kind, Pos: p.pos(k), ValuePos: p.pos(v), Path: r.Value})
+	}
+}
+
+// command reads a producer's `command`: the program and its arguments.
+func (p *parser) command(k, v *yaml.Node, pr *Producer) {
+	pr.sourceKey = true
+	r := resolve(v)
+	if r.Kind != yaml.SequenceNode {
+		p.diags.Errorf(p.pos(v), CodeType, "write the program and its arguments as a list, e.g. command: [grep, -v, DEBUG, app.log]; no shell runs it",
+			"command must be a list, not %s", describe(r))
+		return
+	}
+	if len(r.Content) == 0 {
+		p.diags.Errorf(p.pos(v), CodeSource, "name the program to run, e.g. command: [seq, 1, 10]", "command is an empty list")
+		return
+	}
+	src := &Source{Kind: CommandSource, Pos: p.pos(k), ValuePos: p.pos(v)}
+	for i, e := range r.Content {
+		s, ok := p.str(e, fmt.Sprintf("command argument %d", i+1))
+		if !ok {
+			return
+		}
+		if i == 0 && s == "" {
+			p.diags.Errorf(p.pos(e), CodeSource, "name the program to run, e.g. command: [seq, 1, 10]", "command names no program")
+			return
+		}
+		src.Argv = append(src.Argv, s)
+	}
+	p.setSource(pr, src)
 }
 
 // setSource records a producer's source; a second one is an error.

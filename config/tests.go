@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -69,16 +70,7 @@ func (p *parser) testFields(t *Test) []field {
 		{name: "name", required: true,
 			doc:    "The case's name, unique among the pipeline's tests; `pcrun test --run REGEXP` selects cases by it.",
 			schema: func() *Schema { return &Schema{Type: "string", Pattern: `\S`} },
-			parse: func(_, v *yaml.Node) {
-				s, ok := p.str(v, "a test name")
-				if ok && strings.TrimSpace(s) == "" {
-					p.diags.Errorf(p.pos(v), CodeMissing, "name the case, e.g. name: eats every fruit", "a test name must not be blank")
-					return
-				}
-				if ok {
-					t.Name, t.Pos = s, p.pos(v)
-				}
-			}},
+			parse:  func(_, v *yaml.Node) { p.testName(v, t) }},
 		{name: "set",
 			doc:    "Vars to override for this case, e.g. `food: banana`, as `pcrun run --set` does; values keep their YAML types. Each must be a declared var.",
 			schema: func() *Schema { return &Schema{Type: "object", PropertyNames: &Schema{Pattern: identifierRE.String()}} },
@@ -108,11 +100,7 @@ func (p *parser) testFields(t *Test) []field {
 			doc:    "How long the case may run before it fails, a Go duration such as 10s. The pipeline's own deadline and grace still apply.",
 			schema: positiveDurationSchema,
 			parse: func(_, v *yaml.Node) {
-				if d, ok := p.duration(v, "timeout"); ok {
-					if d == 0 {
-						p.diags.Errorf(p.pos(v), CodeDuration, "leave timeout out for the default "+DefaultTestTimeout.String(), "timeout must be longer than 0")
-						return
-					}
+				if d, ok := p.positiveDuration(v, "timeout", "leave timeout out for the default "+DefaultTestTimeout.String()); ok {
 					t.Timeout = d
 				}
 			}},
@@ -120,6 +108,18 @@ func (p *parser) testFields(t *Test) []field {
 			doc:    "What the run must give. Only what is written is checked, except `exit`, which is 0 (ok) unless given.",
 			schema: func() *Schema { return object(p.expectFields(&t.Expect)) },
 			parse:  func(_, v *yaml.Node) { p.mapping(v, "expect", p.expectFields(&t.Expect)) }},
+	}
+}
+
+// testName reads a test's `name`: any string that is not blank.
+func (p *parser) testName(v *yaml.Node, t *Test) {
+	s, ok := p.str(v, "a test name")
+	if ok && strings.TrimSpace(s) == "" {
+		p.diags.Errorf(p.pos(v), CodeMissing, "name the case, e.g. name: eats every fruit", "a test name must not be blank")
+		return
+	}
+	if ok {
+		t.Name, t.Pos = s, p.pos(v)
 	}
 }
 
@@ -252,92 +252,58 @@ func (p *parser) lineList(v *yaml.Node, what string) *Lines {
 
 // testVars reads `set`: var names to values.
 func (p *parser) testVars(n *yaml.Node) []TestVar {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		p.diags.Errorf(p.pos(n), CodeType, "e.g. set: {food: banana}", "set must be a mapping of var names to values, not %s", describe(n))
-		return nil
-	}
 	var out []TestVar
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if seen[k.Value] {
-			p.diags.Errorf(p.pos(k), CodeDuplicateKey, "remove one of them", "var `%s` is set twice", k.Value)
-			continue
-		}
-		seen[k.Value] = true
+	p.entries(n, "e.g. set: {food: banana}", "set must be a mapping of var names to values, not %s", "var `%s` is set twice", func(k, v *yaml.Node) {
 		var val any
 		if err := resolve(v).Decode(&val); err != nil {
 			p.diags.Errorf(p.pos(v), CodeType, "", "set `%s`: %v", k.Value, err)
-			continue
+			return
 		}
 		out = append(out, TestVar{Name: k.Value, Pos: p.pos(k), Value: val})
-	}
+	})
 	return out
 }
 
 // testCounts reads `count` or `replicas`: stage names to whole numbers of
 // at least least.
 func (p *parser) testCounts(n *yaml.Node, what string, least int) []TestCount {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		p.diags.Errorf(p.pos(n), CodeType, fmt.Sprintf("e.g. %s: {kelly: 1}", what), "%s must be a mapping of stage names to numbers, not %s", what, describe(n))
-		return nil
-	}
 	var out []TestCount
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if seen[k.Value] {
-			p.diags.Errorf(p.pos(k), CodeDuplicateKey, "remove one of them", "`%s` is given twice in %s", k.Value, what)
-			continue
-		}
-		seen[k.Value] = true
-		c, ok := p.integer(v, fmt.Sprintf("%s of `%s`", what, k.Value))
-		switch {
-		case !ok:
-		case c < least:
-			p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use %d or more", least), "%s of `%s` must be at least %d, not %d", what, k.Value, least, c)
-		case what == "replicas" && c > MaxReplicas:
-			p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use at most %d", MaxReplicas), "replicas %d is too many", c)
-		default:
-			out = append(out, TestCount{Stage: k.Value, Pos: p.pos(k), N: c})
-		}
-	}
+	p.entries(n, fmt.Sprintf("e.g. %s: {kelly: 1}", what), what+" must be a mapping of stage names to numbers, not %s",
+		"`%s` is given twice in "+what, func(k, v *yaml.Node) {
+			c, ok := p.integer(v, fmt.Sprintf("%s of `%s`", what, k.Value))
+			switch {
+			case !ok:
+			case c < least:
+				p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use %d or more", least), "%s of `%s` must be at least %d, not %d", what, k.Value, least, c)
+			case what == "replicas" && c > MaxReplicas:
+				p.diags.Errorf(p.pos(v), CodeRange, fmt.Sprintf("use at most %d", MaxReplicas), "replicas %d is too many", c)
+			default:
+				out = append(out, TestCount{Stage: k.Value, Pos: p.pos(k), N: c})
+			}
+		})
 	return out
 }
 
 // queueItems reads `expect.queues`: queue names to lists of items.
 func (p *parser) queueItems(n *yaml.Node) []QueueItems {
-	n = resolve(n)
-	if n.Kind != yaml.MappingNode {
-		p.diags.Errorf(p.pos(n), CodeType, "e.g. queues: {main: [a, b]}", "queues must be a mapping of queue names to lists of items, not %s", describe(n))
-		return nil
-	}
 	var out []QueueItems
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if seen[k.Value] {
-			p.diags.Errorf(p.pos(k), CodeDuplicateKey, "remove one of them", "queue `%s` is given twice in queues", k.Value)
-			continue
-		}
-		seen[k.Value] = true
-		q := QueueItems{Queue: k.Value, Pos: p.pos(k), Items: []TestItem{}}
-		if resolve(v).Tag == "!!null" {
-			p.diags.Errorf(p.pos(v), CodeType, "write [] for a queue that gets no item", "queue `%s` has no list of items", k.Value)
-			continue
-		}
-		p.list(v, fmt.Sprintf("the items of queue `%s`", k.Value), "ITEM", func(_ int, e *yaml.Node) {
-			var val any
-			if err := resolve(e).Decode(&val); err != nil {
-				p.diags.Errorf(p.pos(e), CodeType, "", "queue `%s`: %v", k.Value, err)
+	p.entries(n, "e.g. queues: {main: [a, b]}", "queues must be a mapping of queue names to lists of items, not %s",
+		"queue `%s` is given twice in queues", func(k, v *yaml.Node) {
+			q := QueueItems{Queue: k.Value, Pos: p.pos(k), Items: []TestItem{}}
+			if resolve(v).Tag == "!!null" {
+				p.diags.Errorf(p.pos(v), CodeType, "write [] for a queue that gets no item", "queue `%s` has no list of items", k.Value)
 				return
 			}
-			q.Items = append(q.Items, TestItem{Value: val, Pos: p.pos(e)})
+			p.list(v, fmt.Sprintf("the items of queue `%s`", k.Value), "ITEM", func(_ int, e *yaml.Node) {
+				var val any
+				if err := resolve(e).Decode(&val); err != nil {
+					p.diags.Errorf(p.pos(e), CodeType, "", "queue `%s`: %v", k.Value, err)
+					return
+				}
+				q.Items = append(q.Items, TestItem{Value: val, Pos: p.pos(e)})
+			})
+			out = append(out, q)
 		})
-		out = append(out, q)
-	}
 	return out
 }
 
@@ -345,69 +311,81 @@ func (p *parser) queueItems(n *yaml.Node) []QueueItems {
 // among all the pipeline's tests, and every var, producer, stage and queue
 // they name declared.
 func (p *parser) checkTests(pl *Pipeline, from int) {
-	var vars, producers, stages, queues []string
+	names := declaredNames(pl)
+	for i := from; i < len(pl.Tests); i++ {
+		p.checkTestName(&pl.Tests[i], pl.Tests[:i])
+		p.checkTestRefs(&pl.Tests[i], names)
+	}
+}
+
+// declared are the names of a pipeline that its tests may refer to.
+type declared struct {
+	vars, producers, stages, queues []string
+}
+
+func declaredNames(pl *Pipeline) declared {
+	var d declared
 	for _, v := range pl.Vars {
-		vars = append(vars, v.Name)
+		d.vars = append(d.vars, v.Name)
 	}
 	for _, pr := range pl.Producers {
-		producers = append(producers, pr.Name)
-		stages = append(stages, pr.Name)
+		d.producers = append(d.producers, pr.Name)
+		d.stages = append(d.stages, pr.Name)
 	}
 	for _, c := range pl.Consumers {
-		stages = append(stages, c.Name)
+		d.stages = append(d.stages, c.Name)
 	}
 	for _, q := range pl.Queues {
-		queues = append(queues, q.Name)
+		d.queues = append(d.queues, q.Name)
 	}
-	has := func(list []string, s string) bool {
-		for _, x := range list {
-			if x == s {
-				return true
+	return d
+}
+
+// checkTestName reports a test named as one of before.
+func (p *parser) checkTestName(t *Test, before []Test) {
+	for _, o := range before {
+		if t.Name != "" && o.Name == t.Name {
+			where := o.Pos.String()
+			if o.Pos.File == t.Pos.File {
+				where = fmt.Sprintf("line %d", o.Pos.Line)
 			}
+			p.diags.Errorf(t.Pos, CodeDuplicateName, fmt.Sprintf("test names must be unique; the other %q is at %s", t.Name, where),
+				"duplicate test name %q", t.Name)
+			return
 		}
-		return false
 	}
-	for i := from; i < len(pl.Tests); i++ {
-		t := &pl.Tests[i]
-		for _, o := range pl.Tests[:i] {
-			if t.Name != "" && o.Name == t.Name {
-				where := o.Pos.String()
-				if o.Pos.File == t.Pos.File {
-					where = fmt.Sprintf("line %d", o.Pos.Line)
-				}
-				p.diags.Errorf(t.Pos, CodeDuplicateName, fmt.Sprintf("test names must be unique; the other %q is at %s", t.Name, where),
-					"duplicate test name %q", t.Name)
-				break
+}
+
+// checkTestRefs reports the vars, producers, stages and queues t names
+// that the pipeline does not declare.
+func (p *parser) checkTestRefs(t *Test, d declared) {
+	for _, s := range t.Set {
+		if !slices.Contains(d.vars, s.Name) {
+			hint := DidYouMean(s.Name, d.vars)
+			if len(d.vars) == 0 {
+				hint = "the pipeline declares no vars; declare it under `vars:`"
 			}
+			p.diags.Errorf(s.Pos, CodeVar, hint, "set: unknown var `%s`", s.Name)
 		}
-		for _, s := range t.Set {
-			if !has(vars, s.Name) {
-				hint := DidYouMean(s.Name, vars)
-				if len(vars) == 0 {
-					hint = "the pipeline declares no vars; declare it under `vars:`"
-				}
-				p.diags.Errorf(s.Pos, CodeVar, hint, "set: unknown var `%s`", s.Name)
-			}
+	}
+	for _, c := range t.Count {
+		switch {
+		case slices.Contains(d.producers, c.Stage):
+		case slices.Contains(d.stages, c.Stage):
+			p.diags.Errorf(c.Pos, CodeUnknownField, "count is how many items a producer makes; "+DidYouMean(c.Stage, d.producers),
+				"count: `%s` is a consumer, not a producer", c.Stage)
+		default:
+			p.diags.Errorf(c.Pos, CodeUnknownField, DidYouMean(c.Stage, d.producers), "count: unknown producer `%s`", c.Stage)
 		}
-		for _, c := range t.Count {
-			switch {
-			case has(producers, c.Stage):
-			case has(stages, c.Stage):
-				p.diags.Errorf(c.Pos, CodeUnknownField, "count is how many items a producer makes; "+DidYouMean(c.Stage, producers),
-					"count: `%s` is a consumer, not a producer", c.Stage)
-			default:
-				p.diags.Errorf(c.Pos, CodeUnknownField, DidYouMean(c.Stage, producers), "count: unknown producer `%s`", c.Stage)
-			}
+	}
+	for _, c := range t.Replicas {
+		if !slices.Contains(d.stages, c.Stage) {
+			p.diags.Errorf(c.Pos, CodeUnknownField, DidYouMean(c.Stage, d.stages), "replicas: unknown stage `%s`", c.Stage)
 		}
-		for _, c := range t.Replicas {
-			if !has(stages, c.Stage) {
-				p.diags.Errorf(c.Pos, CodeUnknownField, DidYouMean(c.Stage, stages), "replicas: unknown stage `%s`", c.Stage)
-			}
-		}
-		for _, q := range t.Expect.Queues {
-			if !has(queues, q.Queue) {
-				p.diags.Errorf(q.Pos, CodeUndefinedQueue, DidYouMean(q.Queue, queues), "expect.queues: undefined queue `%s`", q.Queue)
-			}
+	}
+	for _, q := range t.Expect.Queues {
+		if !slices.Contains(d.queues, q.Queue) {
+			p.diags.Errorf(q.Pos, CodeUndefinedQueue, DidYouMean(q.Queue, d.queues), "expect.queues: undefined queue `%s`", q.Queue)
 		}
 	}
 }

@@ -143,19 +143,10 @@ func (t Text) quotedCol(col int) (int, bool) {
 			return i + 1, true
 		}
 		switch {
-		case double && src[i] == '"', !double && src[i] == '\'' && (i+1 >= len(src) || src[i+1] != '\''):
-			return i + 1, n == col
+		case closingQuote(src, i, double):
+			return i + 1, false
 		case double && src[i] == '\\' && i+1 < len(src):
-			switch src[i+1] {
-			case 'x':
-				i += 4
-			case 'u':
-				i += 6
-			case 'U':
-				i += 10
-			default:
-				i += 2
-			}
+			i += 2 + hexEscapes[src[i+1]]
 		case !double && src[i] == '\'':
 			i += 2
 		default:
@@ -163,6 +154,15 @@ func (t Text) quotedCol(col int) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// closingQuote reports whether s[i] closes a double-quoted (double) or a
+// single-quoted scalar: in the latter, a quote that is not doubled.
+func closingQuote(s []rune, i int, double bool) bool {
+	if double {
+		return s[i] == '"'
+	}
+	return s[i] == '\'' && (i+1 >= len(s) || s[i+1] != '\'')
 }
 
 // blockAt maps a position in a literal (|) or folded (>) block scalar by
@@ -182,9 +182,34 @@ func (t Text) blockAt(line, col int) Pos {
 // two lines that do not start with white space becomes a space, or nothing
 // when empty lines follow it (each of them is a newline).
 func (t Text) decodeBlock(limit int) []srcRune {
-	// The indentation is what the first line with content has more than
-	// the same line in the value: an indentation indicator (|2) can make
-	// the value keep some of the line's leading spaces.
+	indent := t.blockIndent()
+	if indent < 0 {
+		return nil
+	}
+	d := &blockDecoder{folded: t.style&yaml.FoldedStyle != 0}
+	for l := t.Pos.Line + 1; l <= len(t.lines) && len(d.out) <= limit; l++ {
+		s := []rune(t.line(l))
+		i := 0
+		for i < indent && i < len(s) && s[i] == ' ' {
+			i++
+		}
+		if i == len(s) {
+			d.empty = append(d.empty, srcRune{r: '\n', line: l, col: len(s) + 1})
+			continue
+		}
+		if i < indent {
+			break // less indented: the scalar has ended
+		}
+		d.content(l, s, i)
+	}
+	return d.end()
+}
+
+// blockIndent is the indentation of a block scalar's content: what the
+// first line with content has more than the same line in the value (an
+// indentation indicator, |2, can make the value keep some of the line's
+// leading spaces). It is negative when the value does not fit the file.
+func (t Text) blockIndent() int {
 	first := t.Pos.Line + 1
 	for first <= len(t.lines) && strings.TrimSpace(t.line(first)) == "" {
 		first++
@@ -196,48 +221,46 @@ func (t Text) decodeBlock(limit int) []srcRune {
 			break
 		}
 	}
-	indent := leadingSpaces(t.line(first)) - extra
-	if indent < 0 {
-		return nil
+	return leadingSpaces(t.line(first)) - extra
+}
+
+// blockDecoder is decodeBlock's output, and what it holds back: line
+// breaks are written only once the next content line shows how they fold.
+type blockDecoder struct {
+	folded    bool
+	out       []srcRune
+	empty     []srcRune // the breaks of empty lines since the last content line
+	lastBreak *srcRune  // the break ending the last content line
+	lastBlank bool      // the last content line starts with white space
+}
+
+// content decodes line l, whose text is s and whose content starts at
+// s[i], after the breaks held back before it.
+func (d *blockDecoder) content(l int, s []rune, i int) {
+	blank := isBlank(s[i])
+	switch {
+	case d.lastBreak == nil:
+	case d.folded && !d.lastBlank && !blank:
+		if len(d.empty) == 0 {
+			d.out = append(d.out, srcRune{r: ' ', line: d.lastBreak.line, col: d.lastBreak.col})
+		}
+	default:
+		d.out = append(d.out, *d.lastBreak)
 	}
-	folded := t.style&yaml.FoldedStyle != 0
-	var out, empty []srcRune // empty: the breaks of empty lines since the last content line
-	var lastBreak *srcRune   // the break ending the last content line
-	lastBlank := false       // the last content line starts with white space
-	for l := t.Pos.Line + 1; l <= len(t.lines) && len(out) <= limit; l++ {
-		s := []rune(t.line(l))
-		i := 0
-		for i < indent && i < len(s) && s[i] == ' ' {
-			i++
-		}
-		if i == len(s) {
-			empty = append(empty, srcRune{r: '\n', line: l, col: len(s) + 1})
-			continue
-		}
-		if i < indent {
-			break // less indented: the scalar has ended
-		}
-		blank := s[i] == ' ' || s[i] == '\t'
-		switch {
-		case lastBreak == nil:
-		case folded && !lastBlank && !blank:
-			if len(empty) == 0 {
-				out = append(out, srcRune{r: ' ', line: lastBreak.line, col: lastBreak.col})
-			}
-		default:
-			out = append(out, *lastBreak)
-		}
-		out = append(out, empty...)
-		empty = nil
-		for ; i < len(s); i++ {
-			out = append(out, srcRune{r: s[i], line: l, col: i + 1, literal: true})
-		}
-		lastBreak, lastBlank = &srcRune{r: '\n', line: l, col: len(s) + 1}, blank
+	d.out = append(d.out, d.empty...)
+	d.empty = nil
+	for ; i < len(s); i++ {
+		d.out = append(d.out, srcRune{r: s[i], line: l, col: i + 1, literal: true})
 	}
-	if lastBreak != nil {
-		out = append(out, *lastBreak)
+	d.lastBreak, d.lastBlank = &srcRune{r: '\n', line: l, col: len(s) + 1}, blank
+}
+
+// end returns the output with the breaks still held back.
+func (d *blockDecoder) end() []srcRune {
+	if d.lastBreak != nil {
+		d.out = append(d.out, *d.lastBreak)
 	}
-	return append(out, empty...)
+	return append(d.out, d.empty...)
 }
 
 // srcRune is one rune of a decoded scalar and its 1-based place in the
@@ -295,6 +318,10 @@ func (t Text) locate(runes []srcRune, line, col int) (Pos, bool) {
 	return Pos{}, false
 }
 
+// hexEscapes are the escapes of double-quoted YAML scalars followed by hex
+// digits, and how many.
+var hexEscapes = map[rune]int{'x': 2, 'u': 4, 'U': 8}
+
 // yamlEscapes are the one-letter escapes of double-quoted YAML scalars.
 var yamlEscapes = map[rune]rune{
 	'0': 0, 'a': '\a', 'b': '\b', 't': '\t', '\t': '\t', 'n': '\n', 'v': '\v', 'f': '\f',
@@ -306,76 +333,140 @@ var yamlEscapes = map[rune]rune{
 // single quotes, and line folding (a single line break becomes a space, each
 // empty line a newline, white space around line breaks is dropped). A plain
 // scalar is decoded past its end, up to limit runes; callers compare with
-// t.Value.
+// t.Value. The limit is checked at line breaks only.
 func (t Text) decodeFlow(limit int) []srcRune {
-	double := t.style&yaml.DoubleQuotedStyle != 0
-	single := t.style&yaml.SingleQuotedStyle != 0
-	l := t.Pos.Line
-	s := []rune(strings.TrimSuffix(t.line(l), "\r"))
-	i := t.Pos.Col - 1
-	if double || single {
-		i++
+	d := &flowDecoder{t: t, double: t.style&yaml.DoubleQuotedStyle != 0, single: t.style&yaml.SingleQuotedStyle != 0}
+	d.l, d.s = t.Pos.Line, d.runes(t.Pos.Line)
+	d.i = t.Pos.Col - 1
+	if d.double || d.single {
+		d.i++ // past the opening quote
 	}
-	if i < 0 {
+	if d.i < 0 {
 		return nil
 	}
-	var out []srcRune
-	for len(out) < limit {
-		escapedBreak := false
-	scan:
-		for i < len(s) {
-			c := s[i]
-			switch {
-			case double && c == '"', single && c == '\'' && (i+1 >= len(s) || s[i+1] != '\''):
-				return out
-			case single && c == '\'':
-				out = append(out, srcRune{r: '\'', line: l, col: i + 1})
-				i += 2
-			case !double && !single && c == '#' && i > 0 && (s[i-1] == ' ' || s[i-1] == '\t'):
-				break scan
-			case double && c == '\\' && i+1 == len(s):
-				escapedBreak = true
-				i++
-			case double && c == '\\':
-				r, n := yamlEscape(s[i+1:])
-				if n == 0 {
-					return out
-				}
-				out = append(out, srcRune{r: r, line: l, col: i + 1})
-				i += 1 + n
-			default:
-				out = append(out, srcRune{r: c, line: l, col: i + 1, literal: true})
-				i++
-			}
+	for len(d.out) < limit {
+		ended, escapedBreak := d.scanLine()
+		if ended {
+			break
 		}
 		if !escapedBreak {
-			for len(out) > 0 && out[len(out)-1].literal && (out[len(out)-1].r == ' ' || out[len(out)-1].r == '\t') {
-				out = out[:len(out)-1]
-			}
+			d.trimBlanks()
 		}
-		breakLine, breakCol := l, len(s)+1
-		empty := 0
-		for l++; l <= len(t.lines) && strings.TrimSpace(t.line(l)) == ""; l++ {
-			empty++
-		}
-		if l > len(t.lines) {
-			return out
-		}
-		s = []rune(strings.TrimSuffix(t.line(l), "\r"))
-		for i = 0; i < len(s) && (s[i] == ' ' || s[i] == '\t'); i++ {
-		}
-		switch {
-		case escapedBreak:
-		case empty == 0:
-			out = append(out, srcRune{r: ' ', line: breakLine, col: breakCol})
-		default:
-			for range empty {
-				out = append(out, srcRune{r: '\n', line: breakLine, col: breakCol})
-			}
+		if !d.nextLine(escapedBreak) {
+			break
 		}
 	}
-	return out
+	return d.out
 }
+
+// flowDecoder is decodeFlow's state: where it reads, and what it decoded.
+// It reads a line at a time: scanLine decodes the rest of the current
+// line, nextLine folds the line break into the output and moves on.
+type flowDecoder struct {
+	t              Text
+	double, single bool
+	l              int    // the line read, 1-based
+	s              []rune // its text
+	i              int    // the next rune of s to decode
+	out            []srcRune
+}
+
+// runes is line l without a trailing \r.
+func (d *flowDecoder) runes(l int) []rune {
+	return []rune(strings.TrimSuffix(d.t.line(l), "\r"))
+}
+
+// scanLine decodes the rest of the current line. ended reports that the
+// scalar ends on it: at its closing quote, or at an escape that does not
+// decode. escapedBreak reports a backslash that ends the line (in a
+// double-quoted scalar), which keeps the white space before it and joins
+// the next line without a space. A comment ends the line of a plain scalar.
+func (d *flowDecoder) scanLine() (ended, escapedBreak bool) {
+	for d.i < len(d.s) {
+		c := d.s[d.i]
+		switch {
+		case d.closes():
+			return true, false
+		case d.single && c == '\'':
+			d.emit('\'', false)
+			d.i += 2
+		case d.comment():
+			return false, false
+		case d.double && c == '\\' && d.i+1 == len(d.s):
+			d.i++
+			return false, true
+		case d.double && c == '\\':
+			r, n := yamlEscape(d.s[d.i+1:])
+			if n == 0 {
+				return true, false
+			}
+			d.emit(r, false)
+			d.i += 1 + n
+		default:
+			d.emit(c, true)
+			d.i++
+		}
+	}
+	return false, false
+}
+
+// closes reports whether the rune read is the closing quote (in a
+// single-quoted scalar, a quote that is not doubled).
+func (d *flowDecoder) closes() bool {
+	return (d.double || d.single) && closingQuote(d.s, d.i, d.double)
+}
+
+// comment reports whether a comment starts at the rune read: a `#` after
+// white space, in a plain scalar.
+func (d *flowDecoder) comment() bool {
+	return !d.double && !d.single && d.s[d.i] == '#' && d.i > 0 && isBlank(d.s[d.i-1])
+}
+
+// emit appends r, read at the current rune, to the output.
+func (d *flowDecoder) emit(r rune, literal bool) {
+	d.out = append(d.out, srcRune{r: r, line: d.l, col: d.i + 1, literal: literal})
+}
+
+// trimBlanks drops the spaces and tabs written at the end of the output:
+// white space before a line break is not part of the value.
+func (d *flowDecoder) trimBlanks() {
+	for n := len(d.out); n > 0 && d.out[n-1].literal && isBlank(d.out[n-1].r); n-- {
+		d.out = d.out[:n-1]
+	}
+}
+
+// nextLine moves to the next line that is not empty, past its leading
+// white space, and folds the line break before it into the output: a
+// space, a newline per empty line skipped, or nothing after an escaped
+// break. It reports false at the end of the file.
+func (d *flowDecoder) nextLine(escapedBreak bool) bool {
+	brk := srcRune{line: d.l, col: len(d.s) + 1}
+	empty := 0
+	for d.l++; d.l <= len(d.t.lines) && strings.TrimSpace(d.t.line(d.l)) == ""; d.l++ {
+		empty++
+	}
+	if d.l > len(d.t.lines) {
+		return false
+	}
+	d.s = d.runes(d.l)
+	for d.i = 0; d.i < len(d.s) && isBlank(d.s[d.i]); d.i++ {
+	}
+	switch {
+	case escapedBreak:
+	case empty == 0:
+		brk.r = ' '
+		d.out = append(d.out, brk)
+	default:
+		brk.r = '\n'
+		for range empty {
+			d.out = append(d.out, brk)
+		}
+	}
+	return true
+}
+
+// isBlank reports whether r is white space inside a line.
+func isBlank(r rune) bool { return r == ' ' || r == '\t' }
 
 // yamlEscape decodes the escape after a backslash in a double-quoted scalar,
 // returning the rune and how many runes of s it used (0 when invalid).
@@ -383,7 +474,7 @@ func yamlEscape(s []rune) (rune, int) {
 	if len(s) == 0 {
 		return 0, 0
 	}
-	width := map[rune]int{'x': 2, 'u': 4, 'U': 8}[s[0]]
+	width := hexEscapes[s[0]]
 	if width == 0 {
 		r, ok := yamlEscapes[s[0]]
 		if !ok {

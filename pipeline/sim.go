@@ -228,19 +228,10 @@ func (s *sim) start() {
 	for j, c := range g.Consumers {
 		row := len(g.Producers) + j
 		for replica := 1; replica <= c.Replicas; replica++ {
-			s.spawn(newWorker(simWorkerName(c.Name, replica, c.Replicas), c.Name, queue.Consumer, r.stats[row]),
+			s.spawn(newWorker(stages.WorkerName(c.Name, replica, c.Replicas), c.Name, queue.Consumer, r.stats[row]),
 				func(pr *proc) { s.consumer(pr, c, replica, row) })
 		}
 	}
-}
-
-// simWorkerName is the name stages gives a replica: the stage's, with -N
-// when it has more than one.
-func simWorkerName(stage string, replica, replicas int) string {
-	if replicas > 1 {
-		return fmt.Sprintf("%s-%d", stage, replica)
-	}
-	return stage
 }
 
 // ctx is a worker's context: parent, carrying the worker (events) and

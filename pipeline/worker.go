@@ -113,8 +113,8 @@ func (r *run) consumer(cs *stages.Consumer, replica, row int) {
 		fx.out = r.queues[cs.To]
 		defer r.writerDone(ctx, cs.To, cs.Name)
 	}
-	if dl := cs.OnError.DeadLetter; dl != "" && (dl != cs.To || !cs.Emits) {
-		defer r.writerDone(ctx, dl, cs.Name)
+	if cs.WritesDeadLetter() {
+		defer r.writerDone(ctx, cs.OnError.DeadLetter, cs.Name)
 	}
 	r.consume(ctx, r.reader(cs, w, me, row))
 }

@@ -62,7 +62,7 @@ func Text(out io.Writer, r *observe.Result) error {
 		local := !q.Shared // a shared queue hands off every item put; Received has the rest
 		mean, p50, p99 := "-", "-", "-"
 		if ws := q.Wait; ws != nil {
-			mean, p50, p99 = shortDuration(ws.Mean), shortDuration(ws.P50), shortDuration(ws.P99)
+			mean, p50, p99 = threeDigits(ws.Mean), threeDigits(ws.P50), threeDigits(ws.P99)
 		}
 		qt.row(q.Name, c, fmt.Sprint(q.Put), fmt.Sprint(q.Taken), fmt.Sprint(q.MaxDepth), dash(l.Done, local),
 			dash(l.Filtered, local), dash(l.Failed, local), fmt.Sprint(l.Abandoned), when(r.Shared, fmt.Sprint(l.HandedOff)),
@@ -109,9 +109,10 @@ func digitsAfter(x float64) int {
 	return 2
 }
 
-// shortDuration formats d in three significant digits: 812ns, 35.3µs,
+// threeDigits formats d in three significant digits (the summary's
+// precision; config.ShortDuration writes a duration as a file would): 812ns, 35.3µs,
 // 1.24ms, 2.5s.
-func shortDuration(d time.Duration) string {
+func threeDigits(d time.Duration) string {
 	switch {
 	case d < time.Microsecond:
 		return d.String()

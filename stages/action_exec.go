@@ -117,83 +117,108 @@ type execStep struct {
 func (c *compiler) execStep(st config.Step, shell bool) Step {
 	s := &execStep{action: st.Action, check: true, pos: st.ActionPos, file: st.ActionPos.File}
 	env := c.consumerEnv()
-	arg := st.Arg
-	ok := true
-	var main *config.Value // exec: the argv list; shell: the script
-	switch {
-	case arg.Kind == config.MapValue:
-		keys := execKeys
-		if shell {
-			keys = append([]string{"run"}, execKeys[1:]...)
-		}
-		for i, k := range arg.Keys {
-			v := arg.Elems[i]
-			switch k.Value {
-			case keys[0]:
-				main = v
-			case "stdin":
-				if s.stdin = c.execScalar(v, env, st.Action, "stdin"); s.stdin == nil {
-					ok = false
-				}
-			case "dir":
-				if s.dir = c.execScalar(v, env, st.Action, "dir"); s.dir == nil {
-					ok = false
-				}
-			case "env":
-				ok = c.execEnv(s, v, env) && ok
-			case "timeout":
-				ok = c.execTimeout(s, v) && ok
-			case "check":
-				b, isBool := v.Const.(bool)
-				if v.Kind != config.ScalarValue || v.Str || !isBool {
-					c.diags.Errorf(v.Pos, config.CodeType, "write check: true or check: false", "`check` must be true or false")
-					ok = false
-				}
-				s.check = b
-			default:
-				c.diags.Errorf(k.Pos, config.CodeUnknownField, config.DidYouMean(k.Value, keys), "unknown key `%s` in `%s`", k.Value, st.Action)
-				ok = false
-			}
-		}
-		if main == nil {
-			c.diags.Errorf(arg.Pos, config.CodeMissing, execExample(shell), "`%s` needs `%s`", st.Action, keys[0])
+	main, ok := st.Arg, true // exec: the argv list; shell: the script
+	if st.Arg.Kind == config.MapValue {
+		if main, ok = c.execOptions(s, st.Arg, shell, env); main == nil {
 			return nil
 		}
-	default:
-		main = arg
 	}
 	if shell {
-		if main.Kind != config.ScalarValue {
-			c.diags.Errorf(main.Pos, config.CodeType, "write the script as one string, e.g. shell: 'tar czf \"$OUT\" \"$DIR\"'",
-				"`shell` takes a script (a string), not a mapping or list")
-			return nil
-		}
-		script := c.execScalar(main, env, st.Action, "the script")
-		if script == nil {
-			return nil
-		}
-		c.shellItemWarning(main)
-		s.argv = []*Template{constTemplate("/bin/sh", main.Pos), constTemplate("-c", main.Pos), script}
+		ok = c.shellArgv(s, main, env) && ok
 	} else {
-		if main.Kind != config.ListValue {
-			c.diags.Errorf(main.Pos, config.CodeType, execExample(false)+"; to run a command line through a shell, use `shell:`",
-				"`exec` takes a list: the program, then its arguments")
-			return nil
-		}
-		if len(main.Elems) == 0 {
-			c.diags.Errorf(main.Pos, config.CodeMissing, execExample(false), "`exec` needs a program to run: its list is empty")
-			return nil
-		}
-		for _, e := range main.Elems {
-			t := c.execScalar(e, env, "exec", "an argument")
-			ok = ok && t != nil
-			s.argv = append(s.argv, t)
-		}
+		ok = c.execArgv(s, main, env) && ok
 	}
 	if !ok {
 		return nil
 	}
 	return s
+}
+
+// execOptions compiles the long form of exec or shell into s, and returns
+// the value of its main key (`argv`, or shell's `run`); nil, after
+// reporting it, when that key is missing.
+func (c *compiler) execOptions(s *execStep, arg *config.Value, shell bool, env *exprEnv) (*config.Value, bool) {
+	keys := execKeys
+	if shell {
+		keys = append([]string{"run"}, execKeys[1:]...)
+	}
+	var main *config.Value
+	ok := true
+	for i, k := range arg.Keys {
+		v := arg.Elems[i]
+		switch k.Value {
+		case keys[0]:
+			main = v
+		case "stdin":
+			s.stdin = c.execScalar(v, env, s.action, "stdin")
+			ok = s.stdin != nil && ok
+		case "dir":
+			s.dir = c.execScalar(v, env, s.action, "dir")
+			ok = s.dir != nil && ok
+		case "env":
+			ok = c.execEnv(s, v, env) && ok
+		case "timeout":
+			ok = c.execTimeout(s, v) && ok
+		case "check":
+			ok = c.execCheck(s, v) && ok
+		default:
+			c.diags.Errorf(k.Pos, config.CodeUnknownField, config.DidYouMean(k.Value, keys), "unknown key `%s` in `%s`", k.Value, s.action)
+			ok = false
+		}
+	}
+	if main == nil {
+		c.diags.Errorf(arg.Pos, config.CodeMissing, execExample(shell), "`%s` needs `%s`", s.action, keys[0])
+		return nil, false
+	}
+	return main, ok
+}
+
+// execCheck compiles `check`: true or false.
+func (c *compiler) execCheck(s *execStep, v *config.Value) bool {
+	b, isBool := v.Const.(bool)
+	s.check = b
+	if v.Kind != config.ScalarValue || v.Str || !isBool {
+		c.diags.Errorf(v.Pos, config.CodeType, "write check: true or check: false", "`check` must be true or false")
+		return false
+	}
+	return true
+}
+
+// shellArgv compiles shell's script into the argv of /bin/sh -c SCRIPT.
+func (c *compiler) shellArgv(s *execStep, main *config.Value, env *exprEnv) bool {
+	if main.Kind != config.ScalarValue {
+		c.diags.Errorf(main.Pos, config.CodeType, "write the script as one string, e.g. shell: 'tar czf \"$OUT\" \"$DIR\"'",
+			"`shell` takes a script (a string), not a mapping or list")
+		return false
+	}
+	script := c.execScalar(main, env, s.action, "the script")
+	if script == nil {
+		return false
+	}
+	c.shellItemWarning(main)
+	s.argv = []*Template{constTemplate("/bin/sh", main.Pos), constTemplate("-c", main.Pos), script}
+	return true
+}
+
+// execArgv compiles exec's list: the program, then its arguments, each a
+// template.
+func (c *compiler) execArgv(s *execStep, main *config.Value, env *exprEnv) bool {
+	if main.Kind != config.ListValue {
+		c.diags.Errorf(main.Pos, config.CodeType, execExample(false)+"; to run a command line through a shell, use `shell:`",
+			"`exec` takes a list: the program, then its arguments")
+		return false
+	}
+	if len(main.Elems) == 0 {
+		c.diags.Errorf(main.Pos, config.CodeMissing, execExample(false), "`exec` needs a program to run: its list is empty")
+		return false
+	}
+	ok := true
+	for _, e := range main.Elems {
+		t := c.execScalar(e, env, "exec", "an argument")
+		ok = ok && t != nil
+		s.argv = append(s.argv, t)
+	}
+	return ok
 }
 
 func execExample(shell bool) string {
@@ -278,47 +303,63 @@ func constTemplate(s string, pos config.Pos) *Template {
 // Run renders the command for the worker's item, runs it through the
 // worker's Effects and stores its result as `result`.
 func (s *execStep) Run(ctx context.Context, w *ConsumerWorker) error {
+	cmd, err := s.command(w)
+	if err != nil {
+		return err
+	}
+	res, err := w.fx.Exec(ctx, cmd)
+	w.env.Result = res
+	if err != nil && ctx.Err() != nil {
+		return err // interrupted: the item is abandoned, not failed
+	}
+	return s.failure(cmd, res, err)
+}
+
+// command renders the command for the worker's item.
+func (s *execStep) command(w *ConsumerWorker) (*Cmd, error) {
 	cmd := &Cmd{Argv: make([]string, len(s.argv))}
 	var err error
 	for i, t := range s.argv {
 		if cmd.Argv[i], err = t.String(&w.m, &w.env); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if s.stdin != nil {
 		in, err := s.stdin.String(&w.m, &w.env)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cmd.Stdin = []byte(in)
 	}
 	for i, t := range s.envVals {
 		v, err := t.String(&w.m, &w.env)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		cmd.Env = append(cmd.Env, s.envKeys[i]+"="+v)
 	}
 	if s.dir != nil {
 		if cmd.Dir, err = s.dir.String(&w.m, &w.env); err != nil {
-			return err
+			return nil, err
 		}
 		cmd.Dir = besideFile(s.file, cmd.Dir)
 	}
 	if s.timeout != nil {
 		if cmd.Timeout, err = s.timeout.Eval(&w.m, &w.env); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	res, err := w.fx.Exec(ctx, cmd)
-	w.env.Result = res
+	return cmd, nil
+}
+
+// failure is the step's error for a process that ran (or failed to) with
+// result res and error err, not interrupted: nil when it succeeded.
+func (s *execStep) failure(cmd *Cmd, res ExecResult, err error) error {
 	name := s.action + " " + cmd.Argv[0]
 	if s.action == "shell" {
 		name = "shell"
 	}
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return err // interrupted: the item is abandoned, not failed
 	case errors.Is(err, ErrTimedOut):
 		return &RuntimeError{Pos: s.pos, Msg: fmt.Sprintf("%s: timed out after %s%s", name, cmd.Timeout, tail(res.Stderr)), Err: err}
 	case err != nil:

@@ -43,9 +43,10 @@ var (
 	consumerNames = []string{"name", "replica", "worker", "item", "attempt", "env", "result"}
 )
 
-// workerName is the stage name, with -N appended when the stage has more
-// than one replica.
-func workerName(stage string, replica, replicas int) string {
+// WorkerName is the name of a stage's worker replica (1-based) of
+// replicas: the stage name, with -N appended when the stage has more than
+// one replica.
+func WorkerName(stage string, replica, replicas int) string {
 	if replicas > 1 {
 		return stage + "-" + itoa(replica)
 	}

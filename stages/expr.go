@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -169,30 +170,8 @@ func (c *compiler) exprError(err error, code string, src source, env *exprEnv) {
 		if end = src.pos(fe.Line, fe.Column+runeLen(m[1])); end.Line != pos.Line {
 			end = config.Pos{}
 		}
-		candidates := append([]string(nil), env.names...)
-		for v := range env.vars {
-			candidates = append(candidates, v)
-		}
-		hint = config.DidYouMean(m[1], candidates)
-		if s := config.Suggest(m[1], candidates); s == "" {
-			hint = "names here: " + config.Quoted(sortedCopy(candidates)) + "; declare constants under `vars:`"
-		}
-		if isCall(code, m[1]) {
-			hint = config.DidYouMean(m[1], append(append([]string(nil), builtin.Names...), randomNames...))
-			if hint == "" {
-				hint = "functions are listed at https://expr-lang.org/docs/language-definition"
-			}
-			msg = fmt.Sprintf("unknown function `%s`", m[1])
-		} else {
-			msg = fmt.Sprintf("unknown name `%s`", m[1])
-		}
-		if m[1] == "item" && env.noItem != "" {
-			hint = env.noItem
-		}
-	} else if strings.Contains(msg, "mismatched types") || strings.Contains(msg, "cannot use") ||
-		strings.Contains(msg, "invalid operation") || strings.Contains(msg, "not enough arguments") ||
-		strings.Contains(msg, "too many arguments") || strings.Contains(msg, "has no field") ||
-		strings.Contains(msg, "invalid argument") {
+		msg, hint = unknownNameError(m[1], code, env)
+	} else if isTypeError(msg) {
 		code2 = config.CodeExprType
 		if m := randomCall.FindStringSubmatch(msg); m != nil {
 			hint = randomUsage[m[1]]
@@ -203,6 +182,41 @@ func (c *compiler) exprError(err error, code string, src source, env *exprEnv) {
 	}
 	c.diags.Errorf(pos, code2, hint, "%s", msg)
 	c.diags[len(c.diags)-1].End = end
+}
+
+// unknownNameError is the message and hint for name, which expr does not
+// know: a function code calls, or a name of the environment or a var.
+func unknownNameError(name, code string, env *exprEnv) (msg, hint string) {
+	candidates := append([]string(nil), env.names...)
+	for v := range env.vars {
+		candidates = append(candidates, v)
+	}
+	hint = config.DidYouMean(name, candidates)
+	if s := config.Suggest(name, candidates); s == "" {
+		hint = "names here: " + config.Quoted(sortedCopy(candidates)) + "; declare constants under `vars:`"
+	}
+	if isCall(code, name) {
+		hint = config.DidYouMean(name, append(append([]string(nil), builtin.Names...), randomNames...))
+		if hint == "" {
+			hint = "functions are listed at https://expr-lang.org/docs/language-definition"
+		}
+		msg = fmt.Sprintf("unknown function `%s`", name)
+	} else {
+		msg = fmt.Sprintf("unknown name `%s`", name)
+	}
+	if name == "item" && env.noItem != "" {
+		hint = env.noItem
+	}
+	return msg, hint
+}
+
+// typeProblems are what expr's checker says of a value of the wrong type.
+var typeProblems = []string{"mismatched types", "cannot use", "invalid operation", "not enough arguments",
+	"too many arguments", "has no field", "invalid argument"}
+
+// isTypeError reports whether msg, an error of expr's, is about types.
+func isTypeError(msg string) bool {
+	return slices.ContainsFunc(typeProblems, func(p string) bool { return strings.Contains(msg, p) })
 }
 
 // isCall reports whether name is called as a function somewhere in code.

@@ -131,6 +131,18 @@ func translate(sample any, node ast.Node) (fnode, bool) {
 
 func translateNode(sample any, node ast.Node) (fnode, bool) {
 	switch n := node.(type) {
+	case *ast.IdentifierNode:
+		return envField(sample, n.Value) // `$env` and `env` are not fields here
+	case *ast.UnaryNode, *ast.BinaryNode, *ast.BuiltinNode:
+		return translateOp(sample, node)
+	}
+	return translateLiteral(node)
+}
+
+// translateLiteral translates a literal, a var, or a value the optimizer
+// folded.
+func translateLiteral(node ast.Node) (fnode, bool) {
+	switch n := node.(type) {
 	case *ast.IntegerNode:
 		// The compiler pushes an integer literal converted to the type the
 		// checker gave it (a float64 argument, an int8 field): only a
@@ -152,8 +164,13 @@ func translateNode(sample any, node ast.Node) (fnode, bool) {
 		return constant(nil)
 	case *ast.ConstantNode:
 		return constant(n.Value) // a var, or a value the optimizer folded
-	case *ast.IdentifierNode:
-		return envField(sample, n.Value) // `$env` and `env` are not fields here
+	}
+	return fnode{}, false
+}
+
+// translateOp translates an operator, or len, and its operands.
+func translateOp(sample any, node ast.Node) (fnode, bool) {
+	switch n := node.(type) {
 	case *ast.UnaryNode:
 		x, ok := translate(sample, n.Node)
 		if !ok {
@@ -264,47 +281,58 @@ func unaryOp(op string, x fnode) (fnode, bool) {
 			}}, true
 		}
 	case "-":
-		switch x.class {
-		case classInt:
-			return fnode{class: classInt, i: func(env any) (int, bool) {
-				v, ok := x.i(env)
-				return -v, ok
-			}}, true
-		case classFloat:
-			return fnode{class: classFloat, f: func(env any) (float64, bool) {
-				v, ok := x.f(env)
-				return -v, ok
-			}}, true
-		case classAny:
-			return fnode{class: classAny, a: func(env any) (any, bool) {
-				v, ok := x.a(env)
-				if !ok {
-					return nil, false
-				}
-				switch v := v.(type) {
-				case int:
-					return -v, true
-				case float64:
-					return -v, true
-				}
-				return nil, false
-			}}, true
-		}
+		return negate(x)
 	case "+":
-		// The VM does nothing for a unary plus (but dereference a pointer,
-		// which no value handled here is).
-		switch x.class {
-		case classInt, classFloat:
-			return x, true
-		case classAny:
-			return fnode{class: classAny, a: func(env any) (any, bool) {
-				v, ok := x.a(env)
-				if !ok || !handled(v) {
-					return nil, false
-				}
-				return v, true
-			}}, true
-		}
+		return plus(x)
+	}
+	return fnode{}, false
+}
+
+// negate translates a unary minus.
+func negate(x fnode) (fnode, bool) {
+	switch x.class {
+	case classInt:
+		return fnode{class: classInt, i: func(env any) (int, bool) {
+			v, ok := x.i(env)
+			return -v, ok
+		}}, true
+	case classFloat:
+		return fnode{class: classFloat, f: func(env any) (float64, bool) {
+			v, ok := x.f(env)
+			return -v, ok
+		}}, true
+	case classAny:
+		return fnode{class: classAny, a: func(env any) (any, bool) {
+			v, ok := x.a(env)
+			if !ok {
+				return nil, false
+			}
+			switch v := v.(type) {
+			case int:
+				return -v, true
+			case float64:
+				return -v, true
+			}
+			return nil, false
+		}}, true
+	}
+	return fnode{}, false
+}
+
+// plus translates a unary plus. The VM does nothing for it (but
+// dereference a pointer, which no value handled here is).
+func plus(x fnode) (fnode, bool) {
+	switch x.class {
+	case classInt, classFloat:
+		return x, true
+	case classAny:
+		return fnode{class: classAny, a: func(env any) (any, bool) {
+			v, ok := x.a(env)
+			if !ok || !handled(v) {
+				return nil, false
+			}
+			return v, true
+		}}, true
 	}
 	return fnode{}, false
 }
@@ -323,6 +351,14 @@ func binaryOp(op string, l, r fnode) (fnode, bool) {
 		return fnode{}, false
 	case l.class == classAny || r.class == classAny:
 		return dynamic(o, l.boxed(), r.boxed())
+	}
+	return typedOp(o, l, r)
+}
+
+// typedOp translates operator o applied to l and r, whose types the
+// checker knows.
+func typedOp(o fop, l, r fnode) (fnode, bool) {
+	switch {
 	case l.class == classInt && r.class == classInt:
 		return intOp(o, l.i, r.i)
 	case numeric(l.class) && numeric(r.class):

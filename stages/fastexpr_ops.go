@@ -64,6 +64,20 @@ func arith[T int | float64](o fop, l, r eval[T]) eval[T] {
 // handles. ok is false for other types, and for an order comparison of
 // values that have none (a bool, a string and an int): the VM fails there.
 func compareAny(o fop, a, b any) (result, ok bool) {
+	if result, ok := compareAlike(o, a, b); ok {
+		return result, true
+	}
+	if o > opNe || !handled(a) || !handled(b) {
+		return false, false
+	}
+	// Two values of different types: runtime.Equal finds nil equal to nil
+	// and, through reflect.DeepEqual, anything else unequal.
+	return (a == nil && b == nil) == (o == opEq), true
+}
+
+// compareAlike is compareAny for two numbers, two strings, or two bools
+// compared for equality; ok is false for any other operands.
+func compareAlike(o fop, a, b any) (result, ok bool) {
 	switch x := a.(type) {
 	case int:
 		switch y := b.(type) {
@@ -88,12 +102,7 @@ func compareAny(o fop, a, b any) (result, ok bool) {
 			return (x == y) == (o == opEq), true
 		}
 	}
-	if o > opNe || !handled(a) || !handled(b) {
-		return false, false
-	}
-	// Two values of different types: runtime.Equal finds nil equal to nil
-	// and, through reflect.DeepEqual, anything else unequal.
-	return (a == nil && b == nil) == (o == opEq), true
+	return false, false
 }
 
 // arithAny applies + - * / % to two values as expr's runtime.Add,
@@ -125,33 +134,36 @@ func arithAny(o fop, a, b any) (any, bool) {
 
 func arithInt(o fop, x, y int) (any, bool) {
 	switch o {
-	case opAdd:
-		return x + y, true
-	case opSub:
-		return x - y, true
-	case opMul:
-		return x * y, true
 	case opDiv:
 		return float64(x) / float64(y), true
+	case opMod:
+		if y == 0 {
+			return nil, false // the VM's "integer divide by zero"
+		}
+		return x % y, true
 	}
-	if y == 0 {
-		return nil, false // the VM's "integer divide by zero"
-	}
-	return x % y, true
+	return addSubMul(o, x, y), true
 }
 
 func arithFloat(o fop, x, y float64) (any, bool) {
 	switch o {
-	case opAdd:
-		return x + y, true
-	case opSub:
-		return x - y, true
-	case opMul:
-		return x * y, true
 	case opDiv:
 		return x / y, true
+	case opMod:
+		return nil, false // runtime.Modulo takes no floats
 	}
-	return nil, false // runtime.Modulo takes no floats
+	return addSubMul(o, x, y), true
+}
+
+// addSubMul applies + - or * (o is opAdd, opSub or opMul).
+func addSubMul[T int | float64](o fop, x, y T) T {
+	switch o {
+	case opAdd:
+		return x + y
+	case opSub:
+		return x - y
+	}
+	return x * y
 }
 
 // handled reports whether v has a type the fast path handles.

@@ -90,16 +90,13 @@ func (c *compiler) link(g *Graph, pl *config.Pipeline) {
 			q.Readers = append(q.Readers, cs.Name)
 			q.ReaderReplicas += cs.Replicas
 		}
-		if q := g.Queue(cs.To); q != nil && cs.Emits {
-			q.Writers = append(q.Writers, cs.Name)
-			q.WriterReplicas += cs.Replicas
-		}
-		if q := g.Queue(cs.OnError.DeadLetter); q != nil {
-			// A stage is one writer of a queue however it puts into it.
-			if !cs.Emits || cs.To != q.Name {
+		for _, out := range cs.Outputs() {
+			if q := g.Queue(out); q != nil {
 				q.Writers = append(q.Writers, cs.Name)
 				q.WriterReplicas += cs.Replicas
 			}
+		}
+		if q := g.Queue(cs.OnError.DeadLetter); q != nil {
 			q.DeadLetterWriters = append(q.DeadLetterWriters, cs.Name)
 		}
 	}
@@ -206,11 +203,48 @@ func hops(g *Graph) map[string][]hop {
 		if cs.Emits && cs.To != "" {
 			next[cs.From] = append(next[cs.From], hop{cs: cs, to: cs.To, pos: cs.ToPos})
 		}
-		if dl := cs.OnError.DeadLetter; dl != "" && dl != cs.From && (!cs.Emits || dl != cs.To) {
+		if dl := cs.OnError.DeadLetter; cs.WritesDeadLetter() && dl != cs.From {
 			next[cs.From] = append(next[cs.From], hop{cs: cs, to: dl, pos: cs.DeadLetterPos, deadLetter: true})
 		}
 	}
 	return next
+}
+
+// DownstreamOrder lists the graph's queues so that a queue comes after
+// every queue whose readers put into it, by emits or dead letters (file
+// order within a cycle).
+func (g *Graph) DownstreamOrder() []string {
+	next := hops(g)
+	in := map[string]int{}
+	for _, hs := range next {
+		for _, h := range hs {
+			in[h.to]++
+		}
+	}
+	var order, ready []string
+	for _, q := range g.Queues {
+		if in[q.Name] == 0 {
+			ready = append(ready, q.Name)
+		}
+	}
+	seen := map[string]bool{}
+	for len(ready) > 0 {
+		q := ready[0]
+		ready = ready[1:]
+		seen[q] = true
+		order = append(order, q)
+		for _, h := range next[q] {
+			if in[h.to]--; in[h.to] == 0 {
+				ready = append(ready, h.to)
+			}
+		}
+	}
+	for _, q := range g.Queues { // in a cycle
+		if !seen[q.Name] {
+			order = append(order, q.Name)
+		}
+	}
+	return order
 }
 
 // checkCycles warns about queues that feed themselves through consumers

@@ -48,6 +48,45 @@ func TestGraphShape(t *testing.T) {
 	}
 }
 
+func TestConsumerOutputsAndDownstreamOrder(t *testing.T) {
+	src := yamlLines(
+		"queues: {failed: {}, out: {}, in: {}, done: {}}",
+		"producers:",
+		"  - {name: p, to: in, count: 1, item: x}",
+		"consumers:",
+		"  - {name: work, from: in, to: out, do: [emit: \"${item}\"], on_error: {dead_letter: failed}}",
+		"  - {name: same, from: out, to: done, do: [emit: \"${item}\"], on_error: {dead_letter: done}}",
+		"  - {name: dead, from: failed, do: [print: \"${item}\"]}",
+		"  - {name: last, from: done, do: [print: \"${item}\"]}",
+	)
+	g := mustCompile(t, src)
+	for _, tc := range []struct {
+		stage   string
+		dl      bool
+		outputs []string
+	}{
+		{"work", true, []string{"out", "failed"}},
+		{"same", false, []string{"done"}}, // dead letters go into the queue it emits into
+		{"dead", false, nil},
+	} {
+		var cs *Consumer
+		for _, c := range g.Consumers {
+			if c.Name == tc.stage {
+				cs = c
+			}
+		}
+		if got := cs.WritesDeadLetter(); got != tc.dl {
+			t.Errorf("%s: WritesDeadLetter() = %v, want %v", tc.stage, got, tc.dl)
+		}
+		if got := cs.Outputs(); !reflect.DeepEqual(got, tc.outputs) {
+			t.Errorf("%s: Outputs() = %q, want %q", tc.stage, got, tc.outputs)
+		}
+	}
+	if got, want := g.DownstreamOrder(), []string{"in", "out", "failed", "done"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("DownstreamOrder() = %q, want %q", got, want)
+	}
+}
+
 func TestGraphDefaults(t *testing.T) {
 	g := mustCompile(t, producerFile(nil, "x"))
 	if g.Name != "f" || g.Strategy != config.Close || g.Deadline != 0 || g.Grace != config.DefaultGrace {

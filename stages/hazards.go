@@ -75,10 +75,7 @@ func (c *compiler) checkDeadline(g *Graph, pl *config.Pipeline, p *Producer, spe
 	if need < g.Deadline {
 		return
 	}
-	pos := pl.Shutdown.DeadlinePos
-	if !pos.IsValid() {
-		pos = spec.Pos
-	}
+	pos := pl.Shutdown.DeadlinePos.Or(spec.Pos)
 	made := int(g.Deadline / delay)
 	if g.Deadline%delay == 0 {
 		made-- // the item due at the deadline itself is not made

@@ -99,19 +99,11 @@ func (c *compiler) checkStreams(g *Graph, pl *config.Pipeline) {
 		}
 		spec := pl.Queues[i]
 		if other, ok := streams[q.Stream]; ok {
-			pos := spec.StreamPos
-			if !pos.IsValid() {
-				pos = spec.Pos
-			}
-			c.diags.Errorf(pos, config.CodeConflict, "give each NATS queue its own `stream`",
+			c.diags.Errorf(spec.StreamPos.Or(spec.Pos), config.CodeConflict, "give each NATS queue its own `stream`",
 				"queues `%s` and `%s` both use stream %q", other, q.Name, q.Stream)
 		}
 		if other, ok := subjects[q.Subject]; ok {
-			pos := spec.SubjectPos
-			if !pos.IsValid() {
-				pos = spec.Pos
-			}
-			c.diags.Errorf(pos, config.CodeConflict, "give each NATS queue its own `subject`",
+			c.diags.Errorf(spec.SubjectPos.Or(spec.Pos), config.CodeConflict, "give each NATS queue its own `subject`",
 				"queues `%s` and `%s` both use subject %q", other, q.Name, q.Subject)
 		}
 		streams[q.Stream], subjects[q.Subject] = q.Name, q.Name

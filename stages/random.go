@@ -270,45 +270,53 @@ func durationLiterals(code string) (string, map[int]time.Duration) {
 	var out strings.Builder
 	rs := []rune(code)
 	for i := 0; i < len(rs); {
-		r := rs[i]
-		switch {
-		case r == '"' || r == '\'' || r == '`':
-			j := skipString(rs, i)
-			out.WriteString(string(rs[i:j]))
-			i = j
-			continue
-		case r == '/' && i+1 < len(rs) && (rs[i+1] == '/' || rs[i+1] == '*'):
-			j := skipComment(rs, i)
-			out.WriteString(string(rs[i:j]))
-			i = j
-			continue
-		case r >= '0' && r <= '9' && (i == 0 || !utils.IsAlphaNumeric(rs[i-1]) && rs[i-1] != '.'):
-			if n, d, ok := durationAt(rs[i:]); ok {
-				if lits == nil {
-					lits = map[int]time.Duration{}
-				}
-				lits[i] = d
-				out.WriteString(strings.Repeat("_", n))
-				i += n
-				continue
+		j, d, isDuration := durationToken(rs, i)
+		if isDuration {
+			if lits == nil {
+				lits = map[int]time.Duration{}
 			}
-			// a plain number: copy it whole, so that no digit inside
-			// it (0x1f, 1e3) starts a literal
-			j := i
-			for j < len(rs) && (utils.IsAlphaNumeric(rs[j]) || rs[j] == '.' && j+1 < len(rs) && rs[j+1] != '.') {
-				j++
-			}
+			lits[i] = d
+			out.WriteString(strings.Repeat("_", j-i))
+		} else {
 			out.WriteString(string(rs[i:j]))
-			i = j
-			continue
 		}
-		out.WriteRune(r)
-		i++
+		i = j
 	}
 	if lits == nil {
 		return code, nil
 	}
 	return out.String(), lits
+}
+
+// durationToken returns the end of what durationLiterals copies or
+// replaces whole at rs[i]: a string, a comment, a number, or a duration
+// literal (isDuration, with its value d); else a single rune.
+func durationToken(rs []rune, i int) (end int, d time.Duration, isDuration bool) {
+	r := rs[i]
+	switch {
+	case r == '"' || r == '\'' || r == '`':
+		return skipString(rs, i), 0, false
+	case r == '/' && i+1 < len(rs) && (rs[i+1] == '/' || rs[i+1] == '*'):
+		return skipComment(rs, i), 0, false
+	case r >= '0' && r <= '9' && (i == 0 || !utils.IsAlphaNumeric(rs[i-1]) && rs[i-1] != '.'):
+		return numberToken(rs, i)
+	}
+	return i + 1, 0, false
+}
+
+// numberToken returns the end of the duration literal at rs[i], with its
+// value, or of the plain number there.
+func numberToken(rs []rune, i int) (end int, d time.Duration, isDuration bool) {
+	if n, d, ok := durationAt(rs[i:]); ok {
+		return i + n, d, true
+	}
+	// a plain number: copy it whole, so that no digit inside it (0x1f,
+	// 1e3) starts a literal
+	j := i
+	for j < len(rs) && (utils.IsAlphaNumeric(rs[j]) || rs[j] == '.' && j+1 < len(rs) && rs[j+1] != '.') {
+		j++
+	}
+	return j, 0, false
 }
 
 // durationAt returns the length in runes and the value of the duration
@@ -317,26 +325,11 @@ func durationLiterals(code string) (string, map[int]time.Duration) {
 func durationAt(rs []rune) (int, time.Duration, bool) {
 	i := 0
 	for {
-		j := i
-		for j < len(rs) && rs[j] >= '0' && rs[j] <= '9' {
-			j++
-		}
-		if j < len(rs) && rs[j] == '.' {
-			j++
-			for j < len(rs) && rs[j] >= '0' && rs[j] <= '9' {
-				j++
-			}
-		}
+		j := numberEnd(rs, i)
 		if j == i || rs[i] == '.' {
 			break
 		}
-		unit := ""
-		for _, u := range durationUnits {
-			if hasRunes(rs[j:], u) {
-				unit = u
-				break
-			}
-		}
+		unit := unitAt(rs[j:])
 		if unit == "" {
 			break
 		}
@@ -350,6 +343,33 @@ func durationAt(rs []rune) (int, time.Duration, bool) {
 		return 0, 0, false // out of range: expr says "bad number syntax"
 	}
 	return i, d, true
+}
+
+// numberEnd returns the end of the digits at rs[i], with a fraction (a
+// `.` and digits) after them.
+func numberEnd(rs []rune, i int) int {
+	j := digitsEnd(rs, i)
+	if j < len(rs) && rs[j] == '.' {
+		j = digitsEnd(rs, j+1)
+	}
+	return j
+}
+
+func digitsEnd(rs []rune, i int) int {
+	for i < len(rs) && rs[i] >= '0' && rs[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// unitAt returns the duration unit rs starts with, or "".
+func unitAt(rs []rune) string {
+	for _, u := range durationUnits {
+		if hasRunes(rs, u) {
+			return u
+		}
+	}
+	return ""
 }
 
 func hasRunes(rs []rune, s string) bool {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pcrun/pcrun/config"
 )
@@ -99,20 +98,10 @@ type edge struct {
 // drawGraph lays out g: producers, then queues, then consumers, each in
 // file order; then their edges in the same order.
 func drawGraph(g *Graph) *drawing {
-	d := &drawing{title: title(g)}
+	d := &drawing{title: title(g), edges: edges(g)}
 	for _, p := range g.Producers {
-		counts := "count " + strconv.Itoa(p.Count)
-		if p.Source != nil { // "lines · app.log", "command · seq 1 5 · count 3"
-			counts = strings.Replace(p.Source.String(), " ", " · ", 1)
-			if p.Count != Unlimited {
-				counts += " · count " + strconv.Itoa(p.Count)
-			}
-		}
-		if delay, ok := p.delayText(); ok {
-			counts += " · delay " + delay
-		}
 		d.nodes = append(d.nodes, node{id: nodeID(producerNode, p.Name), kind: producerNode,
-			lines: []string{p.Name, "producer · " + replicas(p.Replicas), counts}})
+			lines: []string{p.Name, "producer · " + replicas(p.Replicas), p.amount()}})
 	}
 	for _, q := range g.Queues {
 		capacity := "∞"
@@ -129,34 +118,57 @@ func drawGraph(g *Graph) *drawing {
 		}
 		d.nodes = append(d.nodes, node{id: nodeID(consumerNode, c.Name), kind: consumerNode, lines: lines})
 	}
+	return d
+}
+
+// amount says what a producer's node says of the items it makes: how
+// many, from what source, with what delay.
+func (p *Producer) amount() string {
+	s := "count " + strconv.Itoa(p.Count)
+	if p.Source != nil { // "lines · app.log", "command · seq 1 5 · count 3"
+		s = strings.Replace(p.Source.String(), " ", " · ", 1)
+		if p.Count != Unlimited {
+			s += " · count " + strconv.Itoa(p.Count)
+		}
+	}
+	if delay, ok := p.delayText(); ok {
+		s += " · delay " + delay
+	}
+	return s
+}
+
+// edges are the edges of g's drawing: each producer's, then each
+// consumer's, in file order.
+func edges(g *Graph) []edge {
+	var out []edge
 	for _, p := range g.Producers {
 		if p.To != "" {
-			d.edges = append(d.edges, edge{from: nodeID(producerNode, p.Name), to: nodeID(queueNode, p.To), kind: putEdge})
+			out = append(out, edge{from: nodeID(producerNode, p.Name), to: nodeID(queueNode, p.To), kind: putEdge})
 		}
 	}
 	for _, c := range g.Consumers {
 		id := nodeID(consumerNode, c.Name)
 		if c.From != "" {
-			d.edges = append(d.edges, edge{from: nodeID(queueNode, c.From), to: id, kind: takeEdge})
+			out = append(out, edge{from: nodeID(queueNode, c.From), to: id, kind: takeEdge})
 		}
 		if c.Emits && c.To != "" {
-			d.edges = append(d.edges, edge{from: id, to: nodeID(queueNode, c.To), kind: emitEdge})
+			out = append(out, edge{from: id, to: nodeID(queueNode, c.To), kind: emitEdge})
 		}
 		if dl := c.OnError.DeadLetter; dl != "" {
-			d.edges = append(d.edges, edge{from: id, to: nodeID(queueNode, dl), kind: deadLetterEdge})
+			out = append(out, edge{from: id, to: nodeID(queueNode, dl), kind: deadLetterEdge})
 		}
 	}
-	return d
+	return out
 }
 
 // title names the pipeline and how it shuts down.
 func title(g *Graph) string {
 	s := g.Name + " · shutdown: " + string(g.Strategy)
 	if g.Deadline > 0 {
-		s += ", deadline " + shortDuration(g.Deadline)
+		s += ", deadline " + config.ShortDuration(g.Deadline)
 	}
 	if g.Deadline > 0 || g.Grace != config.DefaultGrace {
-		s += ", grace " + shortDuration(g.Grace)
+		s += ", grace " + config.ShortDuration(g.Grace)
 	}
 	return s
 }
@@ -166,18 +178,6 @@ func replicas(n int) string {
 		return "1 replica"
 	}
 	return strconv.Itoa(n) + " replicas"
-}
-
-// shortDuration writes d as the file would: 1m, not 1m0s.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // nodeID is a node's id in both languages: the kind's prefix, then the
@@ -210,7 +210,7 @@ func (p *Producer) delayText() (string, bool) {
 		return "", false
 	}
 	if p.delay.t == nil {
-		return shortDuration(p.delay.d), true
+		return config.ShortDuration(p.delay.d), true
 	}
 	s := p.delay.t.source()
 	if r := []rune(s); len(r) > maxDelayText {

@@ -37,7 +37,7 @@ func (p *Producer) OnlyItems() bool {
 // worker is used by one goroutine only.
 func (p *Producer) Worker(replica int) *ProducerWorker {
 	return &ProducerWorker{p: p, env: ProducerEnv{
-		Name: p.Name, Replica: replica, Worker: workerName(p.Name, replica, p.Replicas),
+		Name: p.Name, Replica: replica, Worker: WorkerName(p.Name, replica, p.Replicas),
 		Count: p.Count, Env: p.env, rng: NewRand(p.seed, p.Name, replica),
 	}}
 }
@@ -125,6 +125,28 @@ type Effects interface {
 	Write(path string, line []byte) error
 }
 
+// WritesDeadLetter reports whether the consumer's dead-letter queue is a
+// queue it writes besides the one it emits into: it has one, and it is
+// not its `to` while it emits (a stage is one writer of a queue however it
+// puts into it).
+func (c *Consumer) WritesDeadLetter() bool {
+	dl := c.OnError.DeadLetter
+	return dl != "" && (!c.Emits || dl != c.To)
+}
+
+// Outputs returns the queues the consumer puts items into, each once: the
+// `to` it emits into, then its dead-letter queue.
+func (c *Consumer) Outputs() []string {
+	var out []string
+	if c.Emits && c.To != "" {
+		out = append(out, c.To)
+	}
+	if c.WritesDeadLetter() {
+		out = append(out, c.OnError.DeadLetter)
+	}
+	return out
+}
+
 // Step is one compiled step of a consumer.
 type Step interface {
 	// Run performs the step for the worker's current item.
@@ -134,7 +156,7 @@ type Step interface {
 // Worker returns the state one replica (1-based) needs to handle items.
 func (c *Consumer) Worker(replica int, fx Effects) *ConsumerWorker {
 	return &ConsumerWorker{c: c, fx: fx, env: ConsumerEnv{
-		Name: c.Name, Replica: replica, Worker: workerName(c.Name, replica, c.Replicas), Env: c.env,
+		Name: c.Name, Replica: replica, Worker: WorkerName(c.Name, replica, c.Replicas), Env: c.env,
 		rng: NewRand(c.seed, c.Name, replica),
 	}}
 }
