@@ -37,6 +37,16 @@ var importRules = []importRule{
 		pkg:       "./stages",
 		forbidden: []string{module + "/pipeline", module + "/cmd"},
 	},
+	// What watches a run knows it only through its events: observe and
+	// the timeline import no part of the runtime, which imports them.
+	{
+		pkg:       "./observe",
+		forbidden: []string{module + "/stages", module + "/pipeline", module + "/cmd"},
+	},
+	{
+		pkg:       "./observe/timeline",
+		forbidden: []string{module + "/stages", module + "/pipeline", module + "/cmd"},
+	},
 }
 
 // violations returns one message per dependency that breaks r.
