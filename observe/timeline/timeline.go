@@ -44,6 +44,13 @@ type worker struct {
 	fails       series // when its items failed
 }
 
+// startedAt records that w started at at; the earliest start counts.
+func (w *worker) startedAt(at int64) {
+	if w.start < 0 || at < w.start {
+		w.start = at
+	}
+}
+
 type queue struct {
 	name     string
 	idx      uint16
@@ -80,37 +87,13 @@ func (t *Timeline) Observe(e observe.Event) {
 	case observe.EventEnd:
 		t.ledger, t.ended = e.Msg, true
 	case observe.EventStarted:
-		if w := t.workerOf(e); w.start < 0 || at < w.start {
-			w.start = at
-		}
+		t.workerOf(e).startedAt(at)
 	case observe.EventStopped:
 		t.workerOf(e).stop = at
 	case observe.EventIdle, observe.EventBlocked:
-		if e.Worker == "" || e.Dur <= 0 {
-			return
-		}
-		w, q := t.workerOf(e), t.queueOf(e.Queue)
-		sp := span{start: max(at-int64(e.Dur), 0), end: at, n: 1, q: q.idx}
-		if e.Kind == observe.EventBlocked {
-			sp.blocked, q.blocked = sp.end-sp.start, true
-		} else {
-			sp.idle = sp.end - sp.start
-		}
-		w.spans.add(sp)
+		t.wait(e, at)
 	case observe.EventProduced, observe.EventEmitted, observe.EventSentinel, observe.EventTaken:
-		if e.Queue != "" && e.Depth >= 0 {
-			q := t.queueOf(e.Queue)
-			q.maxDepth = max(q.maxDepth, e.Depth)
-			q.depth.add(at, int32(min(e.Depth, math.MaxInt32)))
-		}
-		if e.Worker != "" && e.Kind != observe.EventSentinel {
-			if w := t.workerOf(e); w.kind == 0 {
-				w.kind = 'p'
-				if e.Kind == observe.EventTaken {
-					w.kind = 'c'
-				}
-			}
-		}
+		t.move(e, at)
 	case observe.EventFailed:
 		if e.Worker != "" {
 			t.workerOf(e).fails.add(at, 0)
@@ -122,6 +105,41 @@ func (t *Timeline) Observe(e observe.Event) {
 	case observe.EventDeadlock:
 		if len(t.deadlocks) < 16 {
 			t.deadlocks = append(t.deadlocks, mark{at, e.Msg})
+		}
+	}
+}
+
+// wait records a worker's wait that ended at at: for an item or a join
+// (idle), or for room in a full queue (blocked). Call with t.mu.
+func (t *Timeline) wait(e observe.Event, at int64) {
+	if e.Worker == "" || e.Dur <= 0 {
+		return
+	}
+	w, q := t.workerOf(e), t.queueOf(e.Queue)
+	sp := span{start: max(at-int64(e.Dur), 0), end: at, n: 1, q: q.idx}
+	if e.Kind == observe.EventBlocked {
+		sp.blocked, q.blocked = sp.end-sp.start, true
+	} else {
+		sp.idle = sp.end - sp.start
+	}
+	w.spans.add(sp)
+}
+
+// move records an item put into or taken from a queue at at: the queue's
+// depth after it, and whether its worker put or took first. Call with
+// t.mu.
+func (t *Timeline) move(e observe.Event, at int64) {
+	if e.Queue != "" && e.Depth >= 0 {
+		q := t.queueOf(e.Queue)
+		q.maxDepth = max(q.maxDepth, e.Depth)
+		q.depth.add(at, int32(min(e.Depth, math.MaxInt32)))
+	}
+	if e.Worker != "" && e.Kind != observe.EventSentinel {
+		if w := t.workerOf(e); w.kind == 0 {
+			w.kind = 'p'
+			if e.Kind == observe.EventTaken {
+				w.kind = 'c'
+			}
 		}
 	}
 }
