@@ -44,14 +44,30 @@ const (
 	maxTitles = 2000
 )
 
-// render writes the <svg> element.
-func (t *Timeline) render(b *bytes.Buffer) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	workers := t.sortedWorkers()
-	queues := slices.Clone(t.queueList)
-	slices.SortFunc(queues, func(a, b *queue) int { return strings.Compare(a.name, b.name) })
+// canvas is one drawing under way: where its plot begins, the time the
+// plot spans, and how many waits have a tooltip so far.
+type canvas struct {
+	b      *bytes.Buffer
+	left   float64 // the plot's left edge: time 0
+	dur    int64   // ns the plot spans, at least 1
+	titles int     // waits drawn with a tooltip, at most maxTitles
+}
 
+// x is where ns since the run started falls, in px.
+func (c *canvas) x(ns int64) float64 { return c.left + float64(ns)/float64(c.dur)*plotW }
+
+// layout is where the parts of the picture go, in px.
+type layout struct {
+	left          float64 // the plot's left edge, past the longest label
+	width, height float64
+	rowsTop       float64   // the first worker row's top, under the legend
+	rows          []float64 // each worker row's top, a gap between stages
+	rowsBottom    float64   // below the last worker row
+}
+
+// newLayout places the rows of workers and, beneath them, the charts of
+// queues.
+func newLayout(workers []*worker, queues []*queue) layout {
 	labelChars := 18 // "depth not reported"
 	for _, w := range workers {
 		labelChars = max(labelChars, len([]rune(rowLabel(w))))
@@ -60,26 +76,58 @@ func (t *Timeline) render(b *bytes.Buffer) {
 		labelChars = max(labelChars, len([]rune(q.name)))
 	}
 	labelChars = min(labelChars, 36)
-	left := math.Round(float64(labelChars)*charW + 24)
-	width := left + plotW + 40
-	rowsTop := 96.0
-	y := rowsTop
-	prevStage := ""
+	l := layout{left: math.Round(float64(labelChars)*charW + 24), rowsTop: 96}
+	l.width = l.left + plotW + 40
+	y := l.rowsTop
 	for i, w := range workers {
-		if i > 0 && w.stage != prevStage {
+		if i > 0 && w.stage != workers[i-1].stage {
 			y += stageGap
 		}
-		prevStage = w.stage
+		l.rows = append(l.rows, y)
 		y += rowPitch
 	}
-	rowsBottom := y
-	height := rowsBottom + 24 + float64(len(queues))*(queueH+queueGap) + 30
+	l.rowsBottom = y
+	l.height = l.rowsBottom + 24 + float64(len(queues))*(queueH+queueGap) + 30
+	return l
+}
 
-	dur := max(t.end, 1)
-	x := func(ns int64) float64 { return left + float64(ns)/float64(dur)*plotW }
+// render writes the <svg> element.
+func (t *Timeline) render(b *bytes.Buffer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	workers := t.sortedWorkers()
+	queues := slices.Clone(t.queueList)
+	slices.SortFunc(queues, func(a, b *queue) int { return strings.Compare(a.name, b.name) })
+	l := newLayout(workers, queues)
+	t.header(b, l)
+	if len(workers) == 0 && len(queues) == 0 {
+		fmt.Fprintf(b, "<text x=\"%s\" y=\"%s\" fill=\"#888\">no events recorded</text>\n</svg>\n", num(l.left), num(l.rowsTop+12))
+		return
+	}
+	c := &canvas{b: b, left: l.left, dur: max(t.end, 1)}
+	bottom := l.height - 30
+	axis(b, c.x, c.dur, l.rowsTop-8, bottom+14, l.rowsTop-4, bottom)
+	for i, w := range workers {
+		if i > 0 && w.stage != workers[i-1].stage {
+			sep := l.rows[i] - stageGap/2 - 2
+			fmt.Fprintf(b, "<line x1=\"16\" x2=\"%s\" y1=\"%s\" y2=\"%s\" stroke=\"#ccc\"/>\n", num(l.width-16), num(sep), num(sep))
+		}
+		t.renderWorker(c, w, l.rows[i])
+	}
+	y := l.rowsBottom + 24
+	for _, q := range queues {
+		renderQueue(c, q, y)
+		y += queueH + queueGap
+	}
+	t.renderDeadlocks(c, l.rowsTop, bottom)
+	b.WriteString("</svg>\n")
+}
 
+// header writes the <svg> start tag, the background, the title with the
+// wall time, the ledger line and the legend.
+func (t *Timeline) header(b *bytes.Buffer, l layout) {
 	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="sans-serif" font-size="11">`+"\n",
-		num(width), num(height), num(width), num(height))
+		num(l.width), num(l.height), num(l.width), num(l.height))
 	fmt.Fprintf(b, "<rect width=\"100%%\" height=\"100%%\" fill=\"#ffffff\"/>\n")
 	title := t.name
 	if title == "" {
@@ -97,36 +145,16 @@ func (t *Timeline) render(b *bytes.Buffer) {
 	}
 	fmt.Fprintf(b, "<text class=\"ledger\" x=\"16\" y=\"42\" fill=\"#444\">%s</text>\n", esc(sub))
 	legend(b, 16, 62)
+}
 
-	if len(workers) == 0 && len(queues) == 0 {
-		fmt.Fprintf(b, "<text x=\"%s\" y=\"%s\" fill=\"#888\">no events recorded</text>\n</svg>\n", num(left), num(rowsTop+12))
-		return
-	}
-	bottom := height - 30
-	axis(b, x, dur, rowsTop-8, bottom+14, rowsTop-4, bottom)
-
-	titles := 0
-	y = rowsTop
-	prevStage = ""
-	for i, w := range workers {
-		if i > 0 && w.stage != prevStage {
-			y += stageGap
-			fmt.Fprintf(b, "<line x1=\"16\" x2=\"%s\" y1=\"%s\" y2=\"%s\" stroke=\"#ccc\"/>\n", num(width-16), num(y-stageGap/2-2), num(y-stageGap/2-2))
-		}
-		prevStage = w.stage
-		t.renderWorker(b, w, x, left, y, dur, &titles)
-		y += rowPitch
-	}
-	y = rowsBottom + 24
-	for _, q := range queues {
-		t.renderQueue(b, q, x, left, y, dur)
-		y += queueH + queueGap
-	}
+// renderDeadlocks marks each deadlock with a line across the picture, from
+// just above the rows at top down to bottom.
+func (t *Timeline) renderDeadlocks(c *canvas, top, bottom float64) {
 	for _, d := range t.deadlocks {
-		fmt.Fprintf(b, `<g class="deadlock"><line x1="%s" x2="%s" y1="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="6 3"/><text x="%s" y="%s" fill="%s">deadlock</text><title>%s</title></g>`+"\n",
-			num(x(d.t)), num(x(d.t)), num(rowsTop-2), num(bottom), colorFail, num(x(d.t)+3), num(rowsTop+9), colorFail, esc(d.msg))
+		x := c.x(d.t)
+		fmt.Fprintf(c.b, `<g class="deadlock"><line x1="%s" x2="%s" y1="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="6 3"/><text x="%s" y="%s" fill="%s">deadlock</text><title>%s</title></g>`+"\n",
+			num(x), num(x), num(top-2), num(bottom), colorFail, num(x+3), num(top+9), colorFail, esc(d.msg))
 	}
-	b.WriteString("</svg>\n")
 }
 
 // sortedWorkers orders the rows: producers' stages, then consumers', then

@@ -8,21 +8,10 @@ import (
 
 // renderQueue draws one queue's depth chart with its top at y: per px
 // column the greatest depth (light) over the least (dark).
-func (t *Timeline) renderQueue(b *bytes.Buffer, q *queue, x func(int64) float64, left, y float64, dur int64) {
+func renderQueue(c *canvas, q *queue, y float64) {
+	b, left := c.b, c.left
 	fmt.Fprintf(b, "<g class=\"queue\" data-queue=\"%s\">\n", esc(q.name))
-	scaleLabel, top := fmt.Sprintf("max depth %d", q.maxDepth), max(q.maxDepth, 1)
-	capacity := q.capacity
-	switch {
-	case capacity > 0:
-		scaleLabel, top = fmt.Sprintf("capacity %d", capacity), max(capacity, q.maxDepth, 1)
-	case capacity == 0:
-		scaleLabel = fmt.Sprintf("unbounded, max depth %d", q.maxDepth)
-	case q.blocked: // not reported: a memory queue is full at its greatest depth
-		scaleLabel, capacity = fmt.Sprintf("capacity %d", q.maxDepth), q.maxDepth
-	}
-	if len(q.depth.s) == 0 {
-		scaleLabel = "depth not reported"
-	}
+	scaleLabel, top, capacity := q.scale()
 	fmt.Fprintf(b, "<text x=\"%s\" y=\"%s\" text-anchor=\"end\" font-weight=\"bold\">%s<title>queue %s</title></text>\n",
 		num(left-8), num(y+12), esc(truncate(q.name, 36)), esc(q.name))
 	fmt.Fprintf(b, "<text x=\"%s\" y=\"%s\" text-anchor=\"end\" fill=\"#555\">%s</text>\n", num(left-8), num(y+26), scaleLabel)
@@ -32,18 +21,7 @@ func (t *Timeline) renderQueue(b *bytes.Buffer, q *queue, x func(int64) float64,
 	fmt.Fprintf(b, "<g fill=\"#555\" font-size=\"9\" text-anchor=\"end\"><text x=\"%s\" y=\"%s\">0</text><text x=\"%s\" y=\"%s\">%d</text></g>\n",
 		num(left+plotW+26), num(base), num(left+plotW+26), num(yOf(int32(top))+7), top)
 	if len(q.depth.s) > 0 {
-		var hi, lo [plotW]int32
-		cur, i := int32(0), 0
-		s := q.depth.s
-		for c := range plotW {
-			colEnd := int64(math.Ceil(float64(c+1) / plotW * float64(dur)))
-			hi[c], lo[c] = cur, cur
-			for ; i < len(s) && (s[i].t < colEnd || c == plotW-1); i++ {
-				hi[c], lo[c] = max(hi[c], s[i].max), min(lo[c], s[i].min)
-				cur = s[i].last
-			}
-			hi[c], lo[c] = max(hi[c], cur), min(lo[c], cur)
-		}
+		hi, lo := depthColumns(q.depth.s, c.dur)
 		stepPath(b, "depth-max", colorPeak, hi[:], left, base, yOf)
 		stepPath(b, "depth-min", colorTrough, lo[:], left, base, yOf)
 	}
@@ -53,9 +31,44 @@ func (t *Timeline) renderQueue(b *bytes.Buffer, q *queue, x func(int64) float64,
 	}
 	if q.closed >= 0 {
 		fmt.Fprintf(b, "<g class=\"closed\"><line x1=\"%s\" x2=\"%s\" y1=\"%s\" y2=\"%s\" stroke=\"#333\"/><text x=\"%s\" y=\"%s\" fill=\"#333\" font-size=\"9\">closed</text></g>\n",
-			num(x(q.closed)), num(x(q.closed)), num(y), num(base), num(x(q.closed)+2), num(y+9))
+			num(c.x(q.closed)), num(c.x(q.closed)), num(y), num(base), num(c.x(q.closed)+2), num(y+9))
 	}
 	b.WriteString("</g>\n")
+}
+
+// scale is how q's chart is scaled: the label beside it, the depth at its
+// top, and the capacity drawn dashed where positive.
+func (q *queue) scale() (label string, top, capacity int) {
+	label, top = fmt.Sprintf("max depth %d", q.maxDepth), max(q.maxDepth, 1)
+	capacity = q.capacity
+	switch {
+	case capacity > 0:
+		label, top = fmt.Sprintf("capacity %d", capacity), max(capacity, q.maxDepth, 1)
+	case capacity == 0:
+		label = fmt.Sprintf("unbounded, max depth %d", q.maxDepth)
+	case q.blocked: // not reported: a memory queue is full at its greatest depth
+		label, capacity = fmt.Sprintf("capacity %d", q.maxDepth), q.maxDepth
+	}
+	if len(q.depth.s) == 0 {
+		label = "depth not reported"
+	}
+	return label, top, capacity
+}
+
+// depthColumns is the greatest and the least depth of the samples s in
+// each px column of a plot of dur ns.
+func depthColumns(s []sample, dur int64) (hi, lo [plotW]int32) {
+	cur, i := int32(0), 0
+	for c := range plotW {
+		colEnd := int64(math.Ceil(float64(c+1) / plotW * float64(dur)))
+		hi[c], lo[c] = cur, cur
+		for ; i < len(s) && (s[i].t < colEnd || c == plotW-1); i++ {
+			hi[c], lo[c] = max(hi[c], s[i].max), min(lo[c], s[i].min)
+			cur = s[i].last
+		}
+		hi[c], lo[c] = max(hi[c], cur), min(lo[c], cur)
+	}
+	return hi, lo
 }
 
 // stepPath draws vals, one per column, as a filled step area on base.
