@@ -98,27 +98,10 @@ func checkSVG(t *testing.T, data []byte) svgDoc {
 			}
 			if root {
 				root = false
-				if tok.Name.Local != "svg" || tok.Name.Space != "http://www.w3.org/2000/svg" {
-					t.Fatalf("root element %v, want svg in the SVG namespace", tok.Name)
-				}
-				for _, a := range []string{"width", "height", "viewBox"} {
-					if attr[a] == "" {
-						t.Errorf("root element lacks %s", a)
-					}
-				}
+				checkRoot(t, tok.Name, attr)
 			}
-			class := attr["class"]
-			doc.Classes[class]++
-			if tok.Name.Local == "rect" && len(stack) > 0 {
-				doc.Rects[stack[len(stack)-1]]++
-			}
-			switch class {
-			case "worker":
-				doc.Workers[attr["data-stage"]+" / "+attr["data-worker"]] = true
-			case "queue":
-				doc.Queues = append(doc.Queues, attr["data-queue"])
-			}
-			stack = append(stack, class)
+			doc.count(tok.Name.Local, attr, stack)
+			stack = append(stack, attr["class"])
 		case xml.EndElement:
 			stack = stack[:len(stack)-1]
 		}
@@ -127,6 +110,35 @@ func checkSVG(t *testing.T, data []byte) svgDoc {
 		t.Fatal("no root element")
 	}
 	return doc
+}
+
+// checkRoot checks the root element of an SVG document.
+func checkRoot(t *testing.T, name xml.Name, attr map[string]string) {
+	t.Helper()
+	if name.Local != "svg" || name.Space != "http://www.w3.org/2000/svg" {
+		t.Fatalf("root element %v, want svg in the SVG namespace", name)
+	}
+	for _, a := range []string{"width", "height", "viewBox"} {
+		if attr[a] == "" {
+			t.Errorf("root element lacks %s", a)
+		}
+	}
+}
+
+// count adds an element, with its local name and attributes, inside the
+// open elements of the classes in stack.
+func (doc *svgDoc) count(name string, attr map[string]string, stack []string) {
+	class := attr["class"]
+	doc.Classes[class]++
+	if name == "rect" && len(stack) > 0 {
+		doc.Rects[stack[len(stack)-1]]++
+	}
+	switch class {
+	case "worker":
+		doc.Workers[attr["data-stage"]+" / "+attr["data-worker"]] = true
+	case "queue":
+		doc.Queues = append(doc.Queues, attr["data-queue"])
+	}
 }
 
 func TestSVG(t *testing.T) {
@@ -138,7 +150,27 @@ func TestSVG(t *testing.T) {
 	if err := tl.WriteSVG(&b); err != nil {
 		t.Fatal(err)
 	}
-	doc := checkSVG(t, b.Bytes())
+	checkBasic(t, checkSVG(t, b.Bytes()))
+	s := b.String()
+	if strings.Contains(s, oddStage) || !strings.Contains(s, "eat&lt;&amp;&#34;&gt;") {
+		t.Errorf("the stage name %s is not escaped", oddStage)
+	}
+	for _, part := range []string{">basic <tspan", "— 220.0ms wall time", "capacity 3", "produced 6 = done 5"} {
+		if !strings.Contains(s, part) {
+			t.Errorf("the picture lacks %q", part)
+		}
+	}
+	checkGolden(t, filepath.Join("testdata", "basic.svg"), b.Bytes())
+	var again bytes.Buffer
+	_ = tl.WriteSVG(&again)
+	if !bytes.Equal(again.Bytes(), b.Bytes()) {
+		t.Error("a second WriteSVG wrote another picture")
+	}
+}
+
+// checkBasic checks the parts of the picture of basicEvents.
+func checkBasic(t *testing.T, doc svgDoc) {
+	t.Helper()
 	want := []string{"make / make-1", "make / make-2", oddStage + " / " + oddStage + "-1", oddStage + " / " + oddStage + "-2"}
 	if len(doc.Workers) != len(want) || doc.Classes["worker"] != len(want) {
 		t.Errorf("worker rows %v, want %q", doc.Workers, want)
@@ -157,22 +189,17 @@ func TestSVG(t *testing.T) {
 	if doc.Classes["failed"] != 1 || doc.Classes["closed"] != 1 {
 		t.Errorf("%d failed marks and %d closed marks, want 1 and 1", doc.Classes["failed"], doc.Classes["closed"])
 	}
-	s := b.String()
-	if strings.Contains(s, oddStage) || !strings.Contains(s, "eat&lt;&amp;&#34;&gt;") {
-		t.Errorf("the stage name %s is not escaped", oddStage)
-	}
-	for _, part := range []string{">basic <tspan", "— 220.0ms wall time", "capacity 3", "produced 6 = done 5"} {
-		if !strings.Contains(s, part) {
-			t.Errorf("the picture lacks %q", part)
-		}
-	}
+}
 
-	golden := filepath.Join("testdata", "basic.svg")
+// checkGolden compares got with the golden file, which go test -update
+// writes first.
+func checkGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,13 +207,8 @@ func TestSVG(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (go test -update writes it)", err)
 	}
-	if !bytes.Equal(g, b.Bytes()) {
+	if !bytes.Equal(g, got) {
 		t.Errorf("the picture differs from %s (go test -run SVG -update rewrites it)", golden)
-	}
-	var again bytes.Buffer
-	_ = tl.WriteSVG(&again)
-	if !bytes.Equal(again.Bytes(), b.Bytes()) {
-		t.Error("a second WriteSVG wrote another picture")
 	}
 }
 
@@ -234,6 +256,38 @@ func TestEmpty(t *testing.T) {
 // time waited and the deepest spike.
 func TestBounded(t *testing.T) {
 	tl := New()
+	idle := longRun(tl)
+	for _, w := range tl.workers {
+		if l := len(w.spans.s); l > spanBound || cap(w.spans.s) > 2*spanBound {
+			t.Errorf("worker %s keeps %d spans (capacity %d), bound %d", w.name, l, cap(w.spans.s), spanBound)
+		}
+	}
+	c, q := tl.workers[workerKey{"c", "c-1"}], tl.queues["q"]
+	if c.spans.res == 0 || q.depth.res == 0 {
+		t.Fatal("nothing was coalesced")
+	}
+	var sum time.Duration
+	for _, sp := range c.spans.s {
+		sum += time.Duration(sp.idle)
+	}
+	if sum != idle {
+		t.Errorf("spans hold %v of idle time, want %v", sum, idle)
+	}
+	checkSamples(t, q)
+	var b bytes.Buffer
+	if err := tl.WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, b.Bytes())
+	if b.Len() > 1<<20 {
+		t.Errorf("the picture of a long run is %d bytes", b.Len())
+	}
+}
+
+// longRun feeds tl a long run: a million items put by p-1 and taken by c-1
+// from q, with one deep spike, c-1 often idle and p-1 often blocked. It
+// returns the time c-1 was idle.
+func longRun(tl *Timeline) time.Duration {
 	tl.Observe(observe.Event{Kind: observe.EventRun, Stage: "long", Depth: -1})
 	const n = 1_000_000 // 2 million puts and takes
 	var idle time.Duration
@@ -255,23 +309,13 @@ func TestBounded(t *testing.T) {
 		}
 	}
 	tl.Observe(observe.Event{T: (n + 1) * time.Microsecond, Kind: observe.EventEnd, Stage: "long", Depth: -1})
+	return idle
+}
 
-	for _, w := range tl.workers {
-		if l := len(w.spans.s); l > spanBound || cap(w.spans.s) > 2*spanBound {
-			t.Errorf("worker %s keeps %d spans (capacity %d), bound %d", w.name, l, cap(w.spans.s), spanBound)
-		}
-	}
-	c, q := tl.workers[workerKey{"c", "c-1"}], tl.queues["q"]
-	if c.spans.res == 0 || q.depth.res == 0 {
-		t.Fatal("nothing was coalesced")
-	}
-	var sum time.Duration
-	for _, sp := range c.spans.s {
-		sum += time.Duration(sp.idle)
-	}
-	if sum != idle {
-		t.Errorf("spans hold %v of idle time, want %v", sum, idle)
-	}
+// checkSamples checks that the long run's queue keeps its samples within
+// their bound, and the spike.
+func checkSamples(t *testing.T, q *queue) {
+	t.Helper()
 	if l := len(q.depth.s); l > sampleBound || cap(q.depth.s) > 2*sampleBound {
 		t.Errorf("queue keeps %d samples (capacity %d), bound %d", l, cap(q.depth.s), sampleBound)
 	}
@@ -281,14 +325,6 @@ func TestBounded(t *testing.T) {
 	}
 	if deepest != 1000 || q.maxDepth != 1000 {
 		t.Errorf("deepest sample %d, max depth %d; want the spike, 1000", deepest, q.maxDepth)
-	}
-	var b bytes.Buffer
-	if err := tl.WriteSVG(&b); err != nil {
-		t.Fatal(err)
-	}
-	checkSVG(t, b.Bytes())
-	if b.Len() > 1<<20 {
-		t.Errorf("the picture of a long run is %d bytes", b.Len())
 	}
 }
 
