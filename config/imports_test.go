@@ -66,6 +66,16 @@ var importRules = []importRule{
 		pkg:       "./pipeline",
 		forbidden: []string{module + "/cmd", module + "/report", module + "/queue/nats", nats},
 	},
+	// What watches a run knows it only through its events: observe and
+	// the timeline import no part of the runtime, which imports them.
+	{
+		pkg:       "./observe",
+		forbidden: []string{module + "/stages", module + "/pipeline", module + "/cmd"},
+	},
+	{
+		pkg:       "./observe/timeline",
+		forbidden: []string{module + "/stages", module + "/pipeline", module + "/cmd"},
+	},
 }
 
 // nats is the NATS client and server's module path prefix.

@@ -359,26 +359,6 @@ consumers: [{name: c, from: loop, to: loop, do: [{sleep: 1s}, {emit: "${int(item
 	}
 }
 
-// The events of a simulation draw the same timeline as a real run's.
-func TestSimulateTimeline(t *testing.T) {
-	src, _ := os.ReadFile("../examples/kitchen.yaml")
-	g := compile(t, string(src))
-	tl := pipeline.NewTimeline()
-	var out bytes.Buffer
-	if _, err := pipeline.Simulate(t.Context(), g, pipeline.Options{Observer: tl, Stdout: &out}, pipeline.SimOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var svg bytes.Buffer
-	if err := tl.WriteSVG(&svg); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"<svg", "cook-1", "server", "orders", "dishes"} {
-		if !strings.Contains(svg.String(), want) {
-			t.Errorf("the timeline does not show %q", want)
-		}
-	}
-}
-
 // TestErlangC checks the simulator against queueing theory. An M/M/c
 // queue: Poisson arrivals at rate λ (exponential inter-arrival times of
 // mean 1/λ), c servers each serving at rate μ (exponential service times

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/observe/timeline"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -21,7 +22,7 @@ import (
 type watchers struct {
 	events       *observe.EventWriter
 	eventsFile   *os.File // nil for stderr
-	timeline     *pipeline.Timeline
+	timeline     *timeline.Timeline
 	timelinePath string
 	metrics      *metricsServer
 	progress     *progress
@@ -58,7 +59,7 @@ func watch(c *cli.Context, stderr io.Writer, opts *pipeline.Options) (*watchers,
 		default:
 			return fail(fmt.Sprintf("--timeline %s: the picture is written as SVG or HTML", path), "name the file FILE.svg or FILE.html")
 		}
-		w.timeline, w.timelinePath = pipeline.NewTimeline(), path
+		w.timeline, w.timelinePath = timeline.New(), path
 		obs = append(obs, w.timeline)
 	}
 	if path := c.String("events"); path != "" {
@@ -152,7 +153,7 @@ func (w *watchers) close() {
 	}
 }
 
-func writeTimeline(t *pipeline.Timeline, path string) error {
+func writeTimeline(t *timeline.Timeline, path string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package pipeline
+package timeline
 
 import (
 	"bytes"
@@ -10,18 +10,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
-	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/observe"
-	"github.com/pcrun/pcrun/stages"
 )
 
-// The tests of the timeline are inside the package, to see how much it
-// keeps.
+// These tests are inside the package, to see how much it keeps; those of
+// real runs are in run_test.go.
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/timeline")
+var update = flag.Bool("update", false, "rewrite the golden file testdata/basic.svg")
 
 // oddStage is a consumer stage whose name needs escaping in XML.
 const oddStage = `eat<&">`
@@ -69,18 +66,19 @@ func basicEvents() []observe.Event {
 }
 
 // svgDoc is what checkSVG found in a picture.
+// Its fields are exported for run_test.go.
 type svgDoc struct {
-	workers map[string]bool // "stage / worker" of each row, unescaped
-	queues  []string
-	classes map[string]int // elements by class
-	rects   map[string]int // rects inside a <g> of each class
+	Workers map[string]bool // "stage / worker" of each row, unescaped
+	Queues  []string
+	Classes map[string]int // elements by class
+	Rects   map[string]int // rects inside a <g> of each class
 }
 
 // checkSVG parses an SVG document with encoding/xml, checks its root, and
 // counts its parts.
 func checkSVG(t *testing.T, data []byte) svgDoc {
 	t.Helper()
-	doc := svgDoc{workers: map[string]bool{}, classes: map[string]int{}, rects: map[string]int{}}
+	doc := svgDoc{Workers: map[string]bool{}, Classes: map[string]int{}, Rects: map[string]int{}}
 	d := xml.NewDecoder(bytes.NewReader(data))
 	var stack []string // class of each open element
 	root := true
@@ -100,27 +98,10 @@ func checkSVG(t *testing.T, data []byte) svgDoc {
 			}
 			if root {
 				root = false
-				if tok.Name.Local != "svg" || tok.Name.Space != "http://www.w3.org/2000/svg" {
-					t.Fatalf("root element %v, want svg in the SVG namespace", tok.Name)
-				}
-				for _, a := range []string{"width", "height", "viewBox"} {
-					if attr[a] == "" {
-						t.Errorf("root element lacks %s", a)
-					}
-				}
+				checkRoot(t, tok.Name, attr)
 			}
-			class := attr["class"]
-			doc.classes[class]++
-			if tok.Name.Local == "rect" && len(stack) > 0 {
-				doc.rects[stack[len(stack)-1]]++
-			}
-			switch class {
-			case "worker":
-				doc.workers[attr["data-stage"]+" / "+attr["data-worker"]] = true
-			case "queue":
-				doc.queues = append(doc.queues, attr["data-queue"])
-			}
-			stack = append(stack, class)
+			doc.count(tok.Name.Local, attr, stack)
+			stack = append(stack, attr["class"])
 		case xml.EndElement:
 			stack = stack[:len(stack)-1]
 		}
@@ -131,8 +112,37 @@ func checkSVG(t *testing.T, data []byte) svgDoc {
 	return doc
 }
 
-func TestTimelineSVG(t *testing.T) {
-	tl := NewTimeline()
+// checkRoot checks the root element of an SVG document.
+func checkRoot(t *testing.T, name xml.Name, attr map[string]string) {
+	t.Helper()
+	if name.Local != "svg" || name.Space != "http://www.w3.org/2000/svg" {
+		t.Fatalf("root element %v, want svg in the SVG namespace", name)
+	}
+	for _, a := range []string{"width", "height", "viewBox"} {
+		if attr[a] == "" {
+			t.Errorf("root element lacks %s", a)
+		}
+	}
+}
+
+// count adds an element, with its local name and attributes, inside the
+// open elements of the classes in stack.
+func (doc *svgDoc) count(name string, attr map[string]string, stack []string) {
+	class := attr["class"]
+	doc.Classes[class]++
+	if name == "rect" && len(stack) > 0 {
+		doc.Rects[stack[len(stack)-1]]++
+	}
+	switch class {
+	case "worker":
+		doc.Workers[attr["data-stage"]+" / "+attr["data-worker"]] = true
+	case "queue":
+		doc.Queues = append(doc.Queues, attr["data-queue"])
+	}
+}
+
+func TestSVG(t *testing.T) {
+	tl := New()
 	for _, e := range basicEvents() {
 		tl.Observe(e)
 	}
@@ -140,25 +150,7 @@ func TestTimelineSVG(t *testing.T) {
 	if err := tl.WriteSVG(&b); err != nil {
 		t.Fatal(err)
 	}
-	doc := checkSVG(t, b.Bytes())
-	want := []string{"make / make-1", "make / make-2", oddStage + " / " + oddStage + "-1", oddStage + " / " + oddStage + "-2"}
-	if len(doc.workers) != len(want) || doc.classes["worker"] != len(want) {
-		t.Errorf("worker rows %v, want %q", doc.workers, want)
-	}
-	for _, w := range want {
-		if !doc.workers[w] {
-			t.Errorf("no row for %q", w)
-		}
-	}
-	if doc.rects["blocked"] != 2 || doc.rects["idle"] != 3 {
-		t.Errorf("%d blocked and %d idle spans, want 2 and 3", doc.rects["blocked"], doc.rects["idle"])
-	}
-	if len(doc.queues) != 1 || doc.queues[0] != "main" || doc.classes["depth-max"] != 1 || doc.classes["capacity"] != 1 {
-		t.Errorf("queues %q with %d depth paths and %d capacity lines, want main with 1 and 1", doc.queues, doc.classes["depth-max"], doc.classes["capacity"])
-	}
-	if doc.classes["failed"] != 1 || doc.classes["closed"] != 1 {
-		t.Errorf("%d failed marks and %d closed marks, want 1 and 1", doc.classes["failed"], doc.classes["closed"])
-	}
+	checkBasic(t, checkSVG(t, b.Bytes()))
 	s := b.String()
 	if strings.Contains(s, oddStage) || !strings.Contains(s, "eat&lt;&amp;&#34;&gt;") {
 		t.Errorf("the stage name %s is not escaped", oddStage)
@@ -168,23 +160,7 @@ func TestTimelineSVG(t *testing.T) {
 			t.Errorf("the picture lacks %q", part)
 		}
 	}
-
-	golden := filepath.Join("testdata", "timeline", "basic.svg")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	g, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (go test -update writes it)", err)
-	}
-	if !bytes.Equal(g, b.Bytes()) {
-		t.Errorf("the picture differs from %s (go test -run Timeline -update rewrites it)", golden)
-	}
+	checkGolden(t, filepath.Join("testdata", "basic.svg"), b.Bytes())
 	var again bytes.Buffer
 	_ = tl.WriteSVG(&again)
 	if !bytes.Equal(again.Bytes(), b.Bytes()) {
@@ -192,8 +168,52 @@ func TestTimelineSVG(t *testing.T) {
 	}
 }
 
-func TestTimelineHTML(t *testing.T) {
-	tl := NewTimeline()
+// checkBasic checks the parts of the picture of basicEvents.
+func checkBasic(t *testing.T, doc svgDoc) {
+	t.Helper()
+	want := []string{"make / make-1", "make / make-2", oddStage + " / " + oddStage + "-1", oddStage + " / " + oddStage + "-2"}
+	if len(doc.Workers) != len(want) || doc.Classes["worker"] != len(want) {
+		t.Errorf("worker rows %v, want %q", doc.Workers, want)
+	}
+	for _, w := range want {
+		if !doc.Workers[w] {
+			t.Errorf("no row for %q", w)
+		}
+	}
+	if doc.Rects["blocked"] != 2 || doc.Rects["idle"] != 3 {
+		t.Errorf("%d blocked and %d idle spans, want 2 and 3", doc.Rects["blocked"], doc.Rects["idle"])
+	}
+	if len(doc.Queues) != 1 || doc.Queues[0] != "main" || doc.Classes["depth-max"] != 1 || doc.Classes["capacity"] != 1 {
+		t.Errorf("queues %q with %d depth paths and %d capacity lines, want main with 1 and 1", doc.Queues, doc.Classes["depth-max"], doc.Classes["capacity"])
+	}
+	if doc.Classes["failed"] != 1 || doc.Classes["closed"] != 1 {
+		t.Errorf("%d failed marks and %d closed marks, want 1 and 1", doc.Classes["failed"], doc.Classes["closed"])
+	}
+}
+
+// checkGolden compares got with the golden file, which go test -update
+// writes first.
+func checkGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if !bytes.Equal(g, got) {
+		t.Errorf("the picture differs from %s (go test -run SVG -update rewrites it)", golden)
+	}
+}
+
+func TestHTML(t *testing.T) {
+	tl := New()
 	for _, e := range basicEvents() {
 		tl.Observe(e)
 	}
@@ -224,70 +244,50 @@ func TestTimelineHTML(t *testing.T) {
 }
 
 // A timeline of nothing is still a picture.
-func TestTimelineEmpty(t *testing.T) {
+func TestEmpty(t *testing.T) {
 	var b bytes.Buffer
-	if err := NewTimeline().WriteSVG(&b); err != nil {
+	if err := New().WriteSVG(&b); err != nil {
 		t.Fatal(err)
 	}
 	checkSVG(t, b.Bytes())
 }
 
-// A real run: one producer fills a queue of capacity 1 that two slow
-// consumers empty, so the producer is blocked and the consumers idle.
-func TestTimelineRun(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		pl, ds := config.Parse("timeline.yaml", []byte(`
-version: 1
-name: timeline
-shutdown: {strategy: close}
-queues:
-  main: {capacity: 1}
-producers:
-  - name: p
-    count: 8
-    item: "${i}"
-consumers:
-  - name: c
-    replicas: 2
-    do:
-      - sleep: 100ms
-`))
-		if ds.HasErrors() {
-			t.Fatal(ds)
-		}
-		g, ds := stages.Compile(pl, stages.Options{Environ: []string{}})
-		if ds.HasErrors() {
-			t.Fatal(ds)
-		}
-		tl := NewTimeline()
-		res, err := Run(t.Context(), g, Options{Observer: tl})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b bytes.Buffer
-		if err := tl.WriteSVG(&b); err != nil {
-			t.Fatal(err)
-		}
-		doc := checkSVG(t, b.Bytes())
-		for _, w := range []string{"p / p", "c / c-1", "c / c-2"} {
-			if !doc.workers[w] {
-				t.Errorf("no row for %s; rows %v", w, doc.workers)
-			}
-		}
-		if len(doc.workers) != 3 || doc.rects["blocked"] == 0 || doc.classes["depth-max"] != 1 || doc.classes["capacity"] != 1 {
-			t.Errorf("rows %v, %d blocked spans, %d depth paths, %d capacity lines; want 3 rows, blocked spans, a path and a line",
-				doc.workers, doc.rects["blocked"], doc.classes["depth-max"], doc.classes["capacity"])
-		}
-		if !strings.Contains(b.String(), res.Total.Format(res.Shared)) {
-			t.Error("the picture lacks the ledger line")
-		}
-	})
-}
-
 // However many events, the recording stays within its bounds, keeps the
 // time waited and the deepest spike.
-func TestTimelineBounded(t *testing.T) {
-	tl := NewTimeline()
+func TestBounded(t *testing.T) {
+	tl := New()
+	idle := longRun(tl)
+	for _, w := range tl.workers {
+		if l := len(w.spans.s); l > spanBound || cap(w.spans.s) > 2*spanBound {
+			t.Errorf("worker %s keeps %d spans (capacity %d), bound %d", w.name, l, cap(w.spans.s), spanBound)
+		}
+	}
+	c, q := tl.workers[workerKey{"c", "c-1"}], tl.queues["q"]
+	if c.spans.res == 0 || q.depth.res == 0 {
+		t.Fatal("nothing was coalesced")
+	}
+	var sum time.Duration
+	for _, sp := range c.spans.s {
+		sum += time.Duration(sp.idle)
+	}
+	if sum != idle {
+		t.Errorf("spans hold %v of idle time, want %v", sum, idle)
+	}
+	checkSamples(t, q)
+	var b bytes.Buffer
+	if err := tl.WriteSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	checkSVG(t, b.Bytes())
+	if b.Len() > 1<<20 {
+		t.Errorf("the picture of a long run is %d bytes", b.Len())
+	}
+}
+
+// longRun feeds tl a long run: a million items put by p-1 and taken by c-1
+// from q, with one deep spike, c-1 often idle and p-1 often blocked. It
+// returns the time c-1 was idle.
+func longRun(tl *Timeline) time.Duration {
 	tl.Observe(observe.Event{Kind: observe.EventRun, Stage: "long", Depth: -1})
 	const n = 1_000_000 // 2 million puts and takes
 	var idle time.Duration
@@ -309,25 +309,15 @@ func TestTimelineBounded(t *testing.T) {
 		}
 	}
 	tl.Observe(observe.Event{T: (n + 1) * time.Microsecond, Kind: observe.EventEnd, Stage: "long", Depth: -1})
+	return idle
+}
 
-	for _, w := range tl.workers {
-		if l := len(w.spans.s); l > tlSpanBound || cap(w.spans.s) > 2*tlSpanBound {
-			t.Errorf("worker %s keeps %d spans (capacity %d), bound %d", w.name, l, cap(w.spans.s), tlSpanBound)
-		}
-	}
-	c, q := tl.workers[tlWorkerKey{"c", "c-1"}], tl.queues["q"]
-	if c.spans.res == 0 || q.depth.res == 0 {
-		t.Fatal("nothing was coalesced")
-	}
-	var sum time.Duration
-	for _, sp := range c.spans.s {
-		sum += time.Duration(sp.idle)
-	}
-	if sum != idle {
-		t.Errorf("spans hold %v of idle time, want %v", sum, idle)
-	}
-	if l := len(q.depth.s); l > tlSampleBound || cap(q.depth.s) > 2*tlSampleBound {
-		t.Errorf("queue keeps %d samples (capacity %d), bound %d", l, cap(q.depth.s), tlSampleBound)
+// checkSamples checks that the long run's queue keeps its samples within
+// their bound, and the spike.
+func checkSamples(t *testing.T, q *queue) {
+	t.Helper()
+	if l := len(q.depth.s); l > sampleBound || cap(q.depth.s) > 2*sampleBound {
+		t.Errorf("queue keeps %d samples (capacity %d), bound %d", l, cap(q.depth.s), sampleBound)
 	}
 	deepest := int32(0)
 	for _, s := range q.depth.s {
@@ -336,29 +326,21 @@ func TestTimelineBounded(t *testing.T) {
 	if deepest != 1000 || q.maxDepth != 1000 {
 		t.Errorf("deepest sample %d, max depth %d; want the spike, 1000", deepest, q.maxDepth)
 	}
-	var b bytes.Buffer
-	if err := tl.WriteSVG(&b); err != nil {
-		t.Fatal(err)
-	}
-	checkSVG(t, b.Bytes())
-	if b.Len() > 1<<20 {
-		t.Errorf("the picture of a long run is %d bytes", b.Len())
-	}
 }
 
-func TestTimelineNaturalOrder(t *testing.T) {
+func TestNaturalOrder(t *testing.T) {
 	for _, c := range []struct {
 		a, b string
 		less bool
 	}{{"w-2", "w-10", true}, {"w-10", "w-2", false}, {"a", "b", true}, {"w-02", "w-3", true}, {"w", "w-1", true}} {
-		if got := tlNaturalCompare(c.a, c.b) < 0; got != c.less {
+		if got := naturalCompare(c.a, c.b) < 0; got != c.less {
 			t.Errorf("naturalCompare(%q, %q) < 0 = %v", c.a, c.b, got)
 		}
 	}
 }
 
-func BenchmarkTimelineObserve(b *testing.B) {
-	tl := NewTimeline()
+func BenchmarkObserve(b *testing.B) {
+	tl := New()
 	for i := range b.N {
 		at := time.Duration(i+1) * time.Microsecond
 		tl.Observe(observe.Event{T: at, Kind: observe.EventTaken, Stage: "c", Worker: "c-1", Queue: "q", Item: uint64(i + 1), Depth: i % 7})
