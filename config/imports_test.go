@@ -66,12 +66,8 @@ var importRules = []importRule{
 		pkg:       "./pipeline",
 		forbidden: []string{module + "/cmd", module + "/report", module + "/queue/nats", nats},
 	},
-	// What watches a run knows it only through its events: observe and
-	// the timeline import no part of the runtime, which imports them.
-	{
-		pkg:       "./observe",
-		forbidden: []string{module + "/stages", module + "/pipeline", module + "/cmd"},
-	},
+	// What watches a run knows it only through its events: the timeline
+	// imports no part of the runtime, which imports observe.
 	{
 		pkg:       "./observe/timeline",
 		forbidden: []string{module + "/stages", module + "/pipeline", module + "/cmd"},
