@@ -7,16 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/urfave/cli/v2"
-)
-
-// Exit codes; see DESIGN.md.
-const (
-	exitOK          = 0
-	exitFailed      = 1
-	exitUsage       = 2
-	exitDeadlock    = 3
-	exitInterrupted = 130
 )
 
 var version = "0.1.0"
@@ -31,7 +23,7 @@ func Main(args []string, signals <-chan os.Signal, stdout, stderr io.Writer) int
 // MainStdin is Main with stdin: what producers with `lines: -` or
 // `jsonl: -` read. main passes os.Stdin.
 func MainStdin(args []string, signals <-chan os.Signal, stdin io.Reader, stdout, stderr io.Writer) int {
-	code := exitOK
+	code := exitcode.OK
 	setCode := func(c int) { code = c }
 	app := newApp(signals, stdout, stderr, setCode)
 	app.Reader = stdin
@@ -44,13 +36,13 @@ func MainStdin(args []string, signals <-chan os.Signal, stdin io.Reader, stdout,
 			return ec.ExitCode()
 		}
 		fmt.Fprintf(stderr, "pcrun: error: %v\n", err)
-		return exitUsage
+		return exitcode.Usage
 	}
 	return code
 }
 
 func usageError(_ *cli.Context, err error, _ bool) error {
-	return cli.Exit("pcrun: error: "+err.Error()+"\nhint: see `pcrun --help`", exitUsage)
+	return cli.Exit("pcrun: error: "+err.Error()+"\nhint: see `pcrun --help`", exitcode.Usage)
 }
 
 func runFlags() []cli.Flag {

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -56,10 +57,10 @@ func compileFileWith(file string, sets []string, src config.Sources, opts stages
 	for _, kv := range sets {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
-			return nil, nil, cli.Exit(fmt.Sprintf("pcrun: error: --set %q: expected NAME=VALUE", kv), exitUsage)
+			return nil, nil, cli.Exit(fmt.Sprintf("pcrun: error: --set %q: expected NAME=VALUE", kv), exitcode.Usage)
 		}
 		if err := pl.SetVar(name, value); err != nil {
-			return nil, nil, cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+			return nil, nil, cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
 		}
 	}
 	g, cds := stages.Compile(pl, opts)

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -36,7 +37,7 @@ func graphCommand(e *env) *cli.Command {
 func graphAction(c *cli.Context, e *env) error {
 	args := c.Args().Slice()
 	if len(args) == 0 {
-		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun graph examples/fruit.yaml", exitUsage)
+		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun graph examples/fruit.yaml", exitcode.Usage)
 	}
 	file := args[0]
 	format, err := trailingFormat(c.String("format"), args[1:])
@@ -44,10 +45,10 @@ func graphAction(c *cli.Context, e *env) error {
 		return cli.ShowSubcommandHelp(c)
 	}
 	if err != nil {
-		return cli.Exit("pcrun: error: "+err.Error()+"\nhint: pcrun graph [--format FORMAT] FILE", exitUsage)
+		return cli.Exit("pcrun: error: "+err.Error()+"\nhint: pcrun graph [--format FORMAT] FILE", exitcode.Usage)
 	}
 	if !slices.Contains(stages.RenderFormats, format) {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(stages.RenderFormats)), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(stages.RenderFormats)), exitcode.Usage)
 	}
 	stderr := c.App.ErrWriter
 	src := config.Sources{}
@@ -58,12 +59,12 @@ func graphAction(c *cli.Context, e *env) error {
 	writeDiags(stderr, ds, src)
 	if ds.HasErrors() || g == nil {
 		n, _ := ds.Count()
-		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s); nothing was drawn", file, n), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s); nothing was drawn", file, n), exitcode.Usage)
 	}
 	if err := stages.Render(c.App.Writer, g, format); err != nil {
-		return cli.Exit("pcrun: error: "+err.Error(), exitFailed)
+		return cli.Exit("pcrun: error: "+err.Error(), exitcode.Failed)
 	}
-	e.setCode(exitOK)
+	e.setCode(exitcode.OK)
 	return nil
 }
 

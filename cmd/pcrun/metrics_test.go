@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -237,8 +238,8 @@ func TestMetricsBusyPort(t *testing.T) {
 		t.Errorf("a second startMetrics on %s succeeded, want an error", m.Addr())
 	}
 	code, _, stderr := runMain(t, "run", "--metrics-addr", m.Addr(), "../../examples/fruit.yaml")
-	if code != exitUsage || !regexp.MustCompile(`pcrun: error: --metrics-addr \S+: .+`).MatchString(stderr) {
-		t.Errorf("pcrun run on a busy port: exit %d, want %d and the error", code, exitUsage)
+	if code != exitcode.Usage || !regexp.MustCompile(`pcrun: error: --metrics-addr \S+: .+`).MatchString(stderr) {
+		t.Errorf("pcrun run on a busy port: exit %d, want %d and the error", code, exitcode.Usage)
 	}
 }
 
@@ -324,8 +325,8 @@ func TestMetricsScrapedDuringRun(t *testing.T) {
 	sig <- os.Interrupt
 	code := <-done
 	ended = true
-	if code != exitInterrupted {
-		t.Errorf("exit %d, want %d", code, exitInterrupted)
+	if code != exitcode.Interrupted {
+		t.Errorf("exit %d, want %d", code, exitcode.Interrupted)
 	}
 	if resp, err := scrapeClient.Get("http://" + addr + "/healthz"); err == nil {
 		resp.Body.Close()

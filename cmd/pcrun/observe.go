@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -37,7 +38,7 @@ func watch(c *cli.Context, stderr io.Writer, opts *pipeline.Options) (*watchers,
 	var onStart []func(*pipeline.Live)
 	fail := func(msg, hint string) (*watchers, error) {
 		w.close()
-		return nil, cli.Exit(fmt.Sprintf("pcrun: error: %s\nhint: %s", msg, hint), exitUsage)
+		return nil, cli.Exit(fmt.Sprintf("pcrun: error: %s\nhint: %s", msg, hint), exitcode.Usage)
 	}
 	mode := c.String("progress")
 	switch mode {

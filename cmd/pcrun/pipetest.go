@@ -16,6 +16,7 @@ import (
 	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -159,21 +160,6 @@ func at(pos config.Pos, ps []problem) []problem {
 	return ps
 }
 
-// exitCodeOf maps the error of pipeline.Run to pcrun's exit code, as
-// runAction does.
-func exitCodeOf(err error) int {
-	var dl *pipeline.DeadlockError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &dl):
-		return exitDeadlock
-	case errors.Is(err, pipeline.ErrInterrupted):
-		return exitInterrupted
-	}
-	return exitFailed
-}
-
 func exitText(code int) string {
 	if w := config.ExitWord(code); w != "" {
 		return fmt.Sprintf("%d (%s)", code, w)
@@ -184,7 +170,7 @@ func exitText(code int) string {
 // compareExit checks the exit code; on a mismatch the detail is why the run
 // ended as it did: its error and the notices it wrote.
 func compareExit(e config.Expect, err error, stderr string) []problem {
-	got := exitCodeOf(err)
+	got := exitcode.Of(err)
 	if got == e.Exit {
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -140,7 +141,7 @@ func runInPty(t *testing.T, args ...string) (int, string) {
 func TestProgressInTerminal(t *testing.T) {
 	t.Parallel()
 	code, out := runInPty(t, "run", "--progress", "auto", writeBarsYAML(t))
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("exit %d, want 0", code)
 	}
 	if !redrawRE.MatchString(out) {
@@ -178,7 +179,7 @@ func TestProgressInTerminal(t *testing.T) {
 func TestProgressNeverInTerminal(t *testing.T) {
 	t.Parallel()
 	code, out := runInPty(t, "run", "--progress", "never", writeBarsYAML(t))
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("exit %d, want 0", code)
 	}
 	if strings.Contains(out, "\x1b[") || strings.Contains(out, "made") || strings.Contains(out, "queued") {
@@ -193,7 +194,7 @@ func TestProgressNeverInTerminal(t *testing.T) {
 func TestProgressAlwaysInProcess(t *testing.T) {
 	var out syncBuffer
 	code := Main([]string{"pcrun", "run", "--progress", "always", writeBarsYAML(t)}, nil, &out, &out)
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("exit %d, want 0:\n%s", code, out.String())
 	}
 	checkAteWhole(t, plainLines(out.String()))

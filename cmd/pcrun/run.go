@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -22,18 +23,18 @@ func runAction(c *cli.Context, e *env) error {
 	signals, setCode := e.signals, e.setCode
 	args := c.Args().Slice()
 	if len(args) == 0 {
-		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun examples/fruit.yaml", exitUsage)
+		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun examples/fruit.yaml", exitcode.Usage)
 	}
 	if len(args) > 1 {
 		hint := "run one file at a time"
 		if strings.HasPrefix(args[1], "-") {
 			hint = "flags go before the file: pcrun run " + args[1] + " ... " + args[0]
 		}
-		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: %s", args[1], hint), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: %s", args[1], hint), exitcode.Usage)
 	}
 	file := args[0]
 	if pipeline, ok := testFileOf(file); ok {
-		return cli.Exit(fmt.Sprintf("pcrun: error: %s holds test cases, not a pipeline\nhint: run the pipeline with `pcrun run %s`, or its tests with `pcrun test %s`", file, pipeline, file), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: error: %s holds test cases, not a pipeline\nhint: run the pipeline with `pcrun run %s`, or its tests with `pcrun test %s`", file, pipeline, file), exitcode.Usage)
 	}
 	if _, err := os.Stat(file); err != nil && !strings.ContainsAny(file, "./") {
 		var names []string
@@ -41,7 +42,7 @@ func runAction(c *cli.Context, e *env) error {
 			names = append(names, cmd.Name)
 		}
 		if s := config.Suggest(file, names); s != "" {
-			return cli.Exit(fmt.Sprintf("pcrun: error: unknown command or file %q\nhint: did you mean `pcrun %s`?", file, s), exitUsage)
+			return cli.Exit(fmt.Sprintf("pcrun: error: unknown command or file %q\nhint: did you mean `pcrun %s`?", file, s), exitcode.Usage)
 		}
 	}
 	stderr := c.App.ErrWriter
@@ -53,7 +54,7 @@ func runAction(c *cli.Context, e *env) error {
 	writeDiags(stderr, ds, src)
 	if ds.HasErrors() || g == nil {
 		n, _ := ds.Count()
-		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s); nothing was run", file, n), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s); nothing was run", file, n), exitcode.Usage)
 	}
 
 	if err := checkSimulate(c, g, file); err != nil { // sim.go
@@ -61,7 +62,7 @@ func runAction(c *cli.Context, e *env) error {
 	}
 	summary := c.String("summary")
 	if summary != "text" && summary != "json" {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unknown summary format %q\nhint: use text or json", summary), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: error: unknown summary format %q\nhint: use text or json", summary), exitcode.Usage)
 	}
 	only, err := onlyStages(c, g)
 	if err != nil {
@@ -71,7 +72,7 @@ func runAction(c *cli.Context, e *env) error {
 	if path := c.String("resume"); path != "" {
 		res, err := readResume(path)
 		if err != nil {
-			return cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+			return cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
 		}
 		opts.Resume = res
 	}
@@ -86,7 +87,7 @@ func runAction(c *cli.Context, e *env) error {
 	if spillPath != "" {
 		var err error
 		if spill, err = createSpill(spillPath); err != nil {
-			return cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+			return cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
 		}
 		defer spill.abort()
 		opts.Spill = spill
@@ -113,20 +114,20 @@ func runAction(c *cli.Context, e *env) error {
 	if res == nil { // nothing ran
 		var re *pipeline.ResumeError
 		if errors.As(err, &re) { // the spill file to resume from does not fit the pipeline
-			return cli.Exit(fmt.Sprintf("pcrun: error: %s: %v", c.String("resume"), err), exitUsage)
+			return cli.Exit(fmt.Sprintf("pcrun: error: %s: %v", c.String("resume"), err), exitcode.Usage)
 		}
 		if se := (*pipeline.SourceError)(nil); errors.As(err, &se) { // a file to read is missing, a command cannot start
-			return cli.Exit(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), exitUsage)
+			return cli.Exit(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), exitcode.Usage)
 		}
 		var oe *pipeline.OutputError
 		if errors.As(err, &oe) { // a write step's file cannot be opened, like a spill file's directory
-			return cli.Exit(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), exitUsage)
+			return cli.Exit(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), exitcode.Usage)
 		}
 		// A broker that cannot be reached, or a queue this process may
 		// no longer write to: the pipeline could not run.
 		fmt.Fprintf(stderr, "pcrun: error: %v\n", err)
 		fmt.Fprintf(stderr, "pcrun: %s: nothing was run\n", file)
-		setCode(exitFailed)
+		setCode(exitcode.Failed)
 		return nil
 	}
 	if spill != nil {
@@ -160,18 +161,18 @@ func runAction(c *cli.Context, e *env) error {
 	var fe *pipeline.FailedError
 	switch {
 	case err == nil:
-		setCode(exitOK)
+		setCode(exitcode.OK)
 	case errors.As(err, &dl):
 		fmt.Fprintf(stderr, "pcrun: %s: %v\n", file, dl)
-		setCode(exitDeadlock)
+		setCode(exitcode.Deadlock)
 	case errors.Is(err, pipeline.ErrInterrupted):
-		setCode(exitInterrupted)
+		setCode(exitcode.Interrupted)
 	case errors.As(err, &fe):
 		fmt.Fprintf(stderr, "pcrun: %s: %v\n", file, fe)
-		setCode(exitFailed)
+		setCode(exitcode.Failed)
 	default:
 		fmt.Fprintf(stderr, "pcrun: %s: %v\n", file, err)
-		setCode(exitFailed)
+		setCode(exitcode.Failed)
 	}
 	return nil
 }
@@ -192,10 +193,10 @@ func onlyStages(c *cli.Context, g *stages.Graph) ([]string, error) {
 		}
 	}
 	if len(only) == 0 {
-		return nil, cli.Exit("pcrun: error: --only: no stage named\nhint: --only STAGE[,STAGE...], e.g. --only "+strings.Join(g.Stages(), ","), exitUsage)
+		return nil, cli.Exit("pcrun: error: --only: no stage named\nhint: --only STAGE[,STAGE...], e.g. --only "+strings.Join(g.Stages(), ","), exitcode.Usage)
 	}
 	if c.IsSet("resume") {
-		return nil, cli.Exit("pcrun: error: --resume cannot be combined with --only\nhint: resume the whole pipeline in one process", exitUsage)
+		return nil, cli.Exit("pcrun: error: --resume cannot be combined with --only\nhint: resume the whole pipeline in one process", exitcode.Usage)
 	}
 	errs := pipeline.CheckOnly(g, only)
 	if errs == nil {
@@ -211,7 +212,7 @@ func onlyStages(c *cli.Context, g *stages.Graph) ([]string, error) {
 			b.WriteString("\nhint: " + e.Hint)
 		}
 	}
-	return nil, cli.Exit(b.String(), exitUsage)
+	return nil, cli.Exit(b.String(), exitcode.Usage)
 }
 
 // testFileOf reports whether file is a NAME.test.yaml file of test cases,

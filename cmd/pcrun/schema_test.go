@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -24,7 +25,7 @@ const schemaDoc = "../../docs/pcrun.schema.json"
 // TestSchemaDocIsCurrent keeps the committed schema equal to `pcrun schema`.
 func TestSchemaDocIsCurrent(t *testing.T) {
 	code, stdout, stderr := runMain(t, "schema")
-	if code != exitOK || stderr != "" {
+	if code != exitcode.OK || stderr != "" {
 		t.Fatalf("pcrun schema: exit %d, stderr %q", code, stderr)
 	}
 	want, err := os.ReadFile(schemaDoc)

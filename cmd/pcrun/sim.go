@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -35,13 +36,13 @@ func simCommand(e *env) *cli.Command {
 func checkSimulate(c *cli.Context, g *stages.Graph, file string) error {
 	if !c.Bool("simulate") {
 		if c.IsSet("until") {
-			return cli.Exit("pcrun: error: --until limits a simulation\nhint: add --simulate, or run `pcrun sim`", exitUsage)
+			return cli.Exit("pcrun: error: --until limits a simulation\nhint: add --simulate, or run `pcrun sim`", exitcode.Usage)
 		}
 		return nil
 	}
 	for _, f := range []string{"only", "resume", "spill", "fresh", "metrics-addr"} {
 		if c.IsSet(f) {
-			return cli.Exit(fmt.Sprintf("pcrun: error: --%s cannot be combined with a simulation\nhint: drop --%s, or run the pipeline for real", f, f), exitUsage)
+			return cli.Exit(fmt.Sprintf("pcrun: error: --%s cannot be combined with a simulation\nhint: drop --%s, or run the pipeline for real", f, f), exitcode.Usage)
 		}
 	}
 	var re *pipeline.RefusedError
@@ -53,7 +54,7 @@ func checkSimulate(c *cli.Context, g *stages.Graph, file string) error {
 		}
 		b.WriteString("\nhint: a simulation runs no command, writes no file and reads no input; " +
 			"simulate a copy of the file with `sleep` steps (as long as the real work takes) and `item` templates in their place")
-		return cli.Exit(b.String(), exitUsage)
+		return cli.Exit(b.String(), exitcode.Usage)
 	}
 	return nil
 }

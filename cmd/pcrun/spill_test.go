@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -251,7 +252,7 @@ func resumeToEnd(t *testing.T, file, spill string, set ...string) resumed {
 		out.stdout = append(out.stdout, p.stdout.lines()...)
 		out.spill = next
 		if res.Total.Abandoned == 0 {
-			if p.code != exitOK {
+			if p.code != exitcode.OK {
 				t.Errorf("resumed run: exit %d with nothing abandoned, want 0", p.code)
 			}
 			last := readSpill(t, next)
@@ -347,8 +348,8 @@ func TestSpillResumeAfterSignal(t *testing.T) {
 			p := startSpill(t, "testdata/spill.yaml", spill)
 			p.signal(t, s)
 			p.finish(t, 10*time.Second)
-			if p.code != exitInterrupted {
-				t.Fatalf("exit %d, want %d", p.code, exitInterrupted)
+			if p.code != exitcode.Interrupted {
+				t.Fatalf("exit %d, want %d", p.code, exitcode.Interrupted)
 			}
 			checkOutputWhole(t, p)
 			stderr := p.stderr.text()
@@ -391,8 +392,8 @@ func TestSpillSecondSignal(t *testing.T) {
 	if d := p.exited.Sub(sent); d > 3*time.Second {
 		t.Errorf("pcrun took %v to exit after the second signal", d)
 	}
-	if p.code != exitInterrupted {
-		t.Fatalf("exit %d, want %d", p.code, exitInterrupted)
+	if p.code != exitcode.Interrupted {
+		t.Fatalf("exit %d, want %d", p.code, exitcode.Interrupted)
 	}
 	checkOutputWhole(t, p)
 	if !strings.Contains(p.stderr.text(), "interrupted again") {
@@ -438,8 +439,8 @@ func interruptChain(t *testing.T, file, served string, produced int, midPut int6
 	p.waitFor(t, p.stdout, "Produced", produced, isProduced, 10*time.Second)
 	p.signal(t, os.Interrupt)
 	p.finish(t, 10*time.Second)
-	if p.code != exitInterrupted {
-		t.Fatalf("exit %d, want %d", p.code, exitInterrupted)
+	if p.code != exitcode.Interrupted {
+		t.Fatalf("exit %d, want %d", p.code, exitcode.Interrupted)
 	}
 	checkOutputWhole(t, p)
 	c := chainRun{res: summaryJSON(t, p.stderr.text()), spill: readSpill(t, spill), first: p.stdout.lines()}
@@ -566,8 +567,8 @@ func TestPanicInStepRecovered(t *testing.T) {
 		code    int
 		notice  string
 	}{
-		{"stop", exitFailed, `pcrun: error: consumer eater: item "boom": panic: the writer exploded`},
-		{"skip", exitOK, `pcrun: skipped: consumer eater: item "boom": panic: the writer exploded`},
+		{"stop", exitcode.Failed, `pcrun: error: consumer eater: item "boom": panic: the writer exploded`},
+		{"skip", exitcode.OK, `pcrun: skipped: consumer eater: item "boom": panic: the writer exploded`},
 	} {
 		t.Run(tc.onError, func(t *testing.T) {
 			t.Parallel()
@@ -656,8 +657,8 @@ func TestResumeRejectsBadSpill(t *testing.T) {
 			}
 			p := startPcrun(t, "run", "--resume", bad, "--spill", out, "testdata/spill.yaml")
 			p.finish(t, 10*time.Second)
-			if p.code != exitUsage {
-				t.Errorf("exit %d, want %d", p.code, exitUsage)
+			if p.code != exitcode.Usage {
+				t.Errorf("exit %d, want %d", p.code, exitcode.Usage)
 			}
 			stderr := p.stderr.text()
 			if !strings.HasPrefix(stderr, "pcrun: error: ") || !strings.Contains(stderr, tc.want) {
@@ -698,8 +699,8 @@ consumers: [{name: eater, do: [{sleep: "${work}"}, {print: "${worker} Ate ${item
 	spill := filepath.Join(dir, "late.jsonl")
 	p := startPcrun(t, "run", "--summary", "json", file)
 	p.finish(t, 10*time.Second)
-	if p.code != exitFailed {
-		t.Fatalf("exit %d, want %d (items abandoned)", p.code, exitFailed)
+	if p.code != exitcode.Failed {
+		t.Fatalf("exit %d, want %d (items abandoned)", p.code, exitcode.Failed)
 	}
 	if !strings.Contains(p.stderr.text(), "3 item(s) abandoned") {
 		t.Errorf("stderr does not say 3 items were abandoned")
@@ -716,7 +717,7 @@ consumers: [{name: eater, do: [{sleep: "${work}"}, {print: "${worker} Ate ${item
 	}
 	p = startPcrun(t, "run", "--summary", "json", "--resume", spill, "--set", "work=1ms", file)
 	p.finish(t, 10*time.Second)
-	if p.code != exitOK {
+	if p.code != exitcode.OK {
 		t.Fatalf("resumed run: exit %d, want 0", p.code)
 	}
 	if eaten := stdoutItems(p.stdout.lines(), ateRE); !slices.Equal(eaten, numbered("fruit", 3)) {
@@ -746,8 +747,8 @@ consumers: [{name: eater, do: [{sleep: 10s}]}]
 	spill := filepath.Join(dir, "inf.jsonl")
 	p := startPcrun(t, "run", "--summary", "json", "--spill", spill, file)
 	p.finish(t, 10*time.Second)
-	if p.code != exitFailed {
-		t.Errorf("exit %d, want %d", p.code, exitFailed)
+	if p.code != exitcode.Failed {
+		t.Errorf("exit %d, want %d", p.code, exitcode.Failed)
 	}
 	stderr := p.stderr.text()
 	for _, want := range []string{

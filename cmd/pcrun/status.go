@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -100,14 +101,14 @@ type Status struct {
 func statusAction(c *cli.Context, e *env) error {
 	format := c.String("format")
 	if format != "text" && format != "json" {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use text or json", format), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use text or json", format), exitcode.Usage)
 	}
 	switch c.NArg() {
 	case 0:
-		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun status pipeline.yaml", exitUsage)
+		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun status pipeline.yaml", exitcode.Usage)
 	case 1:
 	default:
-		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: pcrun status [--format text|json] FILE", c.Args().Get(1)), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: pcrun status [--format text|json] FILE", c.Args().Get(1)), exitcode.Usage)
 	}
 	file := c.Args().First()
 	stderr := c.App.ErrWriter
@@ -125,7 +126,7 @@ func statusAction(c *cli.Context, e *env) error {
 	writeDiags(stderr, errs, src)
 	if errs.HasErrors() || g == nil {
 		n, _ := errs.Count()
-		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s)", file, n), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s)", file, n), exitcode.Usage)
 	}
 
 	st := Status{Pipeline: g.Name, Queues: []QueueStatus{}}
@@ -140,7 +141,7 @@ func statusAction(c *cli.Context, e *env) error {
 		if format == "json" {
 			writeStatusJSON(c.App.Writer, st)
 		}
-		e.setCode(exitOK)
+		e.setCode(exitcode.OK)
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
@@ -151,11 +152,11 @@ func statusAction(c *cli.Context, e *env) error {
 	} else {
 		writeStatusText(c.App.Writer, st)
 	}
-	code := exitOK
+	code := exitcode.OK
 	for _, q := range st.Queues {
 		if q.Error != "" {
 			fmt.Fprintf(stderr, "pcrun: error: queue %s: %s\n", q.Queue, q.Error)
-			code = exitFailed
+			code = exitcode.Failed
 		}
 	}
 	e.setCode(code)

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -168,7 +169,7 @@ func TestStatusReportsQueues(t *testing.T) {
 	file := writeFile(t, "shop.yaml", shopYAML)
 	set := "url=" + s.ClientURL()
 	code, stdout, stderr := runMain(t, "status", "--set", set, file)
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("exit %d, want 0\n%s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
@@ -187,7 +188,7 @@ func TestStatusReportsQueues(t *testing.T) {
 	}
 
 	code, stdout, _ = runMain(t, "status", "--format", "json", "--set", set, file)
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("json: exit %d", code)
 	}
 	var st Status
@@ -225,7 +226,7 @@ func TestStatusNoBucketYet(t *testing.T) {
 	}
 	code, stdout, _ := runMain(t, "status", "--format", "json", "--set", "url="+s.ClientURL(), writeFile(t, "shop.yaml", shopYAML))
 	var st Status
-	if err := json.Unmarshal([]byte(stdout), &st); code != exitOK || err != nil {
+	if err := json.Unmarshal([]byte(stdout), &st); code != exitcode.OK || err != nil {
 		t.Fatalf("exit %d, %v", code, err)
 	}
 	for _, q := range st.Queues {
@@ -245,8 +246,8 @@ func TestStatusUnreachable(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
 	code, stdout, stderr := runMain(t, "status", "--set", "url=nats://bob:s3cret@"+addr, writeFile(t, "shop.yaml", shopYAML))
-	if code != exitFailed {
-		t.Errorf("exit %d, want %d", code, exitFailed)
+	if code != exitcode.Failed {
+		t.Errorf("exit %d, want %d", code, exitcode.Failed)
 	}
 	if n := strings.Count(stderr, "cannot connect to nats://bob:xxxxx@"+addr); n != 3 {
 		t.Errorf("want one connection error per queue, got %d:\n%s", n, stderr)
@@ -259,11 +260,11 @@ func TestStatusUnreachable(t *testing.T) {
 // TestStatusWithoutNATSQueues says there is nothing to report, exit 0.
 func TestStatusWithoutNATSQueues(t *testing.T) {
 	code, stdout, stderr := runMain(t, "status", "testdata/only.yaml")
-	if code != exitOK || stdout != "" || !strings.Contains(stderr, "has no queue with `backend: nats`; nothing to report") {
+	if code != exitcode.OK || stdout != "" || !strings.Contains(stderr, "has no queue with `backend: nats`; nothing to report") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	code, stdout, _ = runMain(t, "status", "--format", "json", "testdata/only.yaml")
-	if code != exitOK || strings.Join(strings.Fields(stdout), "") != `{"pipeline":"only","queues":[]}` {
+	if code != exitcode.OK || strings.Join(strings.Fields(stdout), "") != `{"pipeline":"only","queues":[]}` {
 		t.Errorf("json: exit %d, stdout %q", code, stdout)
 	}
 }
@@ -280,7 +281,7 @@ func TestStatusUsageErrors(t *testing.T) {
 		{[]string{"status", "testdata/invalid/unknown_keys.yaml"}, "error(s)"},
 	} {
 		code, _, stderr := runMain(t, tc.args...)
-		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+		if code != exitcode.Usage || !strings.Contains(stderr, tc.want) {
 			t.Errorf("pcrun %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, stderr, tc.want)
 		}
 	}
@@ -295,7 +296,7 @@ func TestStatusOfARun(t *testing.T) {
 	file := writeFile(t, "shop.yaml", strings.Replace(shopYAML, "capacity: 5", "capacity: 10", 1))
 	set := "url=" + s.ClientURL()
 	code, stdout, stderr := runMain(t, "run", "--only", "waiter,waiter2", "--set", set, file)
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("run: exit %d\n%s", code, stderr)
 	}
 	if stdout != "" {
@@ -303,7 +304,7 @@ func TestStatusOfARun(t *testing.T) {
 	}
 	code, stdout, _ = runMain(t, "status", "--format", "json", "--set", set, file)
 	var st Status
-	if err := json.Unmarshal([]byte(stdout), &st); code != exitOK || err != nil {
+	if err := json.Unmarshal([]byte(stdout), &st); code != exitcode.OK || err != nil {
 		t.Fatalf("status: exit %d, %v", code, err)
 	}
 	o := st.Queues[0]

@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -46,19 +47,19 @@ type suite struct {
 // (exit 2, nothing run), then runs the cases one after the other.
 func testAction(c *cli.Context, e *env) error {
 	if c.NArg() == 0 {
-		return cli.Exit("pcrun: error: no pipeline files given\nhint: pcrun test examples/", exitUsage)
+		return cli.Exit("pcrun: error: no pipeline files given\nhint: pcrun test examples/", exitcode.Usage)
 	}
 	var filter *regexp.Regexp
 	if s := c.String("run"); s != "" {
 		re, err := regexp.Compile(s)
 		if err != nil {
-			return cli.Exit(fmt.Sprintf("pcrun: error: --run %q: %v", s, err), exitUsage)
+			return cli.Exit(fmt.Sprintf("pcrun: error: --run %q: %v", s, err), exitcode.Usage)
 		}
 		filter = re
 	}
 	files, orphans, err := testPaths(c.Args().Slice())
 	if err != nil {
-		return cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+		return cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
 	}
 	src := config.Sources{}
 	var errs config.Diagnostics
@@ -85,7 +86,7 @@ func testAction(c *cli.Context, e *env) error {
 	if len(errs) > 0 {
 		errs.Sort()
 		writeDiags(stderr, errs, src)
-		return cli.Exit(fmt.Sprintf("pcrun: %d error(s) in pipeline or test files; no test was run", len(errs)), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: %d error(s) in pipeline or test files; no test was run", len(errs)), exitcode.Usage)
 	}
 
 	ctx, stop := interruptible(e.signals)
@@ -95,9 +96,9 @@ func testAction(c *cli.Context, e *env) error {
 	switch {
 	case t.interrupted:
 		fmt.Fprintln(stderr, "pcrun: interrupted")
-		e.setCode(exitInterrupted)
+		e.setCode(exitcode.Interrupted)
 	case t.failed > 0:
-		e.setCode(exitFailed)
+		e.setCode(exitcode.Failed)
 	}
 	if filter != nil && t.passed+t.failed == 0 && !t.interrupted {
 		fmt.Fprintf(stderr, "pcrun: warning: no test case matches --run %q\n", filter)

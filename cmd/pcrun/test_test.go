@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // writeFiles creates files (name -> content) under a new temp dir and
@@ -47,7 +48,7 @@ consumers:
 func TestTestExamples(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		code, stdout, _ := runMain(t, "test", "../../examples/")
-		if code != exitOK {
+		if code != exitcode.OK {
 			t.Errorf("exit %d, want 0", code)
 		}
 		ls := stdoutLines(t, stdout)
@@ -79,7 +80,7 @@ func TestTestExamples(t *testing.T) {
 func TestTestFailing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		code, stdout, stderr := runMain(t, "test", "testdata/pipetest/")
-		if code != exitFailed {
+		if code != exitcode.Failed {
 			t.Errorf("exit %d, want 1", code)
 		}
 		if stderr != "" {
@@ -100,31 +101,31 @@ func TestTestOutcomes(t *testing.T) {
 		{"stdout passes", `
   - name: in order
     expect: {stdout: [ate 0, ate 1, ate 2], ledger: {produced: 3, done: 3}}`,
-			exitOK, []string{`^ok   \S+/p\.yaml: in order \(<1ms\)$`, `^1 passed, 0 failed$`}, []string{`FAIL`}},
+			exitcode.OK, []string{`^ok   \S+/p\.yaml: in order \(<1ms\)$`, `^1 passed, 0 failed$`}, []string{`FAIL`}},
 		{"wrong stdout line shows a diff", `
   - name: wrong line
     expect: {stdout: [ate 0, ate 9, ate 2]}`,
-			exitFailed, []string{`^FAIL \S+/p\.yaml: wrong line$`, `^    \S+/p\.yaml:\d+:\d+: stdout: lines differ \(-want \+got\):$`,
+			exitcode.Failed, []string{`^FAIL \S+/p\.yaml: wrong line$`, `^    \S+/p\.yaml:\d+:\d+: stdout: lines differ \(-want \+got\):$`,
 				`^        -ate 9$`, `^        \+ate 1$`, `^         ate 0$`, `^0 passed, 1 failed$`}, nil},
 		{"wrong ledger", `
   - name: ledger
     expect: {ledger: {done: 2}}`,
-			exitFailed, []string{`^    \S+:\d+:\d+: ledger\.done: want 2, got 3$`}, nil},
+			exitcode.Failed, []string{`^    \S+:\d+:\d+: ledger\.done: want 2, got 3$`}, nil},
 		{"unexpected exit", `
   - name: fails
     set: {n: 0}
     expect: {stdout_contains: [ate 0]}`,
-			exitFailed, []string{`exit: want 0 \(ok\), got 1 \(failed\)$`, `divide by zero`, `stdout_contains: 1 line\(s\) not in stdout`}, nil},
+			exitcode.Failed, []string{`exit: want 0 \(ok\), got 1 \(failed\)$`, `divide by zero`, `stdout_contains: 1 line\(s\) not in stdout`}, nil},
 		{"expected failure passes", `
   - name: fails
     set: {n: 0}
     expect: {exit: failed, ledger: {done: 0}}`,
-			exitOK, []string{`^ok   `}, nil},
+			exitcode.OK, []string{`^ok   `}, nil},
 		{"empty output", `
   - name: none
     count: {p: 0}
     expect: {stdout: [], queues: {main: []}, ledger: {produced: 0}}`,
-			exitOK, []string{`^ok   `}, nil},
+			exitcode.OK, []string{`^ok   `}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := writeFiles(t, map[string]string{"p.yaml": "vars: {n: 1}\n" +
@@ -181,7 +182,7 @@ func TestTestInvalid(t *testing.T) {
 			}
 			dir := writeFiles(t, files)
 			code, stdout, stderr := runMain(t, "test", dir)
-			if code != exitUsage {
+			if code != exitcode.Usage {
 				t.Errorf("exit %d, want 2", code)
 			}
 			if stdout != "" {
@@ -193,7 +194,7 @@ func TestTestInvalid(t *testing.T) {
 				}
 			}
 			// pcrun validate finds the same problem.
-			if code, _, vstderr := runMain(t, "validate", dir); code != exitFailed || !regexp.MustCompile(c.want[0]).MatchString(vstderr) {
+			if code, _, vstderr := runMain(t, "validate", dir); code != exitcode.Failed || !regexp.MustCompile(c.want[0]).MatchString(vstderr) {
 				t.Errorf("pcrun validate: exit %d, want 1 and a match for %q", code, c.want[0])
 			}
 		})
@@ -246,7 +247,7 @@ func TestTestDiscovery(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				code, stdout, _ := runMain(t, append([]string{"test"}, c.args...)...)
-				if code != exitOK {
+				if code != exitcode.OK {
 					t.Errorf("exit %d, want 0", code)
 				}
 				if got := stdoutLines(t, stdout); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
@@ -274,7 +275,7 @@ func TestTestUsage(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := runMain(t, append([]string{"test"}, c.args...)...)
-			if code != exitUsage {
+			if code != exitcode.Usage {
 				t.Errorf("exit %d, want 2", code)
 			}
 			if !regexp.MustCompile(c.want).MatchString(stderr) {
@@ -308,7 +309,7 @@ tests:
 func TestTestTimeout(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"loop.yaml": loopForever})
 	code, stdout, _ := runMain(t, "test", dir)
-	if code != exitFailed {
+	if code != exitcode.Failed {
 		t.Errorf("exit %d, want 1", code)
 	}
 	if !strings.Contains(stdout, "loops\n") || !strings.Contains(stdout, ": timed out after 50ms (a case may set `timeout:`)") {
@@ -326,7 +327,7 @@ func TestTestInterrupt(t *testing.T) {
 		sig <- syscall.SIGINT
 	}()
 	code, stdout, stderr := runMainSignals(t, sig, "test", dir)
-	if code != exitInterrupted {
+	if code != exitcode.Interrupted {
 		t.Errorf("exit %d, want 130", code)
 	}
 	if !strings.Contains(stdout, "INTR "+filepath.Join(dir, "loop.yaml")+": loops\n") || strings.Contains(stdout, "never runs") {
@@ -399,7 +400,7 @@ tests:
       ledger: {produced: 3, done: 3, abandoned: 0}
 `})
 	code, stdout, _ := runMain(t, "test", dir)
-	if code != exitOK || !strings.Contains(stdout, "1 passed, 0 failed") {
+	if code != exitcode.OK || !strings.Contains(stdout, "1 passed, 0 failed") {
 		t.Errorf("exit %d, stdout %q; want the case to pass", code, stdout)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -37,14 +38,14 @@ func validateCommand(e *env) *cli.Command {
 func validateAction(c *cli.Context, e *env) error {
 	format := c.String("format")
 	if !slices.Contains(config.Formats, format) {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(config.Formats)), exitUsage)
+		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(config.Formats)), exitcode.Usage)
 	}
 	if c.NArg() == 0 {
-		return cli.Exit("pcrun: error: no pipeline files given\nhint: pcrun validate examples/", exitUsage)
+		return cli.Exit("pcrun: error: no pipeline files given\nhint: pcrun validate examples/", exitcode.Usage)
 	}
 	files, err := expandPaths(c.Args().Slice())
 	if err != nil {
-		return cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+		return cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
 	}
 	var all config.Diagnostics
 	src := config.Sources{}
@@ -74,9 +75,9 @@ func validateAction(c *cli.Context, e *env) error {
 	fmt.Fprintf(stderr, "pcrun: %d file(s): %d error(s), %d warning(s)\n", len(files), errs, warns)
 	switch {
 	case unreadable:
-		e.setCode(exitUsage)
+		e.setCode(exitcode.Usage)
 	case errs > 0, warns > 0 && c.Bool("strict"):
-		e.setCode(exitFailed)
+		e.setCode(exitcode.Failed)
 	}
 	return nil
 }
