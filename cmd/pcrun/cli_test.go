@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/pcrun/pcrun/internal/cli"
 	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
@@ -24,7 +25,7 @@ func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func runMainSignals(t *testing.T, signals <-chan os.Signal, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb syncBuffer
-	code = Main(append([]string{"pcrun"}, args...), signals, &out, &errb)
+	code = cli.Main(append([]string{"pcrun"}, args...), signals, &out, &errb)
 	stdout, stderr = out.String(), errb.String()
 	t.Logf("pcrun %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
 	return code, stdout, stderr
@@ -294,7 +295,7 @@ func TestCLIVersionAndHelp(t *testing.T) {
 	if code != exitcode.OK {
 		t.Errorf("--version: exit %d, want 0", code)
 	}
-	if !strings.Contains(stdout, "pcrun version "+version) {
+	if !strings.Contains(stdout, "pcrun version "+cli.Version) {
 		t.Errorf("--version: stdout %q does not contain the version", stdout)
 	}
 	code, stdout, _ = runMain(t, "--help")

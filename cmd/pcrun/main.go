@@ -2,16 +2,22 @@
 //
 //	pcrun examples/fruit.yaml           run a pipeline (same as `pcrun run`)
 //	pcrun validate pipelines/*.yaml     report every problem, run nothing
+//
+// The commands live in internal/cli; main only hands them the process's
+// arguments, signals and standard streams, and exits with the code they
+// return.
 package main
 
 import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/pcrun/pcrun/internal/cli"
 )
 
 func main() {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	os.Exit(MainStdin(os.Args, sig, os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(cli.MainStdin(os.Args, sig, os.Stdin, os.Stdout, os.Stderr))
 }

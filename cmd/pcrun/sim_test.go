@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pcrun/pcrun/internal/cli"
 	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 func simMain(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Main(append([]string{"pcrun"}, args...), nil, &out, &errb)
+	code := cli.Main(append([]string{"pcrun"}, args...), nil, &out, &errb)
 	return code, out.String(), errb.String()
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pcrun/pcrun/internal/cli"
 	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 )
@@ -191,7 +192,7 @@ func TestStatusReportsQueues(t *testing.T) {
 	if code != exitcode.OK {
 		t.Fatalf("json: exit %d", code)
 	}
-	var st Status
+	var st cli.Status
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
 		t.Fatalf("json: %v\n%s", err, stdout)
 	}
@@ -201,11 +202,11 @@ func TestStatusReportsQueues(t *testing.T) {
 	o := st.Queues[0]
 	if o.Queue != "orders" || o.Messages != 4 || o.Capacity != 5 || o.Pending != 2 || o.AckPending != 2 || o.Redelivered != 1 ||
 		o.Consumer != "pcrun" || o.Ended || o.Generation != "g1" ||
-		!slices.Equal(o.Writers, []WriterStatus{{"waiter", true, 1, 1}, {"waiter2", false, 0, 0}}) ||
-		!slices.Equal(o.Readers, []ReaderStatus{{"cook", 2, 5}}) {
+		!slices.Equal(o.Writers, []cli.WriterStatus{{Stage: "waiter", Ended: true, Processes: 1, Replicas: 1}, {Stage: "waiter2", Ended: false, Processes: 0, Replicas: 0}}) ||
+		!slices.Equal(o.Readers, []cli.ReaderStatus{{Stage: "cook", Processes: 2, Replicas: 5}}) {
 		t.Errorf("json orders: %+v", o)
 	}
-	if d := st.Queues[1]; !d.Ended || !slices.Equal(d.Writers, []WriterStatus{{"cook", true, 1, 2}}) {
+	if d := st.Queues[1]; !d.Ended || !slices.Equal(d.Writers, []cli.WriterStatus{{Stage: "cook", Ended: true, Processes: 1, Replicas: 2}}) {
 		t.Errorf("json dishes: %+v", d)
 	}
 	if b := st.Queues[2]; !b.Missing || b.Error != "" {
@@ -225,12 +226,12 @@ func TestStatusNoBucketYet(t *testing.T) {
 		workQueue(t, t.Context(), js, q, -1)
 	}
 	code, stdout, _ := runMain(t, "status", "--format", "json", "--set", "url="+s.ClientURL(), writeFile(t, "shop.yaml", shopYAML))
-	var st Status
+	var st cli.Status
 	if err := json.Unmarshal([]byte(stdout), &st); code != exitcode.OK || err != nil {
 		t.Fatalf("exit %d, %v", code, err)
 	}
 	for _, q := range st.Queues {
-		if q.Missing || q.Ended || len(q.Writers) == 0 || slices.ContainsFunc(q.Writers, func(w WriterStatus) bool { return w.Ended }) {
+		if q.Missing || q.Ended || len(q.Writers) == 0 || slices.ContainsFunc(q.Writers, func(w cli.WriterStatus) bool { return w.Ended }) {
 			t.Errorf("%+v", q)
 		}
 	}
@@ -303,13 +304,13 @@ func TestStatusOfARun(t *testing.T) {
 		t.Errorf("run: stdout %q", stdout)
 	}
 	code, stdout, _ = runMain(t, "status", "--format", "json", "--set", set, file)
-	var st Status
+	var st cli.Status
 	if err := json.Unmarshal([]byte(stdout), &st); code != exitcode.OK || err != nil {
 		t.Fatalf("status: exit %d, %v", code, err)
 	}
 	o := st.Queues[0]
 	if o.Queue != "orders" || o.Missing || o.Messages != 6 || o.Pending != 6 || o.AckPending != 0 || o.Consumer != "pcrun" ||
-		!o.Ended || !slices.Equal(o.Writers, []WriterStatus{{"waiter", true, 1, 1}, {"waiter2", true, 1, 1}}) {
+		!o.Ended || !slices.Equal(o.Writers, []cli.WriterStatus{{Stage: "waiter", Ended: true, Processes: 1, Replicas: 1}, {Stage: "waiter2", Ended: true, Processes: 1, Replicas: 1}}) {
 		t.Errorf("orders: %+v", o)
 	}
 }

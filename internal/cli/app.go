@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-var version = "0.1.0"
+var Version = "0.1.0"
 
 // Main runs pcrun with args (args[0] is the program name) and returns the
 // exit code. It never calls os.Exit. Producers that read stdin (`lines:
@@ -82,7 +82,7 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer, setCode func(int
 			"pcrun validate [--format text|json|github] [--strict] PATH...\npcrun test PATH...\n" +
 			"pcrun graph [--format mermaid|dot] [--set NAME=VALUE]... FILE\npcrun schema\npcrun sim [--until DURATION] FILE\n" +
 			"pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory]\npcrun status [--format text|json] FILE",
-		Version:         version,
+		Version:         Version,
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
