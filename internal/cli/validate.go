@@ -2,18 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 
-	"github.com/bmatcuk/doublestar/v4"
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/internal/exitcode"
-	"github.com/pcrun/pcrun/stages"
+	"github.com/pcrun/pcrun/pipetest"
 )
 
 func validateCommand(e *env) *cli.Command {
@@ -43,19 +38,15 @@ func validateAction(c *cli.Context, e *env) error {
 	if c.NArg() == 0 {
 		return cli.Exit("pcrun: error: no pipeline files given\nhint: pcrun validate examples/", exitcode.Usage)
 	}
-	files, err := expandPaths(c.Args().Slice())
+	files, err := pipetest.Files(c.Args().Slice())
 	if err != nil {
 		return cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
 	}
 	var all config.Diagnostics
 	src := config.Sources{}
 	unreadable := false
-	for _, f := range pipelinesOf(files) { // a NAME.test.yaml is checked with its pipeline (test.go)
-		pl, ds := load(f, src)
-		if pl != nil {
-			ds = append(ds, loadTests(f, pl, src)...) // NAME.test.yaml, if any (test.go)
-			ds = append(ds, stages.Check(pl, stages.Options{})...)
-		}
+	for _, f := range pipetest.Pipelines(files) { // a NAME.test.yaml is checked with its pipeline
+		_, ds := pipetest.Load(f, src) // and the cases of NAME.test.yaml with it, as `pcrun test` loads them
 		for _, d := range ds {
 			unreadable = unreadable || d.Code == config.CodeRead
 		}
@@ -80,74 +71,4 @@ func validateAction(c *cli.Context, e *env) error {
 		e.setCode(exitcode.Failed)
 	}
 	return nil
-}
-
-// expandPaths turns files, directories and globs into a sorted list of
-// pipeline files without duplicates. A path that does not exist and is not
-// a glob is kept, so loading it reports it as unreadable.
-func expandPaths(args []string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	add := func(f string) {
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
-	}
-	for _, a := range args {
-		fi, err := os.Stat(a)
-		switch {
-		case err == nil && fi.IsDir():
-			found, err := pipelineFiles(a)
-			if err != nil {
-				return nil, err
-			}
-			if len(found) == 0 {
-				return nil, fmt.Errorf("no pipeline files (*.yaml, *.yml) under %s", a)
-			}
-			for _, f := range found {
-				add(f)
-			}
-		case err != nil && strings.ContainsAny(a, "*?[{"):
-			matches, gerr := doublestar.FilepathGlob(a, doublestar.WithFilesOnly())
-			if gerr != nil {
-				return nil, fmt.Errorf("bad glob %q: %v", a, gerr)
-			}
-			if len(matches) == 0 {
-				return nil, fmt.Errorf("no files match %q", a)
-			}
-			slices.Sort(matches)
-			for _, m := range matches {
-				add(m)
-			}
-		default:
-			add(a)
-		}
-	}
-	return out, nil
-}
-
-// pipelineFiles lists *.yaml and *.yml files below dir, skipping hidden
-// directories and *.test.yaml files (those hold tests, not pipelines).
-func pipelineFiles(dir string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if path != dir && strings.HasPrefix(name, ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		ext := filepath.Ext(name)
-		base := strings.TrimSuffix(name, ext)
-		if (ext == ".yaml" || ext == ".yml") && !strings.HasSuffix(base, ".test") {
-			out = append(out, path)
-		}
-		return nil
-	})
-	return out, err
 }
