@@ -25,7 +25,7 @@ func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func runMainSignals(t *testing.T, signals <-chan os.Signal, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb syncBuffer
-	code = cli.Main(append([]string{"pcrun"}, args...), signals, &out, &errb)
+	code = cli.Main(append([]string{"pcrun"}, args...), signals, nil, &out, &errb)
 	stdout, stderr = out.String(), errb.String()
 	t.Logf("pcrun %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
 	return code, stdout, stderr

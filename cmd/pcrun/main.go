@@ -19,5 +19,5 @@ import (
 func main() {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	os.Exit(cli.MainStdin(os.Args, sig, os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(cli.Main(os.Args, sig, os.Stdin, os.Stdout, os.Stderr))
 }

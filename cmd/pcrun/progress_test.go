@@ -193,7 +193,7 @@ func TestProgressNeverInTerminal(t *testing.T) {
 // running (goleak, in TestMain).
 func TestProgressAlwaysInProcess(t *testing.T) {
 	var out syncBuffer
-	code := cli.Main([]string{"pcrun", "run", "--progress", "always", writeBarsYAML(t)}, nil, &out, &out)
+	code := cli.Main([]string{"pcrun", "run", "--progress", "always", writeBarsYAML(t)}, nil, nil, &out, &out)
 	if code != exitcode.OK {
 		t.Fatalf("exit %d, want 0:\n%s", code, out.String())
 	}

@@ -44,7 +44,7 @@ func TestSchemaDocIsCurrent(t *testing.T) {
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
 	var out, stderr bytes.Buffer
-	if code := cli.Main([]string{"pcrun", "schema"}, nil, &out, &stderr); code != exitcode.OK {
+	if code := cli.Main([]string{"pcrun", "schema"}, nil, nil, &out, &stderr); code != exitcode.OK {
 		t.Fatalf("pcrun schema: exit %d\n%s", code, stderr.String())
 	}
 	doc, err := jsonschema.UnmarshalJSON(&out)

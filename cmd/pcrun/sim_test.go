@@ -13,7 +13,7 @@ import (
 func simMain(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := cli.Main(append([]string{"pcrun"}, args...), nil, &out, &errb)
+	code := cli.Main(append([]string{"pcrun"}, args...), nil, nil, &out, &errb)
 	return code, out.String(), errb.String()
 }
 

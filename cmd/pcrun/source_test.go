@@ -13,7 +13,7 @@ import (
 // The CLI feeds its stdin to a `lines: -` producer.
 func TestRunReadsStdin(t *testing.T) {
 	var out, errb syncBuffer
-	code := cli.MainStdin([]string{"pcrun", "run", "-q", "../../examples/logfilter.yaml"}, nil,
+	code := cli.Main([]string{"pcrun", "run", "-q", "../../examples/logfilter.yaml"}, nil,
 		strings.NewReader("t1 INFO fine\nt2 ERROR broken pipe\n"), &out, &errb)
 	if code != exitcode.OK || out.String() != "[ERROR] broken pipe (t2, line 2)\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())

@@ -45,7 +45,7 @@ func runHelper(kind string) int {
 	}
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	return cli.Main(append([]string{"pcrun"}, os.Args[1:]...), sig, boomWriter{os.Stdout}, os.Stderr)
+	return cli.Main(append([]string{"pcrun"}, os.Args[1:]...), sig, nil, boomWriter{os.Stdout}, os.Stderr)
 }
 
 // boomWriter panics on a write containing "boom".

@@ -1,48 +1,33 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strings"
 
-	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/urfave/cli/v2"
 )
 
+// Version is pcrun's version, as `pcrun --version` prints it.
 var Version = "0.1.0"
 
 // Main runs pcrun with args (args[0] is the program name) and returns the
-// exit code. It never calls os.Exit. Producers that read stdin (`lines:
-// -`) read an empty input; see MainStdin.
-func Main(args []string, signals <-chan os.Signal, stdout, stderr io.Writer) int {
-	return MainStdin(args, signals, strings.NewReader(""), stdout, stderr)
-}
-
-// MainStdin is Main with stdin: what producers with `lines: -` or
-// `jsonl: -` read. main passes os.Stdin.
-func MainStdin(args []string, signals <-chan os.Signal, stdin io.Reader, stdout, stderr io.Writer) int {
-	code := exitcode.OK
-	setCode := func(c int) { code = c }
-	app := newApp(signals, stdout, stderr, setCode)
-	app.Reader = stdin
-	if err := app.Run(args); err != nil {
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) {
-			if msg := ec.Error(); msg != "" {
-				fmt.Fprintln(stderr, msg)
-			}
-			return ec.ExitCode()
-		}
-		fmt.Fprintf(stderr, "pcrun: error: %v\n", err)
-		return exitcode.Usage
+// exit code; it never calls os.Exit. A signal on signals stops a run as
+// SIGINT does (main relays SIGINT and SIGTERM; nil: none ever comes).
+// stdin is what producers with `lines: -` or `jsonl: -` read; nil reads
+// an empty input. Main blocks until the command has ended.
+func Main(args []string, signals <-chan os.Signal, stdin io.Reader, stdout, stderr io.Writer) int {
+	if stdin == nil {
+		stdin = strings.NewReader("")
 	}
-	return code
+	app := newApp(signals, stdout, stderr)
+	app.Reader = stdin
+	return exit(app.Run(args), stderr)
 }
 
-func usageError(_ *cli.Context, err error, _ bool) error {
-	return cli.Exit("pcrun: error: "+err.Error()+"\nhint: see `pcrun --help`", exitcode.Usage)
+// onUsageError turns a flag urfave/cli cannot parse into bad usage.
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return usagef("pcrun: error: %s\nhint: see `pcrun --help`", err)
 }
 
 func runFlags() []cli.Flag {
@@ -69,11 +54,10 @@ func runFlags() []cli.Flag {
 // env is what every command's action needs from Main.
 type env struct {
 	signals <-chan os.Signal
-	setCode func(int) // the exit code Main returns when the action returns nil
 }
 
-func newApp(signals <-chan os.Signal, stdout, stderr io.Writer, setCode func(int)) *cli.App {
-	e := &env{signals: signals, setCode: setCode}
+func newApp(signals <-chan os.Signal, stdout, stderr io.Writer) *cli.App {
+	e := &env{signals: signals}
 	run := func(c *cli.Context) error { return runAction(c, e) }
 	return &cli.App{
 		Name:  "pcrun",
@@ -88,13 +72,13 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer, setCode func(int
 		HideHelpCommand: true,
 		Flags:           runFlags(),
 		Action:          run,
-		ExitErrHandler:  func(*cli.Context, error) {}, // Main decides the exit code
-		OnUsageError:    usageError,
+		ExitErrHandler:  func(*cli.Context, error) {}, // Main decides the exit code, and never calls os.Exit
+		OnUsageError:    onUsageError,
 		// One command per file: run.go, validate.go, ...
 		Commands: []*cli.Command{
 			{
 				Name: "run", Usage: "run a pipeline file", ArgsUsage: "FILE",
-				Flags: runFlags(), Action: run, OnUsageError: usageError,
+				Flags: runFlags(), Action: run, OnUsageError: onUsageError,
 			},
 			validateCommand(e),
 			graphCommand(e),

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/urfave/cli/v2"
 )
 
@@ -34,7 +33,7 @@ func brokerCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "memory", Usage: "keep nothing after exit: streams live in a temporary directory removed at shutdown"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the server's notices to stderr"},
 		},
-		Action: func(c *cli.Context) error { return brokerAction(c, e) }, OnUsageError: usageError,
+		Action: func(c *cli.Context) error { return brokerAction(c, e) }, OnUsageError: onUsageError,
 	}
 }
 
@@ -42,21 +41,21 @@ func brokerCommand(e *env) *cli.Command {
 func brokerAction(c *cli.Context, e *env) error {
 	stderr := c.App.ErrWriter
 	if c.NArg() > 0 {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory]", c.Args().First()), exitcode.Usage)
+		return usagef("pcrun: error: unexpected argument %q\nhint: pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory]", c.Args().First())
 	}
 	port := c.Int("port")
 	if port < 0 || port > 65535 {
-		return cli.Exit(fmt.Sprintf("pcrun: error: --port %d: not a TCP port\nhint: use 1 to 65535, or 0 for a free port", port), exitcode.Usage)
+		return usagef("pcrun: error: --port %d: not a TCP port\nhint: use 1 to 65535, or 0 for a free port", port)
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
 	if c.Bool("memory") && c.IsSet("store-dir") {
-		return cli.Exit("pcrun: error: --memory and --store-dir exclude each other\nhint: --memory keeps nothing after exit; --store-dir DIR keeps streams in DIR", exitcode.Usage)
+		return usagef("pcrun: error: --memory and --store-dir exclude each other\nhint: --memory keeps nothing after exit; --store-dir DIR keeps streams in DIR")
 	}
 	dir, note, cleanup, err := brokerStore(c.String("store-dir"), c.Bool("memory"))
 	if err != nil {
-		return cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
+		return usagef("pcrun: error: %v", err)
 	}
 	defer cleanup()
 
@@ -69,7 +68,7 @@ func brokerAction(c *cli.Context, e *env) error {
 		NoSigs:     true, // pcrun owns the signals: see env.signals
 	})
 	if err != nil {
-		return cli.Exit("pcrun: error: broker: "+err.Error(), exitcode.Usage)
+		return usagef("pcrun: error: broker: %v", err)
 	}
 	log := &brokerLog{w: stderr, verbose: c.Bool("verbose")}
 	s.SetLoggerV2(log, false, false, false)
@@ -80,7 +79,7 @@ func brokerAction(c *cli.Context, e *env) error {
 	}
 	if msg := log.fatal(); msg != "" {
 		stop()
-		return cli.Exit(brokerStartError(msg, c.String("host"), c.Int("port")), exitcode.Usage)
+		return usage(brokerStartError(msg, c.String("host"), c.Int("port")))
 	}
 	if !s.ReadyForConnections(brokerReadyTimeout) {
 		stop()
@@ -88,7 +87,7 @@ func brokerAction(c *cli.Context, e *env) error {
 		if msg == "" {
 			msg = fmt.Sprintf("not ready for connections after %s", brokerReadyTimeout)
 		}
-		return cli.Exit(brokerStartError(msg, c.String("host"), c.Int("port")), exitcode.Usage)
+		return usage(brokerStartError(msg, c.String("host"), c.Int("port")))
 	}
 	url := s.ClientURL()
 	if ip := net.ParseIP(c.String("host")); ip != nil && ip.IsUnspecified() {
@@ -99,7 +98,6 @@ func brokerAction(c *cli.Context, e *env) error {
 	fmt.Fprintln(stderr, "pcrun: broker: signal received, shutting down")
 	stop()
 	fmt.Fprintln(stderr, "pcrun: broker stopped")
-	e.setCode(exitcode.OK)
 	return nil
 }
 

@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"strings"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/pcrun/pcrun/config"
-	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -57,10 +53,10 @@ func compileFileWith(file string, sets []string, src config.Sources, opts stages
 	for _, kv := range sets {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
-			return nil, nil, cli.Exit(fmt.Sprintf("pcrun: error: --set %q: expected NAME=VALUE", kv), exitcode.Usage)
+			return nil, nil, usagef("pcrun: error: --set %q: expected NAME=VALUE", kv)
 		}
 		if err := pl.SetVar(name, value); err != nil {
-			return nil, nil, cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
+			return nil, nil, usagef("pcrun: error: %v", err)
 		}
 	}
 	g, cds := stages.Compile(pl, opts)

@@ -11,7 +11,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
-	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -28,7 +27,7 @@ func graphCommand(e *env) *cli.Command {
 				Usage: "diagram `FORMAT`: " + strings.Join(stages.RenderFormats, " or ")},
 			&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable), as the run does: replicas and counts written as templates follow it"},
 		},
-		Action: func(c *cli.Context) error { return graphAction(c, e) }, OnUsageError: usageError,
+		Action: func(c *cli.Context) error { return graphAction(c, e) }, OnUsageError: onUsageError,
 	}
 }
 
@@ -37,7 +36,7 @@ func graphCommand(e *env) *cli.Command {
 func graphAction(c *cli.Context, e *env) error {
 	args := c.Args().Slice()
 	if len(args) == 0 {
-		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun graph examples/fruit.yaml", exitcode.Usage)
+		return usagef("pcrun: error: no pipeline file given\nhint: pcrun graph examples/fruit.yaml")
 	}
 	file := args[0]
 	format, err := trailingFormat(c.String("format"), args[1:])
@@ -45,10 +44,10 @@ func graphAction(c *cli.Context, e *env) error {
 		return cli.ShowSubcommandHelp(c)
 	}
 	if err != nil {
-		return cli.Exit("pcrun: error: "+err.Error()+"\nhint: pcrun graph [--format FORMAT] FILE", exitcode.Usage)
+		return usagef("pcrun: error: %v\nhint: pcrun graph [--format FORMAT] FILE", err)
 	}
 	if !slices.Contains(stages.RenderFormats, format) {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(stages.RenderFormats)), exitcode.Usage)
+		return usagef("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(stages.RenderFormats))
 	}
 	stderr := c.App.ErrWriter
 	src := config.Sources{}
@@ -59,12 +58,11 @@ func graphAction(c *cli.Context, e *env) error {
 	writeDiags(stderr, ds, src)
 	if ds.HasErrors() || g == nil {
 		n, _ := ds.Count()
-		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s); nothing was drawn", file, n), exitcode.Usage)
+		return usagef("pcrun: %s: %d error(s); nothing was drawn", file, n)
 	}
 	if err := stages.Render(c.App.Writer, g, format); err != nil {
-		return cli.Exit("pcrun: error: "+err.Error(), exitcode.Failed)
+		return failure("pcrun: error: "+err.Error(), err)
 	}
-	e.setCode(exitcode.OK)
 	return nil
 }
 

@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -22,7 +20,7 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	case "debug", "info", "warn", "error":
 		_ = level.UnmarshalText([]byte(name))
 	default:
-		return nil, cli.Exit(fmt.Sprintf("pcrun: error: unknown log level %q\nhint: use debug, info, warn or error", c.String("log-level")), exitcode.Usage)
+		return nil, usagef("pcrun: error: unknown log level %q\nhint: use debug, info, warn or error", c.String("log-level"))
 	}
 	switch c.String("log-format") {
 	case "text":
@@ -30,5 +28,5 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
 	}
-	return nil, cli.Exit(fmt.Sprintf("pcrun: error: unknown log format %q\nhint: use text or json", c.String("log-format")), exitcode.Usage)
+	return nil, usagef("pcrun: error: unknown log format %q\nhint: use text or json", c.String("log-format"))
 }

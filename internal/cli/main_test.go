@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -36,7 +35,7 @@ func (s *syncBuffer) String() string {
 func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb syncBuffer
-	code = Main(append([]string{"pcrun"}, args...), (<-chan os.Signal)(nil), &out, &errb)
+	code = Main(append([]string{"pcrun"}, args...), nil, nil, &out, &errb)
 	stdout, stderr = out.String(), errb.String()
 	t.Logf("pcrun %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
 	return code, stdout, stderr

@@ -269,7 +269,7 @@ func TestMetricsScrapedDuringRun(t *testing.T) {
 	done := make(chan int, 1)
 	var stderr syncBuffer
 	go func() {
-		done <- Main([]string{"pcrun", "run", "--metrics-addr", "127.0.0.1:0", path}, sig, io.Discard, &stderr)
+		done <- Main([]string{"pcrun", "run", "--metrics-addr", "127.0.0.1:0", path}, sig, nil, io.Discard, &stderr)
 	}()
 	ended := false
 	defer func() {

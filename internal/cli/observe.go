@@ -9,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
@@ -38,7 +37,7 @@ func watch(c *cli.Context, stderr io.Writer, opts *pipeline.Options) (*watchers,
 	var onStart []func(*pipeline.Live)
 	fail := func(msg, hint string) (*watchers, error) {
 		w.close()
-		return nil, cli.Exit(fmt.Sprintf("pcrun: error: %s\nhint: %s", msg, hint), exitcode.Usage)
+		return nil, usagef("pcrun: error: %s\nhint: %s", msg, hint)
 	}
 	mode := c.String("progress")
 	switch mode {

@@ -13,28 +13,27 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
-	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
 
 // runAction loads, compiles and runs one pipeline file.
 func runAction(c *cli.Context, e *env) error {
-	signals, setCode := e.signals, e.setCode
+	signals := e.signals
 	args := c.Args().Slice()
 	if len(args) == 0 {
-		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun examples/fruit.yaml", exitcode.Usage)
+		return usagef("pcrun: error: no pipeline file given\nhint: pcrun examples/fruit.yaml")
 	}
 	if len(args) > 1 {
 		hint := "run one file at a time"
 		if strings.HasPrefix(args[1], "-") {
 			hint = "flags go before the file: pcrun run " + args[1] + " ... " + args[0]
 		}
-		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: %s", args[1], hint), exitcode.Usage)
+		return usagef("pcrun: error: unexpected argument %q\nhint: %s", args[1], hint)
 	}
 	file := args[0]
 	if pipeline, ok := testFileOf(file); ok {
-		return cli.Exit(fmt.Sprintf("pcrun: error: %s holds test cases, not a pipeline\nhint: run the pipeline with `pcrun run %s`, or its tests with `pcrun test %s`", file, pipeline, file), exitcode.Usage)
+		return usagef("pcrun: error: %s holds test cases, not a pipeline\nhint: run the pipeline with `pcrun run %s`, or its tests with `pcrun test %s`", file, pipeline, file)
 	}
 	if _, err := os.Stat(file); err != nil && !strings.ContainsAny(file, "./") {
 		var names []string
@@ -42,7 +41,7 @@ func runAction(c *cli.Context, e *env) error {
 			names = append(names, cmd.Name)
 		}
 		if s := config.Suggest(file, names); s != "" {
-			return cli.Exit(fmt.Sprintf("pcrun: error: unknown command or file %q\nhint: did you mean `pcrun %s`?", file, s), exitcode.Usage)
+			return usagef("pcrun: error: unknown command or file %q\nhint: did you mean `pcrun %s`?", file, s)
 		}
 	}
 	stderr := c.App.ErrWriter
@@ -54,7 +53,7 @@ func runAction(c *cli.Context, e *env) error {
 	writeDiags(stderr, ds, src)
 	if ds.HasErrors() || g == nil {
 		n, _ := ds.Count()
-		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s); nothing was run", file, n), exitcode.Usage)
+		return usagef("pcrun: %s: %d error(s); nothing was run", file, n)
 	}
 
 	if err := checkSimulate(c, g, file); err != nil { // sim.go
@@ -62,7 +61,7 @@ func runAction(c *cli.Context, e *env) error {
 	}
 	summary := c.String("summary")
 	if summary != "text" && summary != "json" {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unknown summary format %q\nhint: use text or json", summary), exitcode.Usage)
+		return usagef("pcrun: error: unknown summary format %q\nhint: use text or json", summary)
 	}
 	only, err := onlyStages(c, g)
 	if err != nil {
@@ -72,7 +71,7 @@ func runAction(c *cli.Context, e *env) error {
 	if path := c.String("resume"); path != "" {
 		res, err := readResume(path)
 		if err != nil {
-			return cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
+			return usagef("pcrun: error: %v", err)
 		}
 		opts.Resume = res
 	}
@@ -87,7 +86,7 @@ func runAction(c *cli.Context, e *env) error {
 	if spillPath != "" {
 		var err error
 		if spill, err = createSpill(spillPath); err != nil {
-			return cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
+			return usagef("pcrun: error: %v", err)
 		}
 		defer spill.abort()
 		opts.Spill = spill
@@ -114,21 +113,20 @@ func runAction(c *cli.Context, e *env) error {
 	if res == nil { // nothing ran
 		var re *pipeline.ResumeError
 		if errors.As(err, &re) { // the spill file to resume from does not fit the pipeline
-			return cli.Exit(fmt.Sprintf("pcrun: error: %s: %v", c.String("resume"), err), exitcode.Usage)
+			return usagef("pcrun: error: %s: %v", c.String("resume"), err)
 		}
 		if se := (*pipeline.SourceError)(nil); errors.As(err, &se) { // a file to read is missing, a command cannot start
-			return cli.Exit(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), exitcode.Usage)
+			return usagef("pcrun: error: %v\npcrun: %s: nothing was run", err, file)
 		}
 		var oe *pipeline.OutputError
 		if errors.As(err, &oe) { // a write step's file cannot be opened, like a spill file's directory
-			return cli.Exit(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), exitcode.Usage)
+			return usagef("pcrun: error: %v\npcrun: %s: nothing was run", err, file)
 		}
 		// A broker that cannot be reached, or a queue this process may
 		// no longer write to: the pipeline could not run.
-		fmt.Fprintf(stderr, "pcrun: error: %v\n", err)
-		fmt.Fprintf(stderr, "pcrun: %s: nothing was run\n", file)
-		setCode(exitcode.Failed)
-		return nil
+		// The error's text only: a run that did not start failed (exit
+		// 1), whatever stopped it.
+		return failure(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), errors.New(err.Error()))
 	}
 	if spill != nil {
 		var cerr error
@@ -161,20 +159,15 @@ func runAction(c *cli.Context, e *env) error {
 	var fe *pipeline.FailedError
 	switch {
 	case err == nil:
-		setCode(exitcode.OK)
+		return nil
 	case errors.As(err, &dl):
-		fmt.Fprintf(stderr, "pcrun: %s: %v\n", file, dl)
-		setCode(exitcode.Deadlock)
+		return failure(fmt.Sprintf("pcrun: %s: %v", file, dl), err)
 	case errors.Is(err, pipeline.ErrInterrupted):
-		setCode(exitcode.Interrupted)
+		return reported(err) // the run's notices said it
 	case errors.As(err, &fe):
-		fmt.Fprintf(stderr, "pcrun: %s: %v\n", file, fe)
-		setCode(exitcode.Failed)
-	default:
-		fmt.Fprintf(stderr, "pcrun: %s: %v\n", file, err)
-		setCode(exitcode.Failed)
+		return failure(fmt.Sprintf("pcrun: %s: %v", file, fe), err)
 	}
-	return nil
+	return failure(fmt.Sprintf("pcrun: %s: %v", file, err), err)
 }
 
 // onlyStages reads --only (STAGE[,STAGE...], repeatable) and checks the
@@ -193,10 +186,10 @@ func onlyStages(c *cli.Context, g *stages.Graph) ([]string, error) {
 		}
 	}
 	if len(only) == 0 {
-		return nil, cli.Exit("pcrun: error: --only: no stage named\nhint: --only STAGE[,STAGE...], e.g. --only "+strings.Join(g.Stages(), ","), exitcode.Usage)
+		return nil, usage("pcrun: error: --only: no stage named\nhint: --only STAGE[,STAGE...], e.g. --only " + strings.Join(g.Stages(), ","))
 	}
 	if c.IsSet("resume") {
-		return nil, cli.Exit("pcrun: error: --resume cannot be combined with --only\nhint: resume the whole pipeline in one process", exitcode.Usage)
+		return nil, usagef("pcrun: error: --resume cannot be combined with --only\nhint: resume the whole pipeline in one process")
 	}
 	errs := pipeline.CheckOnly(g, only)
 	if errs == nil {
@@ -212,7 +205,7 @@ func onlyStages(c *cli.Context, g *stages.Graph) ([]string, error) {
 			b.WriteString("\nhint: " + e.Hint)
 		}
 	}
-	return nil, cli.Exit(b.String(), exitcode.Usage)
+	return nil, usage(b.String())
 }
 
 // testFileOf reports whether file is a NAME.test.yaml file of test cases,

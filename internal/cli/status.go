@@ -15,7 +15,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
-	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -39,7 +38,7 @@ func statusCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "output `FORMAT`: text or json (on stdout)"},
 			&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable), as the run does, if a url uses vars"},
 		},
-		Action: func(c *cli.Context) error { return statusAction(c, e) }, OnUsageError: usageError,
+		Action: func(c *cli.Context) error { return statusAction(c, e) }, OnUsageError: onUsageError,
 	}
 }
 
@@ -101,14 +100,14 @@ type Status struct {
 func statusAction(c *cli.Context, e *env) error {
 	format := c.String("format")
 	if format != "text" && format != "json" {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use text or json", format), exitcode.Usage)
+		return usagef("pcrun: error: unknown format %q\nhint: use text or json", format)
 	}
 	switch c.NArg() {
 	case 0:
-		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun status pipeline.yaml", exitcode.Usage)
+		return usagef("pcrun: error: no pipeline file given\nhint: pcrun status pipeline.yaml")
 	case 1:
 	default:
-		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: pcrun status [--format text|json] FILE", c.Args().Get(1)), exitcode.Usage)
+		return usagef("pcrun: error: unexpected argument %q\nhint: pcrun status [--format text|json] FILE", c.Args().Get(1))
 	}
 	file := c.Args().First()
 	stderr := c.App.ErrWriter
@@ -126,7 +125,7 @@ func statusAction(c *cli.Context, e *env) error {
 	writeDiags(stderr, errs, src)
 	if errs.HasErrors() || g == nil {
 		n, _ := errs.Count()
-		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s)", file, n), exitcode.Usage)
+		return usagef("pcrun: %s: %d error(s)", file, n)
 	}
 
 	st := Status{Pipeline: g.Name, Queues: []QueueStatus{}}
@@ -141,7 +140,6 @@ func statusAction(c *cli.Context, e *env) error {
 		if format == "json" {
 			writeStatusJSON(c.App.Writer, st)
 		}
-		e.setCode(exitcode.OK)
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
@@ -152,14 +150,16 @@ func statusAction(c *cli.Context, e *env) error {
 	} else {
 		writeStatusText(c.App.Writer, st)
 	}
-	code := exitcode.OK
+	failed := false
 	for _, q := range st.Queues {
 		if q.Error != "" {
 			fmt.Fprintf(stderr, "pcrun: error: queue %s: %s\n", q.Queue, q.Error)
-			code = exitcode.Failed
+			failed = true
 		}
 	}
-	e.setCode(code)
+	if failed { // exit 1: a broker is out of reach or answered with an error
+		return reported(errors.New("a queue could not be reported"))
+	}
 	return nil
 }
 

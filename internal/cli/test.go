@@ -27,7 +27,7 @@ func testCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "run", Usage: "run only the cases whose name matches `REGEXP`"},
 		},
-		Action: func(c *cli.Context) error { return testAction(c, e) }, OnUsageError: usageError,
+		Action: func(c *cli.Context) error { return testAction(c, e) }, OnUsageError: onUsageError,
 	}
 }
 
@@ -36,13 +36,13 @@ func testCommand(e *env) *cli.Command {
 // a signal.
 func testAction(c *cli.Context, e *env) error {
 	if c.NArg() == 0 {
-		return cli.Exit("pcrun: error: no pipeline files given\nhint: pcrun test examples/", exitcode.Usage)
+		return usagef("pcrun: error: no pipeline files given\nhint: pcrun test examples/")
 	}
 	var filter *regexp.Regexp
 	if s := c.String("run"); s != "" {
 		re, err := regexp.Compile(s)
 		if err != nil {
-			return cli.Exit(fmt.Sprintf("pcrun: error: --run %q: %v", s, err), exitcode.Usage)
+			return usagef("pcrun: error: --run %q: %v", s, err)
 		}
 		filter = re
 	}
@@ -53,18 +53,17 @@ func testAction(c *cli.Context, e *env) error {
 	var invalid *pipetest.InvalidError
 	var usage *exitcode.UsageError
 	switch {
-	case errors.As(err, &invalid):
+	case errors.As(err, &invalid): // exit 2: the diagnostics of the files
 		writeDiags(stderr, invalid.Diagnostics, invalid.Sources)
-		return cli.Exit("pcrun: "+invalid.Error(), exitcode.Usage)
-	case errors.As(err, &usage):
-		return cli.Exit("pcrun: error: "+usage.Err.Error(), exitcode.Usage)
-	case rep.Interrupted:
-		fmt.Fprintln(stderr, "pcrun: interrupted")
-		e.setCode(exitcode.Interrupted)
-	case rep.Failed > 0:
-		e.setCode(exitcode.Failed)
+		return failure("pcrun: "+invalid.Error(), err)
+	case errors.As(err, &usage): // a path that names no file
+		return usagef("pcrun: error: %v", usage.Err)
+	case rep.Interrupted: // exit 130: the context's cause is pipeline.ErrInterrupted
+		return failure("pcrun: interrupted", err)
+	case err != nil: // a case failed; the report on stdout says which
+		return reported(err)
 	}
-	if filter != nil && rep.Passed+rep.Failed == 0 && !rep.Interrupted {
+	if filter != nil && rep.Passed == 0 {
 		fmt.Fprintf(stderr, "pcrun: warning: no test case matches --run %q\n", filter)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -24,7 +25,7 @@ func validateCommand(e *env) *cli.Command {
 				Usage: "output `FORMAT`: text (for people, on stderr), json or github (on stdout)"},
 			&cli.BoolFlag{Name: "strict", Usage: "warnings fail validation too"},
 		},
-		Action: func(c *cli.Context) error { return validateAction(c, e) }, OnUsageError: usageError,
+		Action: func(c *cli.Context) error { return validateAction(c, e) }, OnUsageError: onUsageError,
 	}
 }
 
@@ -33,14 +34,14 @@ func validateCommand(e *env) *cli.Command {
 func validateAction(c *cli.Context, e *env) error {
 	format := c.String("format")
 	if !slices.Contains(config.Formats, format) {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(config.Formats)), exitcode.Usage)
+		return usagef("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(config.Formats))
 	}
 	if c.NArg() == 0 {
-		return cli.Exit("pcrun: error: no pipeline files given\nhint: pcrun validate examples/", exitcode.Usage)
+		return usagef("pcrun: error: no pipeline files given\nhint: pcrun validate examples/")
 	}
 	files, err := pipetest.Files(c.Args().Slice())
 	if err != nil {
-		return cli.Exit("pcrun: error: "+err.Error(), exitcode.Usage)
+		return usagef("pcrun: error: %v", err)
 	}
 	var all config.Diagnostics
 	src := config.Sources{}
@@ -66,9 +67,9 @@ func validateAction(c *cli.Context, e *env) error {
 	fmt.Fprintf(stderr, "pcrun: %d file(s): %d error(s), %d warning(s)\n", len(files), errs, warns)
 	switch {
 	case unreadable:
-		e.setCode(exitcode.Usage)
+		return reported(&exitcode.UsageError{Err: errors.New("a pipeline or test file cannot be read")})
 	case errs > 0, warns > 0 && c.Bool("strict"):
-		e.setCode(exitcode.Failed)
+		return reported(errors.New("the files have problems")) // exit 1, as a check that failed
 	}
 	return nil
 }
