@@ -30,27 +30,6 @@ func onUsageError(_ *cli.Context, err error, _ bool) error {
 	return usagef("pcrun: error: %s\nhint: see `pcrun --help`", err)
 }
 
-func runFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable)"},
-		seedFlag, // seed.go
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print the end-of-run summary"},
-		&cli.StringFlag{Name: "summary", Value: "text", Usage: "end-of-run summary on stderr as `FORMAT`: text or json"},
-		&cli.StringFlag{Name: "spill", Usage: "write every abandoned item, and where each producer stopped, to `FILE` (JSON lines; overrides shutdown.spill)"},
-		&cli.StringFlag{Name: "resume", Usage: "continue an interrupted run from its spill `FILE`: put its items back, start producers where they stopped"},
-		&cli.StringSliceFlag{Name: "only", Usage: "run the workers of these `STAGES` only (comma-separated, repeatable); the others run in other processes, connected by queues with backend: nats"},
-		&cli.BoolFlag{Name: "fresh", Usage: "start a new multi-process run: purge the pipeline's NATS streams and its keys on the broker first (the first process of the run says it; a run of every stage always does)"},
-		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "live progress bars on stderr: `MODE` auto (on a terminal, not under CI, not with --quiet), always or never"},
-		&cli.StringFlag{Name: "events", Usage: "write the run's events to `FILE` as JSON lines (- for stderr; see docs/events.md)"},
-		&cli.StringFlag{Name: "timeline", Usage: "draw the run to `FILE`.svg or FILE.html: a row per worker (busy, idle, blocked) and queue depths over time"},
-		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics at http://`HOST:PORT`/metrics (and /healthz) while the run goes on"},
-		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log messages at `LEVEL` and above: debug, info, warn or error"},
-		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT`: text (pcrun: lines) or json (one JSON object per line)"},
-		&cli.BoolFlag{Name: "simulate", Usage: "run on a virtual clock (as `pcrun sim`): delays and sleeps take no time, the same lines in virtual-time order; refused for steps that run commands or write files (docs/simulation.md)"},
-		&cli.DurationFlag{Name: "until", Usage: "with --simulate: stop the simulation after `DURATION` of virtual time, as a deadline with no grace would"},
-	}
-}
-
 // env is what every command's action needs from Main.
 type env struct {
 	signals <-chan os.Signal
@@ -58,7 +37,6 @@ type env struct {
 
 func newApp(signals <-chan os.Signal, stdout, stderr io.Writer) *cli.App {
 	e := &env{signals: signals}
-	run := func(c *cli.Context) error { return runAction(c, e) }
 	return &cli.App{
 		Name:  "pcrun",
 		Usage: "run producer/consumer pipelines declared in YAML",
@@ -71,15 +49,12 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
 		Flags:           runFlags(),
-		Action:          run,
-		ExitErrHandler:  func(*cli.Context, error) {}, // Main decides the exit code, and never calls os.Exit
+		Action:          func(c *cli.Context) error { return runAction(c, e) }, // pcrun FILE is pcrun run FILE
+		ExitErrHandler:  func(*cli.Context, error) {},                          // Main decides the exit code, and never calls os.Exit
 		OnUsageError:    onUsageError,
 		// One command per file: run.go, validate.go, ...
 		Commands: []*cli.Command{
-			{
-				Name: "run", Usage: "run a pipeline file", ArgsUsage: "FILE",
-				Flags: runFlags(), Action: run, OnUsageError: onUsageError,
-			},
+			runCommand(e),
 			validateCommand(e),
 			graphCommand(e),
 			schemaCommand(e),

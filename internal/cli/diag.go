@@ -7,6 +7,7 @@ import (
 
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/stages"
+	"github.com/urfave/cli/v2"
 )
 
 // load reads and parses one pipeline file, keeping its source so
@@ -63,4 +64,22 @@ func compileFileWith(file string, sets []string, src config.Sources, opts stages
 	ds = append(ds, cds...)
 	ds.Sort()
 	return g, ds, nil
+}
+
+// compileChecked compiles file with the --set overrides and opts and
+// writes its diagnostics on stderr. A file with errors is a usage error
+// (exit 2) that says how many, and "nothing was run" or what else the
+// command did not do.
+func compileChecked(c *cli.Context, file string, opts stages.Options, notDone string) (*stages.Graph, error) {
+	src := config.Sources{}
+	g, ds, err := compileFileWith(file, c.StringSlice("set"), src, opts)
+	if err != nil {
+		return nil, err // a malformed --set
+	}
+	writeDiags(c.App.ErrWriter, ds, src)
+	if ds.HasErrors() || g == nil {
+		n, _ := ds.Count()
+		return nil, usagef("pcrun: %s: %d error(s); %s", file, n, notDone)
+	}
+	return g, nil
 }

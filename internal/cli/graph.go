@@ -49,16 +49,9 @@ func graphAction(c *cli.Context, e *env) error {
 	if !slices.Contains(stages.RenderFormats, format) {
 		return usagef("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(stages.RenderFormats))
 	}
-	stderr := c.App.ErrWriter
-	src := config.Sources{}
-	g, ds, err := compileFile(file, c.StringSlice("set"), src)
+	g, err := compileChecked(c, file, stages.Options{}, "nothing was drawn")
 	if err != nil {
-		return err // a malformed --set: a usage error
-	}
-	writeDiags(stderr, ds, src)
-	if ds.HasErrors() || g == nil {
-		n, _ := ds.Count()
-		return usagef("pcrun: %s: %d error(s); nothing was drawn", file, n)
+		return err
 	}
 	if err := stages.Render(c.App.Writer, g, format); err != nil {
 		return failure("pcrun: error: "+err.Error(), err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -17,144 +16,209 @@ import (
 	"github.com/pcrun/pcrun/stages"
 )
 
-// runAction loads, compiles and runs one pipeline file.
+// runCommand is `pcrun run FILE`, also what `pcrun FILE` does.
+func runCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name: "run", Usage: "run a pipeline file", ArgsUsage: "FILE",
+		Flags: runFlags(), Action: func(c *cli.Context) error { return runAction(c, e) }, OnUsageError: onUsageError,
+	}
+}
+
+// runFlags are the flags of run, sim and of pcrun itself.
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable)"},
+		seedFlag, // seed.go
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print the end-of-run summary"},
+		&cli.StringFlag{Name: "summary", Value: "text", Usage: "end-of-run summary on stderr as `FORMAT`: text or json"},
+		&cli.StringFlag{Name: "spill", Usage: "write every abandoned item, and where each producer stopped, to `FILE` (JSON lines; overrides shutdown.spill)"},
+		&cli.StringFlag{Name: "resume", Usage: "continue an interrupted run from its spill `FILE`: put its items back, start producers where they stopped"},
+		&cli.StringSliceFlag{Name: "only", Usage: "run the workers of these `STAGES` only (comma-separated, repeatable); the others run in other processes, connected by queues with backend: nats"},
+		&cli.BoolFlag{Name: "fresh", Usage: "start a new multi-process run: purge the pipeline's NATS streams and its keys on the broker first (the first process of the run says it; a run of every stage always does)"},
+		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "live progress bars on stderr: `MODE` auto (on a terminal, not under CI, not with --quiet), always or never"},
+		&cli.StringFlag{Name: "events", Usage: "write the run's events to `FILE` as JSON lines (- for stderr; see docs/events.md)"},
+		&cli.StringFlag{Name: "timeline", Usage: "draw the run to `FILE`.svg or FILE.html: a row per worker (busy, idle, blocked) and queue depths over time"},
+		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics at http://`HOST:PORT`/metrics (and /healthz) while the run goes on"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log messages at `LEVEL` and above: debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log `FORMAT`: text (pcrun: lines) or json (one JSON object per line)"},
+		&cli.BoolFlag{Name: "simulate", Usage: "run on a virtual clock (as `pcrun sim`): delays and sleeps take no time, the same lines in virtual-time order; refused for steps that run commands or write files (docs/simulation.md)"},
+		&cli.DurationFlag{Name: "until", Usage: "with --simulate: stop the simulation after `DURATION` of virtual time, as a deadline with no grace would"},
+	}
+}
+
+// runAction loads, compiles and runs one pipeline file. Every problem
+// with the flags or the file is found before anything runs (exit 2); then
+// the run's outcome is the exit code (exitcode.Of).
 func runAction(c *cli.Context, e *env) error {
-	signals := e.signals
+	file, err := runFile(c)
+	if err != nil {
+		return err
+	}
+	g, err := compileChecked(c, file, compileOptions(c), "nothing was run") // seed.go
+	if err != nil {
+		return err
+	}
+	if err := checkSimulate(c, g, file); err != nil { // sim.go
+		return err
+	}
+	opts, spill, err := runOptions(c, g, e.signals)
+	if err != nil {
+		return err
+	}
+	if spill != nil {
+		defer spill.abort() // unless keep put it in place
+	}
+	w, err := watchRun(c, g, &opts)
+	if err != nil {
+		return err
+	}
+	res, err := execute(c, g, opts, w)
+	if res == nil {
+		return notRun(c, file, err)
+	}
+	if spill != nil {
+		err = spill.keep(c.App.ErrWriter, res, err, file)
+	}
+	writeSummary(c, res)
+	return runOutcome(file, err)
+}
+
+// runFile returns the one file argument of run, or a usage error that
+// says what to do instead.
+func runFile(c *cli.Context) (string, error) {
 	args := c.Args().Slice()
 	if len(args) == 0 {
-		return usagef("pcrun: error: no pipeline file given\nhint: pcrun examples/fruit.yaml")
+		return "", usagef("pcrun: error: no pipeline file given\nhint: pcrun examples/fruit.yaml")
 	}
 	if len(args) > 1 {
 		hint := "run one file at a time"
 		if strings.HasPrefix(args[1], "-") {
 			hint = "flags go before the file: pcrun run " + args[1] + " ... " + args[0]
 		}
-		return usagef("pcrun: error: unexpected argument %q\nhint: %s", args[1], hint)
+		return "", usagef("pcrun: error: unexpected argument %q\nhint: %s", args[1], hint)
 	}
 	file := args[0]
 	if pipeline, ok := testFileOf(file); ok {
-		return usagef("pcrun: error: %s holds test cases, not a pipeline\nhint: run the pipeline with `pcrun run %s`, or its tests with `pcrun test %s`", file, pipeline, file)
+		return "", usagef("pcrun: error: %s holds test cases, not a pipeline\nhint: run the pipeline with `pcrun run %s`, or its tests with `pcrun test %s`", file, pipeline, file)
 	}
 	if _, err := os.Stat(file); err != nil && !strings.ContainsAny(file, "./") {
-		var names []string
-		for _, cmd := range c.App.Commands {
-			names = append(names, cmd.Name)
-		}
-		if s := config.Suggest(file, names); s != "" {
-			return usagef("pcrun: error: unknown command or file %q\nhint: did you mean `pcrun %s`?", file, s)
+		if s := suggestCommand(c, file); s != "" {
+			return "", usagef("pcrun: error: unknown command or file %q\nhint: did you mean `pcrun %s`?", file, s)
 		}
 	}
-	stderr := c.App.ErrWriter
-	src := config.Sources{}
-	g, ds, err := compileFileWith(file, c.StringSlice("set"), src, compileOptions(c)) // seed.go
-	if err != nil {
-		return err
-	}
-	writeDiags(stderr, ds, src)
-	if ds.HasErrors() || g == nil {
-		n, _ := ds.Count()
-		return usagef("pcrun: %s: %d error(s); nothing was run", file, n)
-	}
+	return file, nil
+}
 
-	if err := checkSimulate(c, g, file); err != nil { // sim.go
-		return err
+// suggestCommand returns the command whose name is close to word, a
+// missing file that may be a mistyped command ("" when none is).
+func suggestCommand(c *cli.Context, word string) string {
+	var names []string
+	for _, cmd := range c.App.Commands {
+		names = append(names, cmd.Name)
 	}
-	summary := c.String("summary")
-	if summary != "text" && summary != "json" {
-		return usagef("pcrun: error: unknown summary format %q\nhint: use text or json", summary)
+	return config.Suggest(word, names)
+}
+
+// runOptions reads the flags that shape the run into its options, and
+// opens its spill file (the caller aborts it when the run does not keep
+// it).
+func runOptions(c *cli.Context, g *stages.Graph, signals <-chan os.Signal) (pipeline.Options, *spillFile, error) {
+	var opts pipeline.Options
+	if summary := c.String("summary"); summary != "text" && summary != "json" {
+		return opts, nil, usagef("pcrun: error: unknown summary format %q\nhint: use text or json", summary)
 	}
 	only, err := onlyStages(c, g)
 	if err != nil {
-		return err
+		return opts, nil, err
 	}
-	opts := pipeline.Options{Stdout: c.App.Writer, Stderr: stderr, Signals: signals, Only: only, Fresh: c.Bool("fresh"), Stdin: c.App.Reader}
+	opts = pipeline.Options{Stdout: c.App.Writer, Stderr: c.App.ErrWriter, Signals: signals, Only: only, Fresh: c.Bool("fresh"), Stdin: c.App.Reader}
 	if path := c.String("resume"); path != "" {
-		res, err := readResume(path)
-		if err != nil {
-			return usagef("pcrun: error: %v", err)
+		if opts.Resume, err = readResume(path); err != nil {
+			return opts, nil, usagef("pcrun: error: %v", err)
 		}
-		opts.Resume = res
 	}
-	spillPath := g.Spill
-	if c.Bool("simulate") {
-		spillPath = "" // a simulation abandons nothing worth resuming
+	spill, err := openSpill(c, g) // spill.go
+	if err != nil {
+		return opts, nil, err
 	}
-	if c.IsSet("spill") {
-		spillPath = c.String("spill")
-	}
-	var spill *spillFile
-	if spillPath != "" {
-		var err error
-		if spill, err = createSpill(spillPath); err != nil {
-			return usagef("pcrun: error: %v", err)
-		}
-		defer spill.abort()
+	if spill != nil { // a nil *spillFile would be a writer that is not nil
 		opts.Spill = spill
 	}
+	return opts, spill, nil
+}
 
+// watchRun attaches to opts the watchers the flags ask for (observe.go)
+// and the run's logger (log.go). A bad flag stops the run before it
+// starts, with nothing left open.
+func watchRun(c *cli.Context, g *stages.Graph, opts *pipeline.Options) (*watchers, error) {
+	stderr := c.App.ErrWriter
 	if _, err := newLogger(c, stderr); err != nil { // bad flags: exit 2 before anything starts
-		return err
+		return nil, err
 	}
-	w, err := watch(c, stderr, &opts) // observe.go
+	w, err := watch(c, stderr, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	opts.Log, _ = newLogger(c, w.stderr)                  // log.go
+	opts.Log, _ = newLogger(c, w.stderr)                  // above the progress bars, if any
 	opts.Log.Debug(fmt.Sprintf("random seed %d", g.Seed)) // repeat the run's random values with --seed
+	return w, nil
+}
+
+// execute runs g, for real or on the virtual clock, and then finishes the
+// watchers: failing to write the events or the timeline fails a run that
+// did not fail otherwise. The result is nil when nothing ran.
+func execute(c *cli.Context, g *stages.Graph, opts pipeline.Options, w *watchers) (*pipeline.Result, error) {
 	var res *pipeline.Result
+	var err error
 	if c.Bool("simulate") {
 		res, err = simulate(c, g, opts, w.stderr) // sim.go
 	} else {
 		res, err = pipeline.Run(context.Background(), g, opts)
 	}
-	if !w.finish(stderr) && err == nil {
+	if !w.finish(c.App.ErrWriter) && err == nil {
 		err = errors.New("the run's events or timeline could not be written")
 	}
-	if res == nil { // nothing ran
-		var re *pipeline.ResumeError
-		if errors.As(err, &re) { // the spill file to resume from does not fit the pipeline
-			return usagef("pcrun: error: %s: %v", c.String("resume"), err)
-		}
-		if se := (*pipeline.SourceError)(nil); errors.As(err, &se) { // a file to read is missing, a command cannot start
-			return usagef("pcrun: error: %v\npcrun: %s: nothing was run", err, file)
-		}
-		var oe *pipeline.OutputError
-		if errors.As(err, &oe) { // a write step's file cannot be opened, like a spill file's directory
-			return usagef("pcrun: error: %v\npcrun: %s: nothing was run", err, file)
-		}
-		// A broker that cannot be reached, or a queue this process may
-		// no longer write to: the pipeline could not run.
-		// The error's text only: a run that did not start failed (exit
-		// 1), whatever stopped it.
-		return failure(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), errors.New(err.Error()))
+	return res, err
+}
+
+// notRun is the end of a run that could not start. What the file or the
+// flags ask for that cannot be had (a spill file that does not fit, a
+// source to read that is missing, a file a write step cannot open) is a
+// usage error, exit 2; anything else (a broker out of reach, a queue this
+// process may no longer write to) is a failure, exit 1.
+func notRun(c *cli.Context, file string, err error) error {
+	var re *pipeline.ResumeError
+	var se *pipeline.SourceError
+	var oe *pipeline.OutputError
+	switch {
+	case errors.As(err, &re):
+		return usagef("pcrun: error: %s: %v", c.String("resume"), err)
+	case errors.As(err, &se), errors.As(err, &oe):
+		return usagef("pcrun: error: %v\npcrun: %s: nothing was run", err, file)
 	}
-	if spill != nil {
-		var cerr error
-		if res.Balanced() != nil {
-			// Run writes the spill file only when the ledger holds: keep
-			// an earlier file rather than put an empty one in its place.
-			cerr = fmt.Errorf("the spill file %s was not written", spillPath)
-		} else {
-			cerr = spill.commit()
-		}
-		switch {
-		case cerr != nil && err == nil:
-			err = cerr
-		case cerr != nil:
-			fmt.Fprintf(stderr, "pcrun: error: %v\n", cerr)
-		case res.Spilled > 0:
-			fmt.Fprintf(stderr, "pcrun: %d abandoned item(s) written to %s; finish with: pcrun run --resume %s %s\n", res.Spilled, spillPath, spillPath, file)
-		}
-	}
+	// The error's text only: a run that did not start failed (exit 1),
+	// whatever stopped it.
+	return failure(fmt.Sprintf("pcrun: error: %v\npcrun: %s: nothing was run", err, file), errors.New(err.Error()))
+}
+
+// writeSummary writes the end-of-run summary on stderr, unless --quiet.
+func writeSummary(c *cli.Context, res *pipeline.Result) {
+	stderr := c.App.ErrWriter
 	switch {
 	case c.Bool("quiet"):
-	case summary == "json":
+	case c.String("summary") == "json":
 		enc := json.NewEncoder(stderr)
 		enc.SetIndent("", "  ")
 		enc.Encode(res)
 	default:
 		res.WriteSummary(stderr)
 	}
+}
+
+// runOutcome is how runAction ends once the run has ended with err: nil,
+// or err with what to say about it (nothing after a signal: the run's
+// notices said it).
+func runOutcome(file string, err error) error {
 	var dl *pipeline.DeadlockError
 	var fe *pipeline.FailedError
 	switch {
@@ -163,7 +227,7 @@ func runAction(c *cli.Context, e *env) error {
 	case errors.As(err, &dl):
 		return failure(fmt.Sprintf("pcrun: %s: %v", file, dl), err)
 	case errors.Is(err, pipeline.ErrInterrupted):
-		return reported(err) // the run's notices said it
+		return reported(err)
 	case errors.As(err, &fe):
 		return failure(fmt.Sprintf("pcrun: %s: %v", file, fe), err)
 	}
@@ -217,70 +281,4 @@ func testFileOf(file string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// readResume reads the spill file of an earlier run.
-func readResume(path string) (*pipeline.Resume, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the spill file: %v", err)
-	}
-	defer f.Close()
-	res, err := pipeline.ReadResume(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return res, nil
-}
-
-// spillFile is written beside its final name and renamed into place when
-// the run ends, so a crash never leaves half a spill file, and a run may
-// resume from the file it spills to.
-type spillFile struct {
-	*os.File
-	path string
-	werr error // the first failed write: the file is not to be trusted
-}
-
-// Write remembers a failed write, so that commit does not put a file with
-// half a line in it in place of an earlier one.
-func (s *spillFile) Write(p []byte) (int, error) {
-	n, err := s.File.Write(p)
-	if err != nil && s.werr == nil {
-		s.werr = err
-	}
-	return n, err
-}
-
-func createSpill(path string) (*spillFile, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return nil, fmt.Errorf("cannot create the spill file: %v", err)
-	}
-	return &spillFile{File: f, path: path}, nil
-}
-
-func (s *spillFile) commit() error {
-	if s.werr != nil {
-		return fmt.Errorf("the spill file %s was not written: %v", s.path, s.werr)
-	}
-	if err := s.Sync(); err != nil {
-		return fmt.Errorf("writing the spill file: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		return fmt.Errorf("writing the spill file: %v", err)
-	}
-	if err := os.Rename(s.Name(), s.path); err != nil {
-		return fmt.Errorf("writing the spill file: %v", err)
-	}
-	s.File = nil
-	return nil
-}
-
-// abort removes the temporary file unless commit renamed it.
-func (s *spillFile) abort() {
-	if s.File != nil {
-		s.Close()
-		os.Remove(s.Name())
-	}
 }
