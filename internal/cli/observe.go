@@ -30,59 +30,107 @@ type watchers struct {
 }
 
 // watch reads the flags and attaches what they ask for to opts. On error
-// (exit 2) nothing is left open.
+// (exit 2) nothing is left open. stderr is where the bars and notices go.
 func watch(c *cli.Context, stderr io.Writer, opts *pipeline.Options) (*watchers, error) {
 	w := &watchers{stderr: stderr}
-	var obs pipeline.Observers
-	var onStart []func(*pipeline.Live)
-	fail := func(msg, hint string) (*watchers, error) {
-		w.close()
-		return nil, usagef("pcrun: error: %s\nhint: %s", msg, hint)
+	err := w.startProgress(c.String("progress"), c.Bool("quiet"), stderr, opts)
+	if err == nil {
+		err = w.startTimeline(c.String("timeline"))
 	}
-	mode := c.String("progress")
+	if err == nil {
+		err = w.openEvents(c.String("events"))
+	}
+	if err == nil {
+		err = w.startMetrics(c.String("metrics-addr"), stderr)
+	}
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	w.attach(opts)
+	return w, nil
+}
+
+// watchError is a flag of a watcher that cannot be had: bad usage.
+func watchError(msg, hint string) error {
+	return usagef("pcrun: error: %s\nhint: %s", msg, hint)
+}
+
+// startProgress sets up the bars of --progress MODE when the mode and
+// stderr call for them: printed lines, notices and log lines then go
+// through the bars' container, which writes them above the bars.
+func (w *watchers) startProgress(mode string, quiet bool, stderr io.Writer, opts *pipeline.Options) error {
 	switch mode {
 	case "auto", "always", "never":
 	default:
-		return fail(fmt.Sprintf("unknown progress mode %q", mode), "use auto (bars on a terminal), always or never")
+		return watchError(fmt.Sprintf("unknown progress mode %q", mode), "use auto (bars on a terminal), always or never")
 	}
-	if progressEnabled(mode, stderr, c.Bool("quiet")) {
+	if progressEnabled(mode, stderr, quiet) {
 		w.progress = newProgress(stderr, opts.Stdout)
-		opts.Stdout = w.progress.Stdout() // printed lines scroll above the bars
-		w.stderr = w.progress.Stderr()    // and so do notices and log lines
+		opts.Stdout = w.progress.Stdout()
+		w.stderr = w.progress.Stderr()
 		opts.Stderr = w.stderr
 	}
-	if path := c.String("timeline"); path != "" {
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".svg", ".html", ".htm":
-		default:
-			return fail(fmt.Sprintf("--timeline %s: the picture is written as SVG or HTML", path), "name the file FILE.svg or FILE.html")
+	return nil
+}
+
+// startTimeline records the run for --timeline PATH (none when "").
+func (w *watchers) startTimeline(path string) error {
+	if path == "" {
+		return nil
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".svg", ".html", ".htm":
+	default:
+		return watchError(fmt.Sprintf("--timeline %s: the picture is written as SVG or HTML", path), "name the file FILE.svg or FILE.html")
+	}
+	w.timeline, w.timelinePath = pipeline.NewTimeline(), path
+	return nil
+}
+
+// openEvents opens the events file of --events PATH (none when "", stderr
+// when "-").
+func (w *watchers) openEvents(path string) error {
+	if path == "" {
+		return nil
+	}
+	out := w.stderr
+	if path != "-" {
+		f, err := os.Create(path)
+		if err != nil {
+			return watchError(fmt.Sprintf("--events: %v", err), "give a file in a directory you can write to, or - for stderr")
 		}
-		w.timeline, w.timelinePath = pipeline.NewTimeline(), path
+		w.eventsFile, out = f, f
+	}
+	w.events = pipeline.NewEventWriter(out)
+	return nil
+}
+
+// startMetrics listens on --metrics-addr ADDR (none when ""), at once, so
+// a busy port stops the run before anything runs, and says where on
+// stderr.
+func (w *watchers) startMetrics(addr string, stderr io.Writer) error {
+	if addr == "" {
+		return nil
+	}
+	m, err := startMetrics(addr)
+	if err != nil {
+		return watchError(fmt.Sprintf("--metrics-addr %s: %v", addr, err), "give a free HOST:PORT, e.g. 127.0.0.1:9464 (port 0 picks one)")
+	}
+	w.metrics = m
+	fmt.Fprintf(stderr, "pcrun: metrics at http://%s/metrics\n", m.Addr())
+	return nil
+}
+
+// attach makes the timeline and the events observers of the run, and
+// hands its live counters to the metrics and the bars when it starts.
+func (w *watchers) attach(opts *pipeline.Options) {
+	var obs pipeline.Observers
+	if w.timeline != nil {
 		obs = append(obs, w.timeline)
 	}
-	if path := c.String("events"); path != "" {
-		out := w.stderr
-		if path != "-" {
-			f, err := os.Create(path)
-			if err != nil {
-				return fail(fmt.Sprintf("--events: %v", err), "give a file in a directory you can write to, or - for stderr")
-			}
-			w.eventsFile, out = f, f
-		}
-		w.events = pipeline.NewEventWriter(out)
+	if w.events != nil {
 		obs = append(obs, w.events)
-	}
-	if addr := c.String("metrics-addr"); addr != "" {
-		m, err := startMetrics(addr)
-		if err != nil {
-			return fail(fmt.Sprintf("--metrics-addr %s: %v", addr, err), "give a free HOST:PORT, e.g. 127.0.0.1:9464 (port 0 picks one)")
-		}
-		w.metrics = m
-		fmt.Fprintf(stderr, "pcrun: metrics at http://%s/metrics\n", m.Addr())
-		onStart = append(onStart, m.Attach)
-	}
-	if w.progress != nil {
-		onStart = append(onStart, w.progress.Start)
 	}
 	switch len(obs) {
 	case 0:
@@ -91,6 +139,13 @@ func watch(c *cli.Context, stderr io.Writer, opts *pipeline.Options) (*watchers,
 	default:
 		opts.Observer = obs
 	}
+	var onStart []func(*pipeline.Live)
+	if w.metrics != nil {
+		onStart = append(onStart, w.metrics.Attach)
+	}
+	if w.progress != nil {
+		onStart = append(onStart, w.progress.Start)
+	}
 	if len(onStart) > 0 {
 		opts.OnStart = func(l *pipeline.Live) {
 			for _, f := range onStart {
@@ -98,7 +153,6 @@ func watch(c *cli.Context, stderr io.Writer, opts *pipeline.Options) (*watchers,
 			}
 		}
 	}
-	return w, nil
 }
 
 // finish stops the progress bars, writes the timeline and closes the
