@@ -1,22 +1,15 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/urfave/cli/v2"
 )
-
-// brokerReadyTimeout bounds how long the embedded server may take to
-// accept connections after it started without error.
-const brokerReadyTimeout = 10 * time.Second
 
 func brokerCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -40,69 +33,50 @@ func brokerCommand(e *env) *cli.Command {
 // brokerAction runs the embedded server until a signal.
 func brokerAction(c *cli.Context, e *env) error {
 	stderr := c.App.ErrWriter
-	if c.NArg() > 0 {
-		return usagef("pcrun: error: unexpected argument %q\nhint: pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory]", c.Args().First())
-	}
-	port := c.Int("port")
-	if port < 0 || port > 65535 {
-		return usagef("pcrun: error: --port %d: not a TCP port\nhint: use 1 to 65535, or 0 for a free port", port)
-	}
-	if port == 0 {
-		port = server.RANDOM_PORT
-	}
-	if c.Bool("memory") && c.IsSet("store-dir") {
-		return usagef("pcrun: error: --memory and --store-dir exclude each other\nhint: --memory keeps nothing after exit; --store-dir DIR keeps streams in DIR")
+	host, port := c.String("host"), c.Int("port")
+	if err := brokerArgs(c, port); err != nil {
+		return err
 	}
 	dir, note, cleanup, err := brokerStore(c.String("store-dir"), c.Bool("memory"))
 	if err != nil {
 		return usagef("pcrun: error: %v", err)
 	}
 	defer cleanup()
-
-	s, err := server.NewServer(&server.Options{
-		ServerName: "pcrun",
-		Host:       c.String("host"),
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   dir,
-		NoSigs:     true, // pcrun owns the signals: see env.signals
-	})
-	if err != nil {
+	b, err := startBroker(host, port, dir, &brokerLog{w: stderr, verbose: c.Bool("verbose")}) // nats.go
+	var se *brokerStartError
+	switch {
+	case errors.As(err, &se):
+		return usage(brokerStartMessage(se.msg, host, port))
+	case err != nil:
 		return usagef("pcrun: error: broker: %v", err)
 	}
-	log := &brokerLog{w: stderr, verbose: c.Bool("verbose")}
-	s.SetLoggerV2(log, false, false, false)
-	s.Start() // returns at once; a failure to listen is reported through log.Fatalf
-	stop := func() {
-		s.Shutdown()
-		s.WaitForShutdown()
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		note += "; listening on every interface: clients use nats://THIS-HOST:" + fmt.Sprint(b.port())
 	}
-	if msg := log.fatal(); msg != "" {
-		stop()
-		return usage(brokerStartError(msg, c.String("host"), c.Int("port")))
-	}
-	if !s.ReadyForConnections(brokerReadyTimeout) {
-		stop()
-		msg := log.fatal()
-		if msg == "" {
-			msg = fmt.Sprintf("not ready for connections after %s", brokerReadyTimeout)
-		}
-		return usage(brokerStartError(msg, c.String("host"), c.Int("port")))
-	}
-	url := s.ClientURL()
-	if ip := net.ParseIP(c.String("host")); ip != nil && ip.IsUnspecified() {
-		note += "; listening on every interface: clients use nats://THIS-HOST:" + fmt.Sprint(s.Addr().(*net.TCPAddr).Port)
-	}
-	fmt.Fprintf(stderr, "pcrun: broker ready at %s; store %s\n", url, note)
+	fmt.Fprintf(stderr, "pcrun: broker ready at %s; store %s\n", b.url(), note)
 	<-e.signals
 	fmt.Fprintln(stderr, "pcrun: broker: signal received, shutting down")
-	stop()
+	b.stop()
 	fmt.Fprintln(stderr, "pcrun: broker stopped")
 	return nil
 }
 
-// brokerStartError explains why the server did not start.
-func brokerStartError(msg, host string, port int) string {
+// brokerArgs checks broker's arguments and flags before anything starts.
+func brokerArgs(c *cli.Context, port int) error {
+	if c.NArg() > 0 {
+		return usagef("pcrun: error: unexpected argument %q\nhint: pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory]", c.Args().First())
+	}
+	if port < 0 || port > 65535 {
+		return usagef("pcrun: error: --port %d: not a TCP port\nhint: use 1 to 65535, or 0 for a free port", port)
+	}
+	if c.Bool("memory") && c.IsSet("store-dir") {
+		return usagef("pcrun: error: --memory and --store-dir exclude each other\nhint: --memory keeps nothing after exit; --store-dir DIR keeps streams in DIR")
+	}
+	return nil
+}
+
+// brokerStartMessage explains why the server did not start.
+func brokerStartMessage(msg, host string, port int) string {
 	hint := "run with --verbose to see the server's log"
 	if strings.Contains(msg, "address already in use") {
 		hint = fmt.Sprintf("another broker or nats-server is listening on %s; stop it, or use --port 0 for a free port", net.JoinHostPort(host, fmt.Sprint(port)))
@@ -134,44 +108,4 @@ func brokerStore(dir string, memory bool) (string, string, func(), error) {
 		return "", "", nil, fmt.Errorf("cannot create the store directory: %v\nhint: give another with --store-dir DIR, or use --memory", err)
 	}
 	return dir, dir, func() {}, nil
-}
-
-// brokerLog is the embedded server's logger: errors and warnings go to
-// stderr, notices only when verbose; fatal errors (a port in use) are kept
-// for brokerAction, since the server's own logger would exit the process.
-type brokerLog struct {
-	mu      sync.Mutex
-	w       io.Writer
-	verbose bool
-	fatals  []string
-}
-
-func (l *brokerLog) fatal() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.fatals) == 0 {
-		return ""
-	}
-	return l.fatals[0]
-}
-
-func (l *brokerLog) print(level, format string, args []any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(l.w, "pcrun: broker: %s%s\n", level, fmt.Sprintf(format, args...))
-}
-
-func (l *brokerLog) Noticef(format string, args ...any) {
-	if l.verbose {
-		l.print("", format, args)
-	}
-}
-func (l *brokerLog) Warnf(format string, args ...any)  { l.print("warning: ", format, args) }
-func (l *brokerLog) Errorf(format string, args ...any) { l.print("error: ", format, args) }
-func (l *brokerLog) Debugf(string, ...any)             {}
-func (l *brokerLog) Tracef(string, ...any)             {}
-func (l *brokerLog) Fatalf(format string, args ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.fatals = append(l.fatals, fmt.Sprintf(format, args...))
 }
