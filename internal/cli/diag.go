@@ -5,9 +5,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/stages"
-	"github.com/urfave/cli/v2"
 )
 
 // load reads and parses one pipeline file, keeping its source so
