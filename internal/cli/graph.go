@@ -33,7 +33,7 @@ func graphCommand(e *env) *cli.Command {
 
 // graphAction loads and compiles one pipeline file and draws it on stdout.
 // Flags may also follow the file (pcrun graph FILE --format dot).
-func graphAction(c *cli.Context, e *env) error {
+func graphAction(c *cli.Context, _ *env) error {
 	args := c.Args().Slice()
 	if len(args) == 0 {
 		return usagef("pcrun: error: no pipeline file given\nhint: pcrun graph examples/fruit.yaml")

@@ -51,13 +51,13 @@ func testAction(c *cli.Context, e *env) error {
 	rep, err := pipetest.Run(ctx, c.Args().Slice(), pipetest.Options{Run: filter, Out: c.App.Writer})
 	stderr := c.App.ErrWriter
 	var invalid *pipetest.InvalidError
-	var usage *exitcode.UsageError
+	var badPath *exitcode.UsageError
 	switch {
 	case errors.As(err, &invalid): // exit 2: the diagnostics of the files
 		writeDiags(stderr, invalid.Diagnostics, invalid.Sources)
 		return failure("pcrun: "+invalid.Error(), err)
-	case errors.As(err, &usage): // a path that names no file
-		return usagef("pcrun: error: %v", usage.Err)
+	case errors.As(err, &badPath): // a path that names no file
+		return usagef("pcrun: error: %v", badPath.Err)
 	case rep.Interrupted: // exit 130: the context's cause is pipeline.ErrInterrupted
 		return failure("pcrun: interrupted", err)
 	case err != nil: // a case failed; the report on stdout says which

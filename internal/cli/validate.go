@@ -31,7 +31,7 @@ func validateCommand(e *env) *cli.Command {
 
 // validateAction reports every problem in every file; exit 1 if any error
 // (or warning with --strict), 2 on a usage error or an unreadable file.
-func validateAction(c *cli.Context, e *env) error {
+func validateAction(c *cli.Context, _ *env) error {
 	format := c.String("format")
 	if !slices.Contains(config.Formats, format) {
 		return usagef("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(config.Formats))
