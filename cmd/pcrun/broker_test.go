@@ -14,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 var brokerReadyRE = regexp.MustCompile(`^pcrun: broker ready at (nats://\S+); store (.+)$`)
@@ -56,7 +58,7 @@ func TestBrokerServesJetStream(t *testing.T) {
 			roundTrip(t, url)
 			p.signal(t, sig)
 			p.wait(t, 10*time.Second)
-			if p.code != exitOK {
+			if p.code != exitcode.OK {
 				t.Fatalf("exit %d after %v, want 0", p.code, sig)
 			}
 			if !strings.Contains(p.stderr.text(), "pcrun: broker stopped") {
@@ -131,7 +133,7 @@ func TestBrokerMemoryLeavesNothing(t *testing.T) {
 	roundTrip(t, url)
 	p.signal(t, os.Interrupt)
 	p.wait(t, 10*time.Second)
-	if p.code != exitOK {
+	if p.code != exitcode.OK {
 		t.Fatalf("exit %d, want 0", p.code)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -151,8 +153,8 @@ func TestBrokerPortInUse(t *testing.T) {
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 	p := startPcrun(t, "broker", "--port", port, "--memory")
 	p.wait(t, 20*time.Second)
-	if p.code != exitUsage {
-		t.Fatalf("exit %d, want %d", p.code, exitUsage)
+	if p.code != exitcode.Usage {
+		t.Fatalf("exit %d, want %d", p.code, exitcode.Usage)
 	}
 	stderr := p.stderr.text()
 	for _, want := range []string{"address already in use", "127.0.0.1:" + port, "--port 0"} {
@@ -174,7 +176,7 @@ func TestBrokerUsageErrors(t *testing.T) {
 		{[]string{"broker", "extra"}, `unexpected argument "extra"`},
 	} {
 		code, _, stderr := runMain(t, tc.args...)
-		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+		if code != exitcode.Usage || !strings.Contains(stderr, tc.want) {
 			t.Errorf("pcrun %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, stderr, tc.want)
 		}
 	}

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/pcrun/pcrun/internal/cli"
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // runMain runs Main in-process with args after the program name and no
@@ -22,7 +25,7 @@ func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
 func runMainSignals(t *testing.T, signals <-chan os.Signal, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb syncBuffer
-	code = Main(append([]string{"pcrun"}, args...), signals, &out, &errb)
+	code = cli.Main(append([]string{"pcrun"}, args...), signals, nil, &out, &errb)
 	stdout, stderr = out.String(), errb.String()
 	t.Logf("pcrun %s: exit %d\n--- stdout:\n%s--- stderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
 	return code, stdout, stderr
@@ -79,7 +82,7 @@ func TestRunExamplesFruitAndSentinel(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
 				code, stdout, stderr := runMain(t, "../../examples/"+name+".yaml")
-				if code != exitOK {
+				if code != exitcode.OK {
 					t.Fatalf("exit %d, want 0", code)
 				}
 				lines := stdoutLines(t, stdout)
@@ -114,7 +117,7 @@ func TestRunExamplesFruitAndSentinel(t *testing.T) {
 func TestRunExampleKitchen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		code, stdout, stderr := runMain(t, "../../examples/kitchen.yaml")
-		if code != exitOK {
+		if code != exitcode.OK {
 			t.Fatalf("exit %d, want 0", code)
 		}
 		lines := stdoutLines(t, stdout)
@@ -143,8 +146,8 @@ func TestRunExampleKitchen(t *testing.T) {
 func TestRunExampleHangDeadlock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		code, stdout, stderr := runMain(t, "../../examples/hang.yaml")
-		if code != exitDeadlock {
-			t.Fatalf("exit %d, want %d (deadlock)", code, exitDeadlock)
+		if code != exitcode.Deadlock {
+			t.Fatalf("exit %d, want %d (deadlock)", code, exitcode.Deadlock)
 		}
 		produced, eaten := producedAndEaten(t, stdoutLines(t, stdout))
 		if len(produced) != 3 {
@@ -172,7 +175,7 @@ func TestRunSubcommandSameAsDefault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		code1, out1, err1 := runMain(t, "../../examples/fruit.yaml")
 		code2, out2, err2 := runMain(t, "run", "../../examples/fruit.yaml")
-		if code1 != exitOK || code2 != exitOK {
+		if code1 != exitcode.OK || code2 != exitcode.OK {
 			t.Fatalf("exit %d and %d, want 0 and 0", code1, code2)
 		}
 		// Which replica eats which item varies from run to run.
@@ -197,7 +200,7 @@ func TestRunSubcommandSameAsDefault(t *testing.T) {
 func TestRunSetVar(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		code, stdout, _ := runMain(t, "run", "--set", "food=banana", "../../examples/fruit.yaml")
-		if code != exitOK {
+		if code != exitcode.OK {
 			t.Fatalf("exit %d, want 0", code)
 		}
 		lines := stdoutLines(t, stdout)
@@ -239,8 +242,8 @@ func TestUsageErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runMain(t, tc.args...)
-			if code != exitUsage {
-				t.Errorf("exit %d, want %d", code, exitUsage)
+			if code != exitcode.Usage {
+				t.Errorf("exit %d, want %d", code, exitcode.Usage)
 			}
 			if stdout != "" {
 				t.Errorf("stdout not empty: %q", stdout)
@@ -257,8 +260,8 @@ func TestUsageErrors(t *testing.T) {
 // A mistyped subcommand should get a `did you mean` hint naming the command.
 func TestMistypedCommandHint(t *testing.T) {
 	code, _, stderr := runMain(t, "rn")
-	if code != exitUsage {
-		t.Errorf("exit %d, want %d", code, exitUsage)
+	if code != exitcode.Usage {
+		t.Errorf("exit %d, want %d", code, exitcode.Usage)
 	}
 	if !strings.Contains(stderr, `unknown command or file "rn"`) {
 		t.Errorf("stderr does not name the unknown command")
@@ -271,7 +274,7 @@ func TestMistypedCommandHint(t *testing.T) {
 func TestQuietRemovesSummary(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		code, stdout, stderr := runMain(t, "--quiet", "../../examples/kitchen.yaml")
-		if code != exitOK {
+		if code != exitcode.OK {
 			t.Fatalf("exit %d, want 0", code)
 		}
 		if stderr != "" {
@@ -281,7 +284,7 @@ func TestQuietRemovesSummary(t *testing.T) {
 			t.Errorf("--quiet: %d stdout lines, want 4", n)
 		}
 		code, _, stderr = runMain(t, "run", "-q", "../../examples/kitchen.yaml")
-		if code != exitOK || stderr != "" {
+		if code != exitcode.OK || stderr != "" {
 			t.Errorf("run -q: exit %d, stderr %q; want 0 and empty", code, stderr)
 		}
 	})
@@ -289,14 +292,14 @@ func TestQuietRemovesSummary(t *testing.T) {
 
 func TestCLIVersionAndHelp(t *testing.T) {
 	code, stdout, _ := runMain(t, "--version")
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Errorf("--version: exit %d, want 0", code)
 	}
-	if !strings.Contains(stdout, "pcrun version "+version) {
+	if !strings.Contains(stdout, "pcrun version "+cli.Version) {
 		t.Errorf("--version: stdout %q does not contain the version", stdout)
 	}
 	code, stdout, _ = runMain(t, "--help")
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Errorf("--help: exit %d, want 0", code)
 	}
 	for _, w := range []string{"pcrun run", "validate", "--set", "--quiet"} {
@@ -319,8 +322,8 @@ func TestRunStepFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				code, stdout, stderr := runMain(t, tc.file)
-				if code != exitFailed {
-					t.Fatalf("exit %d, want %d", code, exitFailed)
+				if code != exitcode.Failed {
+					t.Fatalf("exit %d, want %d", code, exitcode.Failed)
 				}
 				if stdout != "" {
 					t.Errorf("stdout not empty: %q", stdout)
@@ -345,9 +348,9 @@ func TestRunDeadline(t *testing.T) {
 		code, stdout, stderr := runMain(t, "testdata/deadline.yaml")
 		elapsed := time.Since(start)
 		l := parseLedger(t, stderr)
-		want := exitOK
+		want := exitcode.OK
 		if l.Failed > 0 || l.Abandoned > 0 {
-			want = exitFailed
+			want = exitcode.Failed
 		}
 		if code != want {
 			t.Errorf("exit %d, want %d for ledger %+v", code, want, l)
@@ -382,8 +385,8 @@ func TestRunSignalDrains(t *testing.T) {
 			sig <- os.Interrupt
 		}()
 		code, stdout, stderr := runMainSignals(t, sig, "testdata/slow.yaml")
-		if code != exitInterrupted {
-			t.Fatalf("exit %d, want %d", code, exitInterrupted)
+		if code != exitcode.Interrupted {
+			t.Fatalf("exit %d, want %d", code, exitcode.Interrupted)
 		}
 		if !strings.Contains(stderr, "draining queues for up to 10s") {
 			t.Errorf("stderr does not announce draining")
@@ -412,8 +415,8 @@ func TestRunSecondSignalCancels(t *testing.T) {
 			sig <- os.Interrupt
 		}()
 		code, stdout, stderr := runMainSignals(t, sig, "testdata/stuck.yaml")
-		if code != exitInterrupted {
-			t.Fatalf("exit %d, want %d", code, exitInterrupted)
+		if code != exitcode.Interrupted {
+			t.Fatalf("exit %d, want %d", code, exitcode.Interrupted)
 		}
 		if got := time.Since(start); got != 2025*time.Millisecond {
 			t.Errorf("run took %v of fake time, want 2.025s (ended by the second signal)", got)
@@ -437,7 +440,7 @@ func TestRunSecondSignalCancels(t *testing.T) {
 // A NAME.test.yaml passed to run points at the pipeline and at pcrun test.
 func TestRunTestFile(t *testing.T) {
 	code, stdout, stderr := runPcrun("run", "../../examples/kitchen.test.yaml")
-	if code != exitUsage || stdout != "" {
+	if code != exitcode.Usage || stdout != "" {
 		t.Errorf("exit %d, stdout %q; want 2 and nothing", code, stdout)
 	}
 	for _, want := range []string{"holds test cases, not a pipeline", "pcrun run ../../examples/kitchen.yaml", "pcrun test ../../examples/kitchen.test.yaml"} {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // TestSignalStopsChildren: the built binary, with exec steps running
@@ -52,8 +54,8 @@ consumers:
 	}
 	p.signal(t, os.Interrupt)
 	p.wait(t, 20*time.Second)
-	if p.code != exitInterrupted {
-		t.Fatalf("exit %d, want %d", p.code, exitInterrupted)
+	if p.code != exitcode.Interrupted {
+		t.Fatalf("exit %d, want %d", p.code, exitcode.Interrupted)
 	}
 	for _, g := range groups {
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/observe"
 )
 
@@ -33,19 +34,19 @@ func TestRunFresh(t *testing.T) {
 	url := "url=" + s.ClientURL()
 
 	// An earlier run leaves three old items in `done`, which has ended.
-	if code, _, stderr := runMain(t, "run", "--only", "p,c", "--set", url, file); code != exitOK {
+	if code, _, stderr := runMain(t, "run", "--only", "p,c", "--set", url, file); code != exitcode.OK {
 		t.Fatalf("earlier run: exit %d\n%s", code, stderr)
 	}
 	// Without --fresh the producers would put after the end of `main`.
 	code, stdout, stderr := runMain(t, "run", "--only", "p", "--set", url, "--set", "tag=new", file)
-	if code != exitFailed || stdout != "" ||
+	if code != exitcode.Failed || stdout != "" ||
 		!strings.Contains(stderr, "pcrun: error: queue main has already ended") || !strings.Contains(stderr, "--fresh") ||
 		!strings.Contains(stderr, "nothing was run") || strings.Contains(stderr, "produced") {
-		t.Fatalf("without --fresh: exit %d, want %d and the late writer refused", code, exitFailed)
+		t.Fatalf("without --fresh: exit %d, want %d and the late writer refused", code, exitcode.Failed)
 	}
 	// With it, the producers start a new run: 3 items, handed off.
 	code, _, stderr = runMain(t, "run", "--only", "p", "--fresh", "--summary", "json", "--set", url, "--set", "tag=new", file)
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("--fresh: exit %d\n%s", code, stderr)
 	}
 	var res observe.Result
@@ -57,7 +58,7 @@ func TestRunFresh(t *testing.T) {
 	}
 	// The consumers see the new items only: `done` was purged too.
 	code, stdout, stderr = runMain(t, "run", "--only", "c,d", "--set", url, file)
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("consumers: exit %d\n%s", code, stderr)
 	}
 	if got, want := stdoutLines(t, stdout), []string{"d Ate new 0", "d Ate new 1", "d Ate new 2"}; !slices.Equal(sorted(got), want) {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // graphExamples are the example files drawn against golden files
@@ -25,7 +27,7 @@ func TestGraphGolden(t *testing.T) {
 		for _, f := range graphFormats {
 			t.Run(ex+"."+f.ext, func(t *testing.T) {
 				code, stdout, stderr := runMain(t, "graph", "--format", f.format, graphExamplePath(ex))
-				if code != exitOK || stderr != "" {
+				if code != exitcode.OK || stderr != "" {
 					t.Fatalf("exit %d, stderr %q; want exit 0 and no diagnostics", code, stderr)
 				}
 				golden(t, "graph_"+ex+"."+f.ext, stdout)
@@ -68,7 +70,7 @@ func TestGraphFlagPlacement(t *testing.T) {
 		{[]string{"graph", "--format", "dot", file, "--format", "mermaid"}, mermaid},
 	} {
 		code, stdout, _ := runMain(t, tc.args...)
-		if code != exitOK || stdout != tc.want {
+		if code != exitcode.OK || stdout != tc.want {
 			t.Errorf("pcrun %s: exit %d, stdout:\n%s\nwant exit 0 and:\n%s", strings.Join(tc.args, " "), code, stdout, tc.want)
 		}
 	}
@@ -83,7 +85,7 @@ func TestGraphDotRenders(t *testing.T) {
 	for _, ex := range graphExamples {
 		t.Run(ex, func(t *testing.T) {
 			code, stdout, _ := runMain(t, "graph", "--format", "dot", graphExamplePath(ex))
-			if code != exitOK {
+			if code != exitcode.OK {
 				t.Fatalf("exit %d", code)
 			}
 			cmd := exec.Command(dot, "-Tsvg")
@@ -125,8 +127,8 @@ func TestGraphErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runMain(t, tc.args...)
-			if code != exitUsage {
-				t.Errorf("exit %d, want %d", code, exitUsage)
+			if code != exitcode.Usage {
+				t.Errorf("exit %d, want %d", code, exitcode.Usage)
 			}
 			if stdout != "" {
 				t.Errorf("stdout %q, want nothing drawn", stdout)
@@ -148,11 +150,11 @@ func TestGraphErrors(t *testing.T) {
 func TestGraphSet(t *testing.T) {
 	file := filepath.Join("..", "..", "examples", "capacity.yaml")
 	code, stdout, _ := runMain(t, "graph", "--set", "servers=6", file)
-	if code != exitOK || !strings.Contains(stdout, "consumer · 6 replicas") {
+	if code != exitcode.OK || !strings.Contains(stdout, "consumer · 6 replicas") {
 		t.Errorf("graph --set servers=6: exit %d, stdout:\n%s\nwant 6 replicas", code, stdout)
 	}
 	code, _, stderr := runMain(t, "graph", "--set", "servers", file)
-	if code != exitUsage || !strings.Contains(stderr, "expected NAME=VALUE") {
+	if code != exitcode.Usage || !strings.Contains(stderr, "expected NAME=VALUE") {
 		t.Errorf("graph --set servers: exit %d, stderr %q; want a usage error", code, stderr)
 	}
 }

@@ -2,6 +2,10 @@
 //
 //	pcrun examples/fruit.yaml           run a pipeline (same as `pcrun run`)
 //	pcrun validate pipelines/*.yaml     report every problem, run nothing
+//
+// The commands live in internal/cli; main only hands them the process's
+// arguments, signals and standard streams, and exits with the code they
+// return.
 package main
 
 import (
@@ -9,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/pcrun/pcrun/internal/cli"
 	// The queue backends this binary ships (memory is always there).
 	_ "github.com/pcrun/pcrun/queue/nats"
 )
@@ -16,5 +21,5 @@ import (
 func main() {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	os.Exit(MainStdin(os.Args, sig, os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(cli.Main(os.Args, sig, os.Stdin, os.Stdout, os.Stderr))
 }

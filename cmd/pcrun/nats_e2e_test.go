@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/observe"
 )
 
@@ -87,7 +88,7 @@ func summary(t *testing.T, p *proc) observe.Result {
 func exitsOK(t *testing.T, who string, p *proc) {
 	t.Helper()
 	p.wait(t, 30*time.Second)
-	if p.code != exitOK {
+	if p.code != exitcode.OK {
 		t.Errorf("%s: exit %d, want 0", who, p.code)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // --events writes one JSON object per line, from run to end, to a file or
@@ -15,7 +17,7 @@ func TestEventsFlag(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "events.jsonl")
 		code, _, _ := runMain(t, "run", "--events", path, "--quiet", "../../examples/fruit.yaml")
-		if code != exitOK {
+		if code != exitcode.OK {
 			t.Fatalf("exit %d", code)
 		}
 		b, err := os.ReadFile(path)
@@ -36,7 +38,7 @@ func TestEventsFlag(t *testing.T) {
 			t.Errorf("events %v; first %s, last %s", counts, lines[0], lines[len(lines)-1])
 		}
 		code, stdout, stderr := runMain(t, "run", "--events", "-", "--quiet", "../../examples/fruit.yaml")
-		if code != exitOK || strings.Contains(stdout, `"event"`) || strings.Count(stderr, `"event":"done"`) != 6 {
+		if code != exitcode.OK || strings.Contains(stdout, `"event"`) || strings.Count(stderr, `"event":"done"`) != 6 {
 			t.Errorf("--events -: exit %d; want the events on stderr only", code)
 		}
 	})
@@ -47,7 +49,7 @@ func TestEventsFlag(t *testing.T) {
 func TestLogFlags(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		code, _, stderr := runMain(t, "run", "--quiet", "--log-format", "json", "--log-level", "debug", "../../examples/orders.yaml")
-		if code != exitOK {
+		if code != exitcode.OK {
 			t.Fatalf("exit %d", code)
 		}
 		levels := map[string]int{}
@@ -69,11 +71,11 @@ func TestLogFlags(t *testing.T) {
 			t.Errorf("dead-letter record %v: want stage, queue, attempts and time", dead)
 		}
 		code, _, stderr = runMain(t, "run", "--quiet", "--log-level", "error", "../../examples/orders.yaml")
-		if code != exitOK || strings.Contains(stderr, "retry:") || strings.Contains(stderr, "dead-lettered") {
+		if code != exitcode.OK || strings.Contains(stderr, "retry:") || strings.Contains(stderr, "dead-lettered") {
 			t.Errorf("--log-level error: exit %d, stderr %q; want no warnings", code, stderr)
 		}
 		code, _, stderr = runMain(t, "run", "--quiet", "../../examples/orders.yaml")
-		if code != exitOK || !strings.Contains(stderr, "pcrun: retry: ") || !strings.Contains(stderr, "pcrun: dead-lettered to declined: consumer pay-") {
+		if code != exitcode.OK || !strings.Contains(stderr, "pcrun: retry: ") || !strings.Contains(stderr, "pcrun: dead-lettered to declined: consumer pay-") {
 			t.Errorf("default log: exit %d, stderr %q; want the pcrun: lines", code, stderr)
 		}
 	})
@@ -93,7 +95,7 @@ func TestObserveFlagErrors(t *testing.T) {
 		{[]string{"--metrics-addr", "256.0.0.1:bad"}, "hint: give a free HOST:PORT"},
 	} {
 		code, stdout, stderr := runMain(t, append(append([]string{"run"}, tc.args...), "../../examples/fruit.yaml")...)
-		if code != exitUsage || stdout != "" || !strings.Contains(stderr, tc.want) {
+		if code != exitcode.Usage || stdout != "" || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, stdout, stderr, tc.want)
 		}
 	}

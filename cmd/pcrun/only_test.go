@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // --only runs the selected stages' workers; the summary names only them.
@@ -16,7 +18,7 @@ func TestRunOnly(t *testing.T) {
 	} {
 		synctest.Test(t, func(t *testing.T) {
 			code, stdout, stderr := runMain(t, args...)
-			if code != exitOK {
+			if code != exitcode.OK {
 				t.Fatalf("pcrun %s: exit %d", strings.Join(args, " "), code)
 			}
 			produced, eaten := producedAndEaten(t, stdoutLines(t, stdout))
@@ -60,8 +62,8 @@ func TestRunOnlyErrors(t *testing.T) {
 	} {
 		args := append(append([]string{"run"}, tc.args...), "testdata/only.yaml")
 		code, stdout, stderr := runMain(t, args...)
-		if code != exitUsage {
-			t.Errorf("pcrun %s: exit %d, want %d", strings.Join(args, " "), code, exitUsage)
+		if code != exitcode.Usage {
+			t.Errorf("pcrun %s: exit %d, want %d", strings.Join(args, " "), code, exitcode.Usage)
 		}
 		if stdout != "" || strings.Contains(stderr, "produced") {
 			t.Errorf("pcrun %s: something ran", strings.Join(args, " "))

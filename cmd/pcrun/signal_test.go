@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // proc is a running pcrun binary whose stdout and stderr are read line by
@@ -189,8 +191,8 @@ func TestSignalDrains(t *testing.T) {
 			p.waitFor(t, p.stdout, "Ate", 3, isAte, 5*time.Second)
 			p.signal(t, s)
 			p.wait(t, 5*time.Second)
-			if p.code != exitInterrupted {
-				t.Fatalf("exit %d, want %d", p.code, exitInterrupted)
+			if p.code != exitcode.Interrupted {
+				t.Fatalf("exit %d, want %d", p.code, exitcode.Interrupted)
 			}
 			checkOutputWhole(t, p)
 			stderr := p.stderr.text()
@@ -236,8 +238,8 @@ func TestSecondSignalCancels(t *testing.T) {
 	if d := p.exited.Sub(sent); d > 2*time.Second {
 		t.Errorf("pcrun took %v to exit after the second signal", d)
 	}
-	if p.code != exitInterrupted {
-		t.Fatalf("exit %d, want %d", p.code, exitInterrupted)
+	if p.code != exitcode.Interrupted {
+		t.Fatalf("exit %d, want %d", p.code, exitcode.Interrupted)
 	}
 	checkOutputWhole(t, p)
 	stderr := p.stderr.text()

@@ -5,12 +5,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pcrun/pcrun/internal/cli"
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 func simMain(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Main(append([]string{"pcrun"}, args...), nil, &out, &errb)
+	code := cli.Main(append([]string{"pcrun"}, args...), nil, nil, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -33,7 +36,7 @@ func TestSimCommand(t *testing.T) {
 	if code2 != 0 || out2 != out {
 		t.Errorf("run --simulate: exit %d, stdout:\n%s", code2, out2)
 	}
-	if code, _, errs := simMain(t, "sim", "../../examples/hang.yaml"); code != exitDeadlock || !strings.Contains(errs, "deadlock: no live stage") {
+	if code, _, errs := simMain(t, "sim", "../../examples/hang.yaml"); code != exitcode.Deadlock || !strings.Contains(errs, "deadlock: no live stage") {
 		t.Errorf("hang: exit %d, want 3\n%s", code, errs)
 	}
 }
@@ -41,7 +44,7 @@ func TestSimCommand(t *testing.T) {
 // Steps that do real work make a simulation refuse, exit 2, naming them.
 func TestSimRefuses(t *testing.T) {
 	code, out, errs := simMain(t, "sim", "../../examples/checksum.yaml")
-	if code != exitUsage || out != "" {
+	if code != exitcode.Usage || out != "" {
 		t.Fatalf("exit %d, stdout %q", code, out)
 	}
 	for _, want := range []string{"cannot be simulated", "consumer sum has exec, write step(s)", "producer list reads its items (lines)"} {
@@ -49,7 +52,7 @@ func TestSimRefuses(t *testing.T) {
 			t.Errorf("stderr does not say %q:\n%s", want, errs)
 		}
 	}
-	if code, _, errs := simMain(t, "run", "--until", "1s", "../../examples/fruit.yaml"); code != exitUsage {
+	if code, _, errs := simMain(t, "run", "--until", "1s", "../../examples/fruit.yaml"); code != exitcode.Usage {
 		t.Errorf("--until without --simulate: exit %d\n%s", code, errs)
 	}
 }

@@ -5,14 +5,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pcrun/pcrun/internal/cli"
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // The CLI feeds its stdin to a `lines: -` producer.
 func TestRunReadsStdin(t *testing.T) {
 	var out, errb syncBuffer
-	code := MainStdin([]string{"pcrun", "run", "-q", "../../examples/logfilter.yaml"}, nil,
+	code := cli.Main([]string{"pcrun", "run", "-q", "../../examples/logfilter.yaml"}, nil,
 		strings.NewReader("t1 INFO fine\nt2 ERROR broken pipe\n"), &out, &errb)
-	if code != exitOK || out.String() != "[ERROR] broken pipe (t2, line 2)\n" {
+	if code != exitcode.OK || out.String() != "[ERROR] broken pipe (t2, line 2)\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }
@@ -28,7 +31,7 @@ func TestRunMissingSourceFile(t *testing.T) {
 	code, stdout, stderr := runMain(t, "run", path)
 	want := "pcrun: error: producer logs: cannot open " + filepath.Join(dir, "app.log") + ": no such file or directory\n" +
 		"pcrun: " + path + ": nothing was run\n"
-	if code != exitUsage || stdout != "" || stderr != want {
+	if code != exitcode.Usage || stdout != "" || stderr != want {
 		t.Errorf("exit %d, stderr %q; want exit 2 and %q", code, stderr, want)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcrun/pcrun/internal/cli"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 )
@@ -44,7 +46,7 @@ func runHelper(kind string) int {
 	}
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	return Main(append([]string{"pcrun"}, os.Args[1:]...), sig, boomWriter{os.Stdout}, os.Stderr)
+	return cli.Main(append([]string{"pcrun"}, os.Args[1:]...), sig, nil, boomWriter{os.Stdout}, os.Stderr)
 }
 
 // boomWriter panics on a write containing "boom".
@@ -110,8 +112,8 @@ func stage(t *testing.T, res observe.Result, name string) observe.StageStats {
 	return observe.StageStats{}
 }
 
-// queueLedger returns the ledger of a queue, failing t if there is none.
-func queueLedger(t *testing.T, res observe.Result, name string) observe.Ledger {
+// queue returns the ledger of a queue, failing t if there is none.
+func queue(t *testing.T, res observe.Result, name string) observe.Ledger {
 	t.Helper()
 	for _, q := range res.Queues {
 		if q.Name == name {
@@ -252,7 +254,7 @@ func resumeToEnd(t *testing.T, file, spill string, set ...string) resumed {
 		out.stdout = append(out.stdout, p.stdout.lines()...)
 		out.spill = next
 		if res.Total.Abandoned == 0 {
-			if p.code != exitOK {
+			if p.code != exitcode.OK {
 				t.Errorf("resumed run: exit %d with nothing abandoned, want 0", p.code)
 			}
 			last := readSpill(t, next)
@@ -348,8 +350,8 @@ func TestSpillResumeAfterSignal(t *testing.T) {
 			p := startSpill(t, "testdata/spill.yaml", spill)
 			p.signal(t, s)
 			p.finish(t, 10*time.Second)
-			if p.code != exitInterrupted {
-				t.Fatalf("exit %d, want %d", p.code, exitInterrupted)
+			if p.code != exitcode.Interrupted {
+				t.Fatalf("exit %d, want %d", p.code, exitcode.Interrupted)
 			}
 			checkOutputWhole(t, p)
 			stderr := p.stderr.text()
@@ -361,7 +363,7 @@ func TestSpillResumeAfterSignal(t *testing.T) {
 					t.Errorf("%s (being eaten or queued at the signal) is not in the spill file: %q", want, spilled)
 				}
 			}
-			if n := queueLedger(t, res, "main").Abandoned; n < 5 {
+			if n := queue(t, res, "main").Abandoned; n < 5 {
 				t.Errorf("queue main: %d abandoned, want at least 5 (2 mid-steps, 3 queued)", n)
 			}
 			notice := fmt.Sprintf("%d abandoned item(s) written to %s; finish with: pcrun run --resume %s", len(sp.items), spill, spill)
@@ -392,8 +394,8 @@ func TestSpillSecondSignal(t *testing.T) {
 	if d := p.exited.Sub(sent); d > 3*time.Second {
 		t.Errorf("pcrun took %v to exit after the second signal", d)
 	}
-	if p.code != exitInterrupted {
-		t.Fatalf("exit %d, want %d", p.code, exitInterrupted)
+	if p.code != exitcode.Interrupted {
+		t.Fatalf("exit %d, want %d", p.code, exitcode.Interrupted)
 	}
 	checkOutputWhole(t, p)
 	if !strings.Contains(p.stderr.text(), "interrupted again") {
@@ -439,8 +441,8 @@ func interruptChain(t *testing.T, file, served string, produced int, midPut int6
 	p.waitFor(t, p.stdout, "Produced", produced, isProduced, 10*time.Second)
 	p.signal(t, os.Interrupt)
 	p.finish(t, 10*time.Second)
-	if p.code != exitInterrupted {
-		t.Fatalf("exit %d, want %d", p.code, exitInterrupted)
+	if p.code != exitcode.Interrupted {
+		t.Fatalf("exit %d, want %d", p.code, exitcode.Interrupted)
 	}
 	checkOutputWhole(t, p)
 	c := chainRun{res: summaryJSON(t, p.stderr.text()), spill: readSpill(t, spill), first: p.stdout.lines()}
@@ -452,7 +454,7 @@ func interruptChain(t *testing.T, file, served string, produced int, midPut int6
 	if int64(len(orders)) != waiter.Abandoned {
 		t.Errorf("%d orders spilled, waiter abandoned %d", len(orders), waiter.Abandoned)
 	}
-	if q := queueLedger(t, c.res, "dishes"); int64(len(dishes)) != q.Abandoned {
+	if q := queue(t, c.res, "dishes"); int64(len(dishes)) != q.Abandoned {
 		t.Errorf("%d dishes spilled, the dishes queue abandoned %d", len(dishes), q.Abandoned)
 	}
 	if got := cook.Abandoned - int64(len(dishes)); got != midPut {
@@ -567,8 +569,8 @@ func TestPanicInStepRecovered(t *testing.T) {
 		code    int
 		notice  string
 	}{
-		{"stop", exitFailed, `pcrun: error: consumer eater: item "boom": panic: the writer exploded`},
-		{"skip", exitOK, `pcrun: skipped: consumer eater: item "boom": panic: the writer exploded`},
+		{"stop", exitcode.Failed, `pcrun: error: consumer eater: item "boom": panic: the writer exploded`},
+		{"skip", exitcode.OK, `pcrun: skipped: consumer eater: item "boom": panic: the writer exploded`},
 	} {
 		t.Run(tc.onError, func(t *testing.T) {
 			t.Parallel()
@@ -657,8 +659,8 @@ func TestResumeRejectsBadSpill(t *testing.T) {
 			}
 			p := startPcrun(t, "run", "--resume", bad, "--spill", out, "testdata/spill.yaml")
 			p.finish(t, 10*time.Second)
-			if p.code != exitUsage {
-				t.Errorf("exit %d, want %d", p.code, exitUsage)
+			if p.code != exitcode.Usage {
+				t.Errorf("exit %d, want %d", p.code, exitcode.Usage)
 			}
 			stderr := p.stderr.text()
 			if !strings.HasPrefix(stderr, "pcrun: error: ") || !strings.Contains(stderr, tc.want) {
@@ -699,8 +701,8 @@ consumers: [{name: eater, do: [{sleep: "${work}"}, {print: "${worker} Ate ${item
 	spill := filepath.Join(dir, "late.jsonl")
 	p := startPcrun(t, "run", "--summary", "json", file)
 	p.finish(t, 10*time.Second)
-	if p.code != exitFailed {
-		t.Fatalf("exit %d, want %d (items abandoned)", p.code, exitFailed)
+	if p.code != exitcode.Failed {
+		t.Fatalf("exit %d, want %d (items abandoned)", p.code, exitcode.Failed)
 	}
 	if !strings.Contains(p.stderr.text(), "3 item(s) abandoned") {
 		t.Errorf("stderr does not say 3 items were abandoned")
@@ -717,7 +719,7 @@ consumers: [{name: eater, do: [{sleep: "${work}"}, {print: "${worker} Ate ${item
 	}
 	p = startPcrun(t, "run", "--summary", "json", "--resume", spill, "--set", "work=1ms", file)
 	p.finish(t, 10*time.Second)
-	if p.code != exitOK {
+	if p.code != exitcode.OK {
 		t.Fatalf("resumed run: exit %d, want 0", p.code)
 	}
 	if eaten := stdoutItems(p.stdout.lines(), ateRE); !slices.Equal(eaten, numbered("fruit", 3)) {
@@ -747,8 +749,8 @@ consumers: [{name: eater, do: [{sleep: 10s}]}]
 	spill := filepath.Join(dir, "inf.jsonl")
 	p := startPcrun(t, "run", "--summary", "json", "--spill", spill, file)
 	p.finish(t, 10*time.Second)
-	if p.code != exitFailed {
-		t.Errorf("exit %d, want %d", p.code, exitFailed)
+	if p.code != exitcode.Failed {
+		t.Errorf("exit %d, want %d", p.code, exitcode.Failed)
 	}
 	stderr := p.stderr.text()
 	for _, want := range []string{

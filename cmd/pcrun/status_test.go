@@ -11,11 +11,14 @@ import (
 	"testing"
 	"time"
 
+	natsq "github.com/pcrun/pcrun/queue/nats"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	natsq "github.com/pcrun/pcrun/queue/nats"
+	"github.com/pcrun/pcrun/internal/cli"
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // startNATS starts an embedded NATS server with JetStream on a free
@@ -168,7 +171,7 @@ func TestStatusReportsQueues(t *testing.T) {
 	file := writeFile(t, "shop.yaml", shopYAML)
 	set := "url=" + s.ClientURL()
 	code, stdout, stderr := runMain(t, "status", "--set", set, file)
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("exit %d, want 0\n%s", code, stderr)
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
@@ -187,10 +190,10 @@ func TestStatusReportsQueues(t *testing.T) {
 	}
 
 	code, stdout, _ = runMain(t, "status", "--format", "json", "--set", set, file)
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("json: exit %d", code)
 	}
-	var st Status
+	var st cli.Status
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
 		t.Fatalf("json: %v\n%s", err, stdout)
 	}
@@ -200,11 +203,11 @@ func TestStatusReportsQueues(t *testing.T) {
 	o := st.Queues[0]
 	if o.Queue != "orders" || o.Messages != 4 || o.Capacity != 5 || o.Pending != 2 || o.AckPending != 2 || o.Redelivered != 1 ||
 		o.Consumer != "pcrun" || o.Ended || o.Generation != "g1" ||
-		!slices.Equal(o.Writers, []WriterStatus{{"waiter", true, 1, 1}, {"waiter2", false, 0, 0}}) ||
-		!slices.Equal(o.Readers, []ReaderStatus{{"cook", 2, 5}}) {
+		!slices.Equal(o.Writers, []cli.WriterStatus{{Stage: "waiter", Ended: true, Processes: 1, Replicas: 1}, {Stage: "waiter2", Ended: false, Processes: 0, Replicas: 0}}) ||
+		!slices.Equal(o.Readers, []cli.ReaderStatus{{Stage: "cook", Processes: 2, Replicas: 5}}) {
 		t.Errorf("json orders: %+v", o)
 	}
-	if d := st.Queues[1]; !d.Ended || !slices.Equal(d.Writers, []WriterStatus{{"cook", true, 1, 2}}) {
+	if d := st.Queues[1]; !d.Ended || !slices.Equal(d.Writers, []cli.WriterStatus{{Stage: "cook", Ended: true, Processes: 1, Replicas: 2}}) {
 		t.Errorf("json dishes: %+v", d)
 	}
 	if b := st.Queues[2]; !b.Missing || b.Error != "" {
@@ -224,12 +227,12 @@ func TestStatusNoBucketYet(t *testing.T) {
 		workQueue(t, t.Context(), js, q, -1)
 	}
 	code, stdout, _ := runMain(t, "status", "--format", "json", "--set", "url="+s.ClientURL(), writeFile(t, "shop.yaml", shopYAML))
-	var st Status
-	if err := json.Unmarshal([]byte(stdout), &st); code != exitOK || err != nil {
+	var st cli.Status
+	if err := json.Unmarshal([]byte(stdout), &st); code != exitcode.OK || err != nil {
 		t.Fatalf("exit %d, %v", code, err)
 	}
 	for _, q := range st.Queues {
-		if q.Missing || q.Ended || len(q.Writers) == 0 || slices.ContainsFunc(q.Writers, func(w WriterStatus) bool { return w.Ended }) {
+		if q.Missing || q.Ended || len(q.Writers) == 0 || slices.ContainsFunc(q.Writers, func(w cli.WriterStatus) bool { return w.Ended }) {
 			t.Errorf("%+v", q)
 		}
 	}
@@ -245,8 +248,8 @@ func TestStatusUnreachable(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
 	code, stdout, stderr := runMain(t, "status", "--set", "url=nats://bob:s3cret@"+addr, writeFile(t, "shop.yaml", shopYAML))
-	if code != exitFailed {
-		t.Errorf("exit %d, want %d", code, exitFailed)
+	if code != exitcode.Failed {
+		t.Errorf("exit %d, want %d", code, exitcode.Failed)
 	}
 	if n := strings.Count(stderr, "cannot connect to nats://bob:xxxxx@"+addr); n != 3 {
 		t.Errorf("want one connection error per queue, got %d:\n%s", n, stderr)
@@ -259,11 +262,11 @@ func TestStatusUnreachable(t *testing.T) {
 // TestStatusWithoutNATSQueues says there is nothing to report, exit 0.
 func TestStatusWithoutNATSQueues(t *testing.T) {
 	code, stdout, stderr := runMain(t, "status", "testdata/only.yaml")
-	if code != exitOK || stdout != "" || !strings.Contains(stderr, "has no queue with `backend: nats`; nothing to report") {
+	if code != exitcode.OK || stdout != "" || !strings.Contains(stderr, "has no queue with `backend: nats`; nothing to report") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	code, stdout, _ = runMain(t, "status", "--format", "json", "testdata/only.yaml")
-	if code != exitOK || strings.Join(strings.Fields(stdout), "") != `{"pipeline":"only","queues":[]}` {
+	if code != exitcode.OK || strings.Join(strings.Fields(stdout), "") != `{"pipeline":"only","queues":[]}` {
 		t.Errorf("json: exit %d, stdout %q", code, stdout)
 	}
 }
@@ -280,7 +283,7 @@ func TestStatusUsageErrors(t *testing.T) {
 		{[]string{"status", "testdata/invalid/unknown_keys.yaml"}, "error(s)"},
 	} {
 		code, _, stderr := runMain(t, tc.args...)
-		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+		if code != exitcode.Usage || !strings.Contains(stderr, tc.want) {
 			t.Errorf("pcrun %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, stderr, tc.want)
 		}
 	}
@@ -295,20 +298,20 @@ func TestStatusOfARun(t *testing.T) {
 	file := writeFile(t, "shop.yaml", strings.Replace(shopYAML, "capacity: 5", "capacity: 10", 1))
 	set := "url=" + s.ClientURL()
 	code, stdout, stderr := runMain(t, "run", "--only", "waiter,waiter2", "--set", set, file)
-	if code != exitOK {
+	if code != exitcode.OK {
 		t.Fatalf("run: exit %d\n%s", code, stderr)
 	}
 	if stdout != "" {
 		t.Errorf("run: stdout %q", stdout)
 	}
 	code, stdout, _ = runMain(t, "status", "--format", "json", "--set", set, file)
-	var st Status
-	if err := json.Unmarshal([]byte(stdout), &st); code != exitOK || err != nil {
+	var st cli.Status
+	if err := json.Unmarshal([]byte(stdout), &st); code != exitcode.OK || err != nil {
 		t.Fatalf("status: exit %d, %v", code, err)
 	}
 	o := st.Queues[0]
 	if o.Queue != "orders" || o.Missing || o.Messages != 6 || o.Pending != 6 || o.AckPending != 0 || o.Consumer != "pcrun" ||
-		!o.Ended || !slices.Equal(o.Writers, []WriterStatus{{"waiter", true, 1, 1}, {"waiter2", true, 1, 1}}) {
+		!o.Ended || !slices.Equal(o.Writers, []cli.WriterStatus{{Stage: "waiter", Ended: true, Processes: 1, Replicas: 1}, {Stage: "waiter2", Ended: true, Processes: 1, Replicas: 1}}) {
 		t.Errorf("orders: %+v", o)
 	}
 }

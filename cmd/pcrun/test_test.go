@@ -10,7 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // writeFiles creates files (name -> content) under a new temp dir and
@@ -47,7 +47,7 @@ consumers:
 func TestTestExamples(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		code, stdout, _ := runMain(t, "test", "../../examples/")
-		if code != exitOK {
+		if code != exitcode.OK {
 			t.Errorf("exit %d, want 0", code)
 		}
 		ls := stdoutLines(t, stdout)
@@ -79,7 +79,7 @@ func TestTestExamples(t *testing.T) {
 func TestTestFailing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		code, stdout, stderr := runMain(t, "test", "testdata/pipetest/")
-		if code != exitFailed {
+		if code != exitcode.Failed {
 			t.Errorf("exit %d, want 1", code)
 		}
 		if stderr != "" {
@@ -87,77 +87,6 @@ func TestTestFailing(t *testing.T) {
 		}
 		golden(t, "test_failing.txt", stdout)
 	})
-}
-
-func TestTestOutcomes(t *testing.T) {
-	for _, c := range []struct {
-		name   string
-		cases  string
-		code   int
-		want   []string // regexps, each matching some line of stdout
-		absent []string // regexps matching no line
-	}{
-		{"stdout passes", `
-  - name: in order
-    expect: {stdout: [ate 0, ate 1, ate 2], ledger: {produced: 3, done: 3}}`,
-			exitOK, []string{`^ok   \S+/p\.yaml: in order \(<1ms\)$`, `^1 passed, 0 failed$`}, []string{`FAIL`}},
-		{"wrong stdout line shows a diff", `
-  - name: wrong line
-    expect: {stdout: [ate 0, ate 9, ate 2]}`,
-			exitFailed, []string{`^FAIL \S+/p\.yaml: wrong line$`, `^    \S+/p\.yaml:\d+:\d+: stdout: lines differ \(-want \+got\):$`,
-				`^        -ate 9$`, `^        \+ate 1$`, `^         ate 0$`, `^0 passed, 1 failed$`}, nil},
-		{"wrong ledger", `
-  - name: ledger
-    expect: {ledger: {done: 2}}`,
-			exitFailed, []string{`^    \S+:\d+:\d+: ledger\.done: want 2, got 3$`}, nil},
-		{"unexpected exit", `
-  - name: fails
-    set: {n: 0}
-    expect: {stdout_contains: [ate 0]}`,
-			exitFailed, []string{`exit: want 0 \(ok\), got 1 \(failed\)$`, `divide by zero`, `stdout_contains: 1 line\(s\) not in stdout`}, nil},
-		{"expected failure passes", `
-  - name: fails
-    set: {n: 0}
-    expect: {exit: failed, ledger: {done: 0}}`,
-			exitOK, []string{`^ok   `}, nil},
-		{"empty output", `
-  - name: none
-    count: {p: 0}
-    expect: {stdout: [], queues: {main: []}, ledger: {produced: 0}}`,
-			exitOK, []string{`^ok   `}, nil},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			dir := writeFiles(t, map[string]string{"p.yaml": "vars: {n: 1}\n" +
-				strings.Replace(counter, `"ate ${item}"`, `"ate ${item + 0 * (1 % n)}"`, 1) + "tests:" + c.cases + "\n"})
-			synctest.Test(t, func(t *testing.T) {
-				code, stdout, _ := runMain(t, "test", filepath.Join(dir, "p.yaml"))
-				if code != c.code {
-					t.Errorf("exit %d, want %d", code, c.code)
-				}
-				ls := stdoutLines(t, stdout)
-				for _, w := range c.want {
-					if !anyMatch(ls, w) {
-						t.Errorf("no line of stdout matches %q", w)
-					}
-				}
-				for _, a := range c.absent {
-					if anyMatch(ls, a) {
-						t.Errorf("a line of stdout matches %q", a)
-					}
-				}
-			})
-		})
-	}
-}
-
-func anyMatch(lines []string, re string) bool {
-	r := regexp.MustCompile(re)
-	for _, l := range lines {
-		if r.MatchString(l) {
-			return true
-		}
-	}
-	return false
 }
 
 // TestTestInvalid checks that a problem in a case is reported like `pcrun
@@ -181,7 +110,7 @@ func TestTestInvalid(t *testing.T) {
 			}
 			dir := writeFiles(t, files)
 			code, stdout, stderr := runMain(t, "test", dir)
-			if code != exitUsage {
+			if code != exitcode.Usage {
 				t.Errorf("exit %d, want 2", code)
 			}
 			if stdout != "" {
@@ -193,66 +122,9 @@ func TestTestInvalid(t *testing.T) {
 				}
 			}
 			// pcrun validate finds the same problem.
-			if code, _, vstderr := runMain(t, "validate", dir); code != exitFailed || !regexp.MustCompile(c.want[0]).MatchString(vstderr) {
+			if code, _, vstderr := runMain(t, "validate", dir); code != exitcode.Failed || !regexp.MustCompile(c.want[0]).MatchString(vstderr) {
 				t.Errorf("pcrun validate: exit %d, want 1 and a match for %q", code, c.want[0])
 			}
-		})
-	}
-}
-
-// TestTestDiscovery runs a directory: pipelines with inline tests, with a
-// sibling test file, with none, in a subdirectory; test files stand for
-// their pipelines; --run filters cases by name.
-func TestTestDiscovery(t *testing.T) {
-	dir := writeFiles(t, map[string]string{
-		"inline.yaml":          counter + "tests:\n  - name: inline one\n    expect: {stdout_unordered: [ate 2, ate 1, ate 0]}\n  - name: inline two\n",
-		"sibling.yaml":         counter,
-		"sibling.test.yaml":    "# cases for sibling.yaml\ntests:\n  - name: from the sibling\n    count: {p: 1}\n    expect: {stdout: [ate 0]}\n",
-		"untested.yaml":        counter,
-		"sub/deeper.yml":       counter + "tests:\n  - name: deeper\n",
-		".hidden/ignored.yaml": "not: [a pipeline",
-	})
-	rel := func(name string) string { return filepath.Join(dir, name) }
-	for _, c := range []struct {
-		name string
-		args []string
-		want []string // lines of stdout, in order
-	}{
-		{"dir", []string{dir}, []string{
-			"ok   " + rel("inline.yaml") + ": inline one (<1ms)",
-			"ok   " + rel("inline.yaml") + ": inline two (<1ms)",
-			"ok   " + rel("sibling.test.yaml") + ": from the sibling (<1ms)",
-			"ok   " + rel("sub/deeper.yml") + ": deeper (<1ms)",
-			"?    " + rel("untested.yaml") + ": no tests",
-			"1 file(s) without tests",
-			"4 passed, 0 failed",
-		}},
-		{"sibling file named", []string{rel("sibling.test.yaml")}, []string{
-			"ok   " + rel("sibling.test.yaml") + ": from the sibling (<1ms)",
-			"1 passed, 0 failed",
-		}},
-		{"pipeline and its test file named", []string{rel("sibling.yaml"), rel("sibling.test.yaml")}, []string{
-			"ok   " + rel("sibling.test.yaml") + ": from the sibling (<1ms)",
-			"1 passed, 0 failed",
-		}},
-		{"--run", []string{"--run", "^inline t|sib", dir}, []string{
-			"ok   " + rel("inline.yaml") + ": inline two (<1ms)",
-			"ok   " + rel("sibling.test.yaml") + ": from the sibling (<1ms)",
-			"?    " + rel("untested.yaml") + ": no tests",
-			"1 file(s) without tests",
-			"2 passed, 0 failed, 2 skipped",
-		}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				code, stdout, _ := runMain(t, append([]string{"test"}, c.args...)...)
-				if code != exitOK {
-					t.Errorf("exit %d, want 0", code)
-				}
-				if got := stdoutLines(t, stdout); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
-					t.Errorf("stdout:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
-				}
-			})
 		})
 	}
 }
@@ -274,7 +146,7 @@ func TestTestUsage(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := runMain(t, append([]string{"test"}, c.args...)...)
-			if code != exitUsage {
+			if code != exitcode.Usage {
 				t.Errorf("exit %d, want 2", code)
 			}
 			if !regexp.MustCompile(c.want).MatchString(stderr) {
@@ -305,17 +177,6 @@ tests:
     timeout: 50ms
 `
 
-func TestTestTimeout(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"loop.yaml": loopForever})
-	code, stdout, _ := runMain(t, "test", dir)
-	if code != exitFailed {
-		t.Errorf("exit %d, want 1", code)
-	}
-	if !strings.Contains(stdout, "loops\n") || !strings.Contains(stdout, ": timed out after 50ms (a case may set `timeout:`)") {
-		t.Errorf("stdout does not report the timeout:\n%s", stdout)
-	}
-}
-
 // TestTestInterrupt checks that a signal ends `pcrun test`: the running
 // case is cancelled, no further case starts, exit 130.
 func TestTestInterrupt(t *testing.T) {
@@ -326,7 +187,7 @@ func TestTestInterrupt(t *testing.T) {
 		sig <- syscall.SIGINT
 	}()
 	code, stdout, stderr := runMainSignals(t, sig, "test", dir)
-	if code != exitInterrupted {
+	if code != exitcode.Interrupted {
 		t.Errorf("exit %d, want 130", code)
 	}
 	if !strings.Contains(stdout, "INTR "+filepath.Join(dir, "loop.yaml")+": loops\n") || strings.Contains(stdout, "never runs") {
@@ -334,72 +195,5 @@ func TestTestInterrupt(t *testing.T) {
 	}
 	if !strings.HasSuffix(stdout, "0 passed, 0 failed\n") || !strings.Contains(stderr, "interrupted") {
 		t.Errorf("want the totals on stdout and `interrupted` on stderr")
-	}
-}
-
-// TestRunCaseCompares exercises the comparisons directly.
-func TestRunCaseCompares(t *testing.T) {
-	item := func(v any) config.TestItem { return config.TestItem{Value: v} }
-	for _, c := range []struct {
-		name string
-		want []config.TestItem
-		got  []any
-		ok   bool
-	}{
-		{"text", []config.TestItem{item("1"), item("a")}, []any{"a", 1}, true},
-		{"number as text", []config.TestItem{item(1.5)}, []any{"1.5"}, true},
-		{"map", []config.TestItem{item(map[string]any{"a": 1, "b": []any{"x"}})}, []any{map[string]any{"b": []any{"x"}, "a": "1"}}, true},
-		{"map as its text", []config.TestItem{item(`{"a":1}`)}, []any{map[string]any{"a": 1}}, true},
-		{"map differs", []config.TestItem{item(map[string]any{"a": 1})}, []any{map[string]any{"a": 2}}, false},
-		{"repeats count", []config.TestItem{item("a"), item("a")}, []any{"a"}, false},
-		{"extra item", []config.TestItem{item("a")}, []any{"a", "b"}, false},
-		{"null", []config.TestItem{item(nil)}, []any{nil}, true},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			ps := compareItems("queues.q", c.want, c.got)
-			if (len(ps) == 0) != c.ok {
-				t.Errorf("compareItems: %v, want ok=%v", ps, c.ok)
-			}
-		})
-	}
-	if ps := compareUnordered("x", []string{"a", "b", "a"}, []string{"a", "a", "b"}); len(ps) != 0 {
-		t.Errorf("same multiset: %v", ps)
-	}
-	if ps := compareUnordered("x", []string{"a", "b"}, []string{"a", "a", "b"}); len(ps) != 1 || strings.Join(ps[0].detail, ",") != "+a" {
-		t.Errorf("extra line: %v", ps)
-	}
-	if ps := compareContains("x", []string{"a", "a"}, []string{"b", "a"}); len(ps) != 1 || ps[0].detail[0] != "-a" {
-		t.Errorf("repeated wanted line: %v", ps)
-	}
-	if ps := compareOrdered("x", []string{}, []string{}); len(ps) != 0 {
-		t.Errorf("empty: %v", ps)
-	}
-}
-
-// A case of a pipeline that does nothing outside pcrun runs on the
-// virtual clock: its hour-long delays and its deadline take their time
-// exactly, and it ends at once.
-func TestTestSimulatedTime(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"clock.yaml": `version: 1
-name: clock
-shutdown: {deadline: 3h30m, grace: 0s}
-producers:
-  - name: p
-    count: 10
-    delay: 1h
-    item: "${i}"
-consumers:
-  - name: c
-    do:
-      - print: "ate ${item}"
-tests:
-  - name: three hours of items
-    expect:
-      stdout: [ate 0, ate 1, ate 2]
-      ledger: {produced: 3, done: 3, abandoned: 0}
-`})
-	code, stdout, _ := runMain(t, "test", dir)
-	if code != exitOK || !strings.Contains(stdout, "1 passed, 0 failed") {
-		t.Errorf("exit %d, stdout %q; want the case to pass", code, stdout)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pcrun/pcrun/internal/cli"
 )
 
 // The files in testdata/invalid carry their expected diagnostics as
@@ -220,7 +222,7 @@ func invalidTestFiles(t *testing.T) []string {
 
 func runPcrun(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
-	code = Main(append([]string{"pcrun"}, args...), nil, &out, &errOut)
+	code = cli.Main(append([]string{"pcrun"}, args...), nil, nil, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

@@ -1,7 +1,6 @@
-package main
+package cli
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -56,14 +55,32 @@ func compileFileWith(file string, sets []string, src config.Sources, opts stages
 	for _, kv := range sets {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok {
-			return nil, nil, cli.Exit(fmt.Sprintf("pcrun: error: --set %q: expected NAME=VALUE", kv), exitUsage)
+			return nil, nil, usagef("pcrun: error: --set %q: expected NAME=VALUE", kv)
 		}
 		if err := pl.SetVar(name, value); err != nil {
-			return nil, nil, cli.Exit("pcrun: error: "+err.Error(), exitUsage)
+			return nil, nil, usagef("pcrun: error: %v", err)
 		}
 	}
 	g, cds := stages.Compile(pl, opts)
 	ds = append(ds, cds...)
 	ds.Sort()
 	return g, ds, nil
+}
+
+// compileChecked compiles file with the --set overrides and opts and
+// writes its diagnostics on stderr. A file with errors is a usage error
+// (exit 2) that says how many, and "nothing was run" or what else the
+// command did not do.
+func compileChecked(c *cli.Context, file string, opts stages.Options, notDone string) (*stages.Graph, error) {
+	src := config.Sources{}
+	g, ds, err := compileFileWith(file, c.StringSlice("set"), src, opts)
+	if err != nil {
+		return nil, err // a malformed --set
+	}
+	writeDiags(c.App.ErrWriter, ds, src)
+	if ds.HasErrors() || g == nil {
+		n, _ := ds.Count()
+		return nil, usagef("pcrun: %s: %d error(s); %s", file, n, notDone)
+	}
+	return g, nil
 }

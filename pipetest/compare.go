@@ -1,156 +1,41 @@
-package main
+package pipetest
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/observe"
-	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
 
-// This file runs one test case of `pcrun test` and compares what came out
-// with what it expects; test.go finds the cases and prints the results.
-
-// caseResult is the outcome of one case.
-type caseResult struct {
-	test     *config.Test
-	elapsed  time.Duration
-	problems []problem // none: the case passed
-	// interrupted: the run was cut short from outside (a signal to
-	// `pcrun test`), so the case neither passed nor failed.
-	interrupted bool
-}
-
-func (r *caseResult) passed() bool { return len(r.problems) == 0 && !r.interrupted }
-
-// problem is one way a case failed: a one-line summary and optional
-// detail lines (a diff, the run's notices).
-type problem struct {
-	pos     config.Pos // the expectation in the file; zero: the case
-	summary string
-	detail  []string
-}
-
-// errCaseTimeout is the cause of a case's context when `timeout` ran out.
-var errCaseTimeout = errors.New("test case timed out")
-
-// caseOutput is what one run of a case produced. Its methods are safe for
-// concurrent use: OnPut and the writers are called from the run's workers.
-type caseOutput struct {
-	mu     sync.Mutex
-	stdout strings.Builder
-	stderr strings.Builder
-	puts   map[string][]any
-}
-
-func (o *caseOutput) put(queue string, v any) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.puts[queue] = append(o.puts[queue], v)
-}
-
-type lockedBuilder struct {
-	mu *sync.Mutex
-	b  *strings.Builder
-}
-
-func (w lockedBuilder) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-// runCase runs test t of pl and compares its results with t.Expect. A
-// pipeline that does nothing outside pcrun is simulated (pipeline.Simulate):
-// delays, sleeps and deadlines take their time on a virtual clock, so a
-// case is exact and instant; one with sources or steps that run commands
-// or write files runs for real, without delays. It blocks until the run has
-// ended: at most t.Timeout of real time, or until ctx ends (then the
-// result is interrupted). environ is what expressions see as `env` (nil:
-// the process environment).
-func runCase(ctx context.Context, pl *config.Pipeline, t *config.Test, environ []string) *caseResult {
-	r := &caseResult{test: t}
-	opts := stages.Options{Environ: environ, Seed: caseSeed}
-	g, ds := stages.Compile(pl.WithTest(t), opts)
-	simulated := g != nil && pipeline.CheckSimulate(g) == nil
-	if g != nil && !simulated {
-		opts.NoDelays = true
-		g, ds = stages.Compile(pl.WithTest(t), opts)
-	}
-	if g == nil {
-		p := problem{summary: "the pipeline does not compile with this case's overrides:"}
-		for _, d := range ds {
-			if d.Severity == config.Error {
-				p.detail = append(p.detail, strings.Split(d.String(), "\n")...)
-			}
-		}
-		r.problems = append(r.problems, p)
-		return r
-	}
-	out := &caseOutput{puts: map[string][]any{}}
-	caseCtx, cancel := context.WithTimeoutCause(ctx, t.Timeout, errCaseTimeout)
-	defer cancel()
-	start := time.Now()
-	runOpts := pipeline.Options{
-		Stdout: lockedBuilder{&out.mu, &out.stdout},
-		Stderr: lockedBuilder{&out.mu, &out.stderr},
-		OnPut:  out.put,
-		Stdin:  strings.NewReader(t.Stdin),
-	}
-	var res *observe.Result
-	var err error
-	if simulated {
-		res, err = pipeline.Simulate(caseCtx, g, runOpts, pipeline.SimOptions{Seed: caseSeed})
-	} else {
-		res, err = pipeline.Run(caseCtx, g, runOpts)
-	}
-	r.elapsed = time.Since(start)
-	switch {
-	case ctx.Err() != nil:
-		r.interrupted = true
-		return r
-	case errors.Is(context.Cause(caseCtx), errCaseTimeout):
-		r.problems = append(r.problems, problem{
-			summary: fmt.Sprintf("timed out after %s (a case may set `timeout:`)", t.Timeout),
-			detail:  tail(lines(out.stderr.String()), 20),
-		})
-		return r
-	}
-	r.problems = append(r.problems, compareExit(t.Expect, err, out.stderr.String())...)
+// compareCase compares what a case's run produced with what it expects:
+// the exit code, stdout, the items put into queues and the ledger.
+func compareCase(e config.Expect, out *caseOutput, res *observe.Result, err error) []problem {
+	ps := compareExit(e, err, out.stderr.String())
 	stdout := lines(out.stdout.String())
-	e := t.Expect
 	if e.Stdout != nil {
-		r.problems = append(r.problems, at(e.Stdout.Pos, compareOrdered("stdout", e.Stdout.Texts(), stdout))...)
+		ps = append(ps, at(e.Stdout.Pos, compareOrdered("stdout", e.Stdout.Texts(), stdout))...)
 	}
 	if e.StdoutUnordered != nil {
-		r.problems = append(r.problems, at(e.StdoutUnordered.Pos, compareUnordered("stdout_unordered", e.StdoutUnordered.Texts(), stdout))...)
+		ps = append(ps, at(e.StdoutUnordered.Pos, compareUnordered("stdout_unordered", e.StdoutUnordered.Texts(), stdout))...)
 	}
 	if e.StdoutContains != nil {
-		r.problems = append(r.problems, at(e.StdoutContains.Pos, compareContains("stdout_contains", e.StdoutContains.Texts(), stdout))...)
+		ps = append(ps, at(e.StdoutContains.Pos, compareContains("stdout_contains", e.StdoutContains.Texts(), stdout))...)
 	}
 	for _, q := range e.Queues {
-		r.problems = append(r.problems, at(q.Pos, compareItems("queues."+q.Queue, q.Items, out.puts[q.Queue]))...)
+		ps = append(ps, at(q.Pos, compareItems("queues."+q.Queue, q.Items, out.puts[q.Queue]))...)
 	}
-	r.problems = append(r.problems, compareLedger(e.Ledger, res)...)
-	return r
+	return append(ps, compareLedger(e.Ledger, res)...)
 }
-
-// caseSeed seeds the random expressions of every case, so a case's
-// random delays are the same in every run of `pcrun test`.
-const caseSeed = 1
 
 // at sets the position of problems.
 func at(pos config.Pos, ps []problem) []problem {
@@ -158,21 +43,6 @@ func at(pos config.Pos, ps []problem) []problem {
 		ps[i].pos = pos
 	}
 	return ps
-}
-
-// exitCodeOf maps the error of pipeline.Run to pcrun's exit code, as
-// runAction does.
-func exitCodeOf(err error) int {
-	var dl *pipeline.DeadlockError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &dl):
-		return exitDeadlock
-	case errors.Is(err, pipeline.ErrInterrupted):
-		return exitInterrupted
-	}
-	return exitFailed
 }
 
 func exitText(code int) string {
@@ -185,7 +55,7 @@ func exitText(code int) string {
 // compareExit checks the exit code; on a mismatch the detail is why the run
 // ended as it did: its error and the notices it wrote.
 func compareExit(e config.Expect, err error, stderr string) []problem {
-	got := exitCodeOf(err)
+	got := exitcode.Of(err)
 	if got == e.Exit {
 		return nil
 	}

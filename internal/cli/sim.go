@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 func simCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name: "sim", Usage: "simulate a pipeline file on a virtual clock: the same lines and summary, in milliseconds",
-		ArgsUsage: "FILE", Flags: runFlags(), OnUsageError: usageError,
+		ArgsUsage: "FILE", Flags: runFlags(), OnUsageError: onUsageError,
 		Action: func(c *cli.Context) error {
 			if err := c.Set("simulate", "true"); err != nil {
 				return err
@@ -36,13 +36,13 @@ func simCommand(e *env) *cli.Command {
 func checkSimulate(c *cli.Context, g *stages.Graph, file string) error {
 	if !c.Bool("simulate") {
 		if c.IsSet("until") {
-			return cli.Exit("pcrun: error: --until limits a simulation\nhint: add --simulate, or run `pcrun sim`", exitUsage)
+			return usagef("pcrun: error: --until limits a simulation\nhint: add --simulate, or run `pcrun sim`")
 		}
 		return nil
 	}
 	for _, f := range []string{"only", "resume", "spill", "fresh", "metrics-addr"} {
 		if c.IsSet(f) {
-			return cli.Exit(fmt.Sprintf("pcrun: error: --%s cannot be combined with a simulation\nhint: drop --%s, or run the pipeline for real", f, f), exitUsage)
+			return usagef("pcrun: error: --%s cannot be combined with a simulation\nhint: drop --%s, or run the pipeline for real", f, f)
 		}
 	}
 	var re *pipeline.RefusedError
@@ -54,7 +54,7 @@ func checkSimulate(c *cli.Context, g *stages.Graph, file string) error {
 		}
 		b.WriteString("\nhint: a simulation runs no command, writes no file and reads no input; " +
 			"simulate a copy of the file with `sleep` steps (as long as the real work takes) and `item` templates in their place")
-		return cli.Exit(b.String(), exitUsage)
+		return usage(b.String())
 	}
 	return nil
 }

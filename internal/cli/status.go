@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,12 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
-	natsq "github.com/pcrun/pcrun/queue/nats"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -38,7 +35,7 @@ func statusCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "output `FORMAT`: text or json (on stdout)"},
 			&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable), as the run does, if a url uses vars"},
 		},
-		Action: func(c *cli.Context) error { return statusAction(c, e) }, OnUsageError: usageError,
+		Action: func(c *cli.Context) error { return statusAction(c, e) }, OnUsageError: onUsageError,
 	}
 }
 
@@ -97,174 +94,101 @@ type Status struct {
 	Queues   []QueueStatus `json:"queues"`
 }
 
-func statusAction(c *cli.Context, e *env) error {
-	format := c.String("format")
-	if format != "text" && format != "json" {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use text or json", format), exitUsage)
-	}
-	switch c.NArg() {
-	case 0:
-		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun status pipeline.yaml", exitUsage)
-	case 1:
-	default:
-		return cli.Exit(fmt.Sprintf("pcrun: error: unexpected argument %q\nhint: pcrun status [--format text|json] FILE", c.Args().Get(1)), exitUsage)
-	}
-	file := c.Args().First()
-	stderr := c.App.ErrWriter
-	src := config.Sources{}
-	g, ds, err := compileFile(file, c.StringSlice("set"), src)
+// statusAction reports the state of the pipeline's NATS queues: exit 1
+// when a broker could not be asked about one of them.
+func statusAction(c *cli.Context, _ *env) error {
+	format, file, err := statusArgs(c)
 	if err != nil {
 		return err
 	}
-	var errs config.Diagnostics // warnings are for validate: status only needs a file that compiles
-	for _, d := range ds {
-		if d.Severity == config.Error {
-			errs = append(errs, d)
-		}
+	g, err := compileStatus(c, file)
+	if err != nil {
+		return err
 	}
-	writeDiags(stderr, errs, src)
-	if errs.HasErrors() || g == nil {
-		n, _ := errs.Count()
-		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s)", file, n), exitUsage)
-	}
-
 	st := Status{Pipeline: g.Name, Queues: []QueueStatus{}}
-	var natsQueues []*stages.Queue
-	for _, q := range g.Queues {
-		if q.Backend == config.NATS {
-			natsQueues = append(natsQueues, q)
-		}
-	}
-	if len(natsQueues) == 0 {
-		fmt.Fprintf(stderr, "pcrun: %s has no queue with `backend: nats`; nothing to report (memory queues live inside a running pcrun)\n", file)
+	queues := natsQueues(g)
+	if len(queues) == 0 {
+		fmt.Fprintf(c.App.ErrWriter, "pcrun: %s has no queue with `backend: nats`; nothing to report (memory queues live inside a running pcrun)\n", file)
 		if format == "json" {
 			writeStatusJSON(c.App.Writer, st)
 		}
-		e.setCode(exitOK)
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
 	defer cancel()
-	st.Queues = queueStatuses(ctx, g.Name, natsQueues)
+	st.Queues = queueStatuses(ctx, g.Name, queues) // nats.go
 	if format == "json" {
 		writeStatusJSON(c.App.Writer, st)
 	} else {
 		writeStatusText(c.App.Writer, st)
 	}
-	code := exitOK
-	for _, q := range st.Queues {
-		if q.Error != "" {
-			fmt.Fprintf(stderr, "pcrun: error: queue %s: %s\n", q.Queue, q.Error)
-			code = exitFailed
-		}
-	}
-	e.setCode(code)
-	return nil
+	return queueErrors(c.App.ErrWriter, st)
 }
 
-// queueStatuses asks each queue's broker about it, connecting once per url.
-func queueStatuses(ctx context.Context, pipeline string, queues []*stages.Queue) []QueueStatus {
-	conns := map[string]*nats.Conn{}
-	connErrs := map[string]error{}
-	defer func() {
-		for _, nc := range conns {
-			nc.Close()
+// statusArgs returns the output format and the one file of status.
+func statusArgs(c *cli.Context) (format, file string, err error) {
+	format = c.String("format")
+	if format != "text" && format != "json" {
+		return "", "", usagef("pcrun: error: unknown format %q\nhint: use text or json", format)
+	}
+	switch c.NArg() {
+	case 0:
+		return "", "", usagef("pcrun: error: no pipeline file given\nhint: pcrun status pipeline.yaml")
+	case 1:
+		return format, c.Args().First(), nil
+	}
+	return "", "", usagef("pcrun: error: unexpected argument %q\nhint: pcrun status [--format text|json] FILE", c.Args().Get(1))
+}
+
+// compileStatus compiles the file with the --set overrides. Warnings are
+// for validate: status only needs a file that compiles, and writes its
+// errors.
+func compileStatus(c *cli.Context, file string) (*stages.Graph, error) {
+	src := config.Sources{}
+	g, ds, err := compileFile(file, c.StringSlice("set"), src)
+	if err != nil {
+		return nil, err
+	}
+	var errs config.Diagnostics
+	for _, d := range ds {
+		if d.Severity == config.Error {
+			errs = append(errs, d)
 		}
-	}()
-	var out []QueueStatus
-	for _, q := range queues {
-		qs := QueueStatus{Queue: q.Name, URL: stages.Redacted(q.URL), Stream: q.Stream, Subject: q.Subject}
-		nc, ok := conns[q.URL]
-		if err := connErrs[q.URL]; !ok && err == nil {
-			var err error
-			nc, err = nats.Connect(q.URL, nats.Name("pcrun status"), nats.Timeout(statusTimeout), nats.MaxReconnects(0))
-			if err != nil {
-				connErrs[q.URL] = err
-			} else {
-				conns[q.URL] = nc
-			}
+	}
+	writeDiags(c.App.ErrWriter, errs, src)
+	if errs.HasErrors() || g == nil {
+		n, _ := errs.Count()
+		return nil, usagef("pcrun: %s: %d error(s)", file, n)
+	}
+	return g, nil
+}
+
+// natsQueues are the queues of g with `backend: nats`, the ones a broker
+// knows about.
+func natsQueues(g *stages.Graph) []*stages.Queue {
+	var out []*stages.Queue
+	for _, q := range g.Queues {
+		if q.Backend == config.NATS {
+			out = append(out, q)
 		}
-		if err := connErrs[q.URL]; err != nil {
-			qs.Error = fmt.Sprintf("cannot connect to %s: %v", qs.URL, err)
-			out = append(out, qs)
-			continue
-		}
-		if err := queueStatus(ctx, nc, pipeline, q, &qs); err != nil {
-			qs.Error = err.Error()
-		}
-		out = append(out, qs)
 	}
 	return out
 }
 
-// queueStatus fills qs from the stream's info and its consumer's.
-func queueStatus(ctx context.Context, nc *nats.Conn, pipeline string, q *stages.Queue, qs *QueueStatus) error {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	stream, err := js.Stream(ctx, q.Stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		qs.Missing = true
-		return writerStatus(ctx, js, pipeline, q, qs)
-	}
-	if err != nil {
-		return fmt.Errorf("stream %s: %v", q.Stream, err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("stream %s: %v", q.Stream, err)
-	}
-	qs.Messages = int64(info.State.Msgs)
-	if info.Config.MaxMsgs > 0 {
-		qs.Capacity = info.Config.MaxMsgs
-	}
-	// A work-queue stream has one consumer that every reader shares;
-	// report every consumer there is rather than guess its name.
-	names := stream.ConsumerNames(ctx)
-	for name := range names.Name() {
-		cons, err := stream.Consumer(ctx, name)
-		if err != nil {
-			return fmt.Errorf("consumer %s: %v", name, err)
-		}
-		ci := cons.CachedInfo()
-		if qs.Consumer != "" {
-			qs.Consumer += ","
-		}
-		qs.Consumer += name
-		qs.Pending += int64(ci.NumPending)
-		qs.AckPending += int64(ci.NumAckPending)
-		qs.Redelivered += int64(ci.NumRedelivered)
-	}
-	if err := names.Err(); err != nil {
-		return fmt.Errorf("consumers of %s: %v", q.Stream, err)
-	}
-	return writerStatus(ctx, js, pipeline, q, qs)
-}
-
-// writerStatus reads the queue's roster in the current generation of the
-// pipeline's run on the broker (natsq.ReadRoster). No roster yet: no
-// process has registered, so no writer has finished.
-func writerStatus(ctx context.Context, js jetstream.JetStream, pipelineName string, q *stages.Queue, qs *QueueStatus) error {
-	gen, r, err := natsq.ReadRoster(ctx, js, pipelineName, q.Name)
-	if err != nil {
-		return err
-	}
-	qs.Generation = gen
-	if r == nil {
-		r = &natsq.Roster{}
-	}
-	for _, w := range q.Writers {
-		procs, replicas := r.Processes(w, true)
-		qs.Writers = append(qs.Writers, WriterStatus{Stage: w, Ended: r.StageEnded(w), Processes: procs, Replicas: replicas})
-	}
-	qs.Readers = []ReaderStatus{}
-	for _, s := range q.Readers {
-		if procs, replicas := r.Processes(s, false); procs > 0 {
-			qs.Readers = append(qs.Readers, ReaderStatus{Stage: s, Processes: procs, Replicas: replicas})
+// queueErrors writes why each queue that could not be reported was not,
+// and fails status (exit 1) if any was not: a broker is out of reach or
+// answered with an error.
+func queueErrors(stderr io.Writer, st Status) error {
+	failed := false
+	for _, q := range st.Queues {
+		if q.Error != "" {
+			fmt.Fprintf(stderr, "pcrun: error: queue %s: %s\n", q.Queue, q.Error)
+			failed = true
 		}
 	}
-	qs.Ended, qs.Markers = r.Ended, r.Markers
+	if failed {
+		return reported(errors.New("a queue could not be reported"))
+	}
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 )
@@ -238,8 +239,8 @@ func TestMetricsBusyPort(t *testing.T) {
 		t.Errorf("a second startMetrics on %s succeeded, want an error", m.Addr())
 	}
 	code, _, stderr := runMain(t, "run", "--metrics-addr", m.Addr(), "../../examples/fruit.yaml")
-	if code != exitUsage || !regexp.MustCompile(`pcrun: error: --metrics-addr \S+: .+`).MatchString(stderr) {
-		t.Errorf("pcrun run on a busy port: exit %d, want %d and the error", code, exitUsage)
+	if code != exitcode.Usage || !regexp.MustCompile(`pcrun: error: --metrics-addr \S+: .+`).MatchString(stderr) {
+		t.Errorf("pcrun run on a busy port: exit %d, want %d and the error", code, exitcode.Usage)
 	}
 }
 
@@ -269,7 +270,7 @@ func TestMetricsScrapedDuringRun(t *testing.T) {
 	done := make(chan int, 1)
 	var stderr syncBuffer
 	go func() {
-		done <- Main([]string{"pcrun", "run", "--metrics-addr", "127.0.0.1:0", path}, sig, io.Discard, &stderr)
+		done <- Main([]string{"pcrun", "run", "--metrics-addr", "127.0.0.1:0", path}, sig, nil, io.Discard, &stderr)
 	}()
 	ended := false
 	defer func() {
@@ -325,8 +326,8 @@ func TestMetricsScrapedDuringRun(t *testing.T) {
 	sig <- os.Interrupt
 	code := <-done
 	ended = true
-	if code != exitInterrupted {
-		t.Errorf("exit %d, want %d", code, exitInterrupted)
+	if code != exitcode.Interrupted {
+		t.Errorf("exit %d, want %d", code, exitcode.Interrupted)
 	}
 	if resp, err := scrapeClient.Get("http://" + addr + "/healthz"); err == nil {
 		resp.Body.Close()

@@ -1,7 +1,6 @@
-package main
+package cli
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -21,7 +20,7 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	case "debug", "info", "warn", "error":
 		_ = level.UnmarshalText([]byte(name))
 	default:
-		return nil, cli.Exit(fmt.Sprintf("pcrun: error: unknown log level %q\nhint: use debug, info, warn or error", c.String("log-level")), exitUsage)
+		return nil, usagef("pcrun: error: unknown log level %q\nhint: use debug, info, warn or error", c.String("log-level"))
 	}
 	switch c.String("log-format") {
 	case "text":
@@ -29,5 +28,5 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
 	}
-	return nil, cli.Exit(fmt.Sprintf("pcrun: error: unknown log format %q\nhint: use text or json", c.String("log-format")), exitUsage)
+	return nil, usagef("pcrun: error: unknown log format %q\nhint: use text or json", c.String("log-format"))
 }

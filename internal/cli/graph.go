@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -27,16 +27,16 @@ func graphCommand(e *env) *cli.Command {
 				Usage: "diagram `FORMAT`: " + strings.Join(stages.RenderFormats, " or ")},
 			&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable), as the run does: replicas and counts written as templates follow it"},
 		},
-		Action: func(c *cli.Context) error { return graphAction(c, e) }, OnUsageError: usageError,
+		Action: func(c *cli.Context) error { return graphAction(c, e) }, OnUsageError: onUsageError,
 	}
 }
 
 // graphAction loads and compiles one pipeline file and draws it on stdout.
 // Flags may also follow the file (pcrun graph FILE --format dot).
-func graphAction(c *cli.Context, e *env) error {
+func graphAction(c *cli.Context, _ *env) error {
 	args := c.Args().Slice()
 	if len(args) == 0 {
-		return cli.Exit("pcrun: error: no pipeline file given\nhint: pcrun graph examples/fruit.yaml", exitUsage)
+		return usagef("pcrun: error: no pipeline file given\nhint: pcrun graph examples/fruit.yaml")
 	}
 	file := args[0]
 	format, err := trailingFormat(c.String("format"), args[1:])
@@ -44,26 +44,18 @@ func graphAction(c *cli.Context, e *env) error {
 		return cli.ShowSubcommandHelp(c)
 	}
 	if err != nil {
-		return cli.Exit("pcrun: error: "+err.Error()+"\nhint: pcrun graph [--format FORMAT] FILE", exitUsage)
+		return usagef("pcrun: error: %v\nhint: pcrun graph [--format FORMAT] FILE", err)
 	}
 	if !slices.Contains(stages.RenderFormats, format) {
-		return cli.Exit(fmt.Sprintf("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(stages.RenderFormats)), exitUsage)
+		return usagef("pcrun: error: unknown format %q\nhint: use one of %s", format, config.Quoted(stages.RenderFormats))
 	}
-	stderr := c.App.ErrWriter
-	src := config.Sources{}
-	g, ds, err := compileFile(file, c.StringSlice("set"), src)
+	g, err := compileChecked(c, file, stages.Options{}, "nothing was drawn")
 	if err != nil {
-		return err // a malformed --set: a usage error
-	}
-	writeDiags(stderr, ds, src)
-	if ds.HasErrors() || g == nil {
-		n, _ := ds.Count()
-		return cli.Exit(fmt.Sprintf("pcrun: %s: %d error(s); nothing was drawn", file, n), exitUsage)
+		return err
 	}
 	if err := stages.Render(c.App.Writer, g, format); err != nil {
-		return cli.Exit("pcrun: error: "+err.Error(), exitFailed)
+		return failure("pcrun: error: "+err.Error(), err)
 	}
-	e.setCode(exitOK)
 	return nil
 }
 

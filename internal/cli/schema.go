@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -18,7 +18,7 @@ func schemaCommand(_ *env) *cli.Command {
 			"   # yaml-language-server: $schema=PATH/TO/pcrun.schema.json\n" +
 			"docs/pcrun.schema.json in the repository is this output.",
 		Action:       func(c *cli.Context) error { return writeSchema(c.App.Writer) },
-		OnUsageError: usageError,
+		OnUsageError: onUsageError,
 	}
 }
 
