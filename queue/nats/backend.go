@@ -7,13 +7,18 @@ package nats
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/queue"
+	"github.com/pcrun/pcrun/stages"
 )
 
 func init() { queue.Register(config.NATS, backend{}) }
@@ -152,3 +157,78 @@ var (
 	_ queue.Queue  = (*natsQueue)(nil)
 	_ queue.Shared = (*natsQueue)(nil)
 )
+
+// connectNats returns the connection to a broker, connecting the first
+// time, and makes sure the pipeline's bucket exists there.
+func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline, url, queue string) (*natsBroker, error) {
+	if b := brokers[url]; b != nil {
+		return b, nil
+	}
+	nc, err := nats.Connect(url, nats.Name("pcrun "+pipeline), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: cannot connect to the NATS broker at %s: %v (start one with `pcrun broker`)",
+			queue, stages.Redacted(url), err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("queue %s: %v", queue, err)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucketName(pipeline), Storage: jetstream.FileStorage})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v (is JetStream enabled?)",
+			queue, stages.Redacted(url), bucketName(pipeline), err)
+	}
+	b := &natsBroker{url: url, nc: nc, js: js, kv: kv}
+	brokers[url] = b
+	return b, nil
+}
+
+// openNats connects to a queue's broker (reusing brokers by URL) and makes
+// sure the stream and its consumer exist. The run registers it (roster.go).
+func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, q *stages.Queue) (*natsQueue, error) {
+	b, err := connectNats(ctx, brokers, env.Pipeline, q.URL, q.Name)
+	if err != nil {
+		return nil, err
+	}
+	maxMsgs := int64(-1)
+	if !q.Unbounded {
+		maxMsgs = int64(q.Capacity)
+	}
+	// Create, and update only when the configuration differs: processes
+	// of one run starting together then change nothing on the broker
+	// (nats-server 2.15 has a data race between a stream update and a
+	// consumer create).
+	scfg := jetstream.StreamConfig{
+		Name: q.Stream, Subjects: []string{q.Subject},
+		Retention: jetstream.WorkQueuePolicy, MaxMsgs: maxMsgs, Discard: jetstream.DiscardNew,
+		Storage: jetstream.FileStorage,
+	}
+	stream, err := b.js.CreateStream(ctx, scfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		stream, err = b.js.UpdateStream(ctx, scfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: stream %s on %s: %v", q.Name, q.Stream, stages.Redacted(q.URL), err)
+	}
+	ccfg := jetstream.ConsumerConfig{
+		Durable: natsConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: q.AckWait,
+		MaxDeliver: -1, // pcrun counts deliveries itself (overDelivered): the broker never drops an item silently
+	}
+	cons, err := stream.CreateConsumer(ctx, ccfg)
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		cons, err = stream.UpdateConsumer(ctx, ccfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue %s: consumer of stream %s: %v", q.Name, q.Stream, err)
+	}
+	nq := &natsQueue{spec: q, b: b, stream: stream, cons: cons, runID: nuid.Next(), key: kvToken(q.Name), env: env, shared: env.Shared,
+		writers: map[string]int{}, localLeft: map[string]int{}, readers: map[string]int{},
+		stop: make(chan struct{}), held: map[*delivery]struct{}{}}
+	if !q.Unbounded {
+		nq.capacity = q.Capacity
+	}
+	b.queues = append(b.queues, nq)
+	return nq, nil
+}

@@ -1,0 +1,160 @@
+package nats
+
+import (
+	"context"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/pcrun/pcrun/config"
+)
+
+// The pump fetches for this process's readers, and the keeper tells the
+// broker the items held here are in progress.
+
+// startPump starts the goroutines that serve this process's readers.
+func (q *natsQueue) startPump() {
+	batch := maxBatch
+	if q.capacity > 0 {
+		batch = min(batch, q.capacity)
+	}
+	if q.shared {
+		// Fetch no more than this process's readers can start on, so
+		// that the items go to the processes with idle readers.
+		n := 0
+		for _, r := range q.readers {
+			n += r
+		}
+		batch = min(batch, max(1, n))
+	}
+	if q.env.Strategy == config.Sentinel {
+		batch = 1 // a reader leaving on its marker leaves nothing fetched behind
+	}
+	q.deliveries = make(chan *delivery, batch)
+	q.wg.Go(q.pump)
+	q.wg.Go(q.keep)
+}
+
+// pump fetches as many messages as the local buffer has room for, and
+// closes it when the queue is closed and the broker has nothing left. A
+// fetch is never cancelled halfway (a message the broker sent and nobody
+// saw would wait out ack_wait): each ends by itself within natsPoll.
+func (q *natsQueue) pump() {
+	for {
+		select {
+		case <-q.stop:
+			return
+		default:
+		}
+		n := max(1, cap(q.deliveries)-len(q.deliveries))
+		batch, err := q.cons.Fetch(n, jetstream.FetchMaxWait(natsPoll))
+		if err != nil {
+			if sleepStop(q.stop, natsPoll) {
+				return
+			}
+			continue
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			if !q.ours(m) {
+				continue
+			}
+			d := q.delivery(m)
+			select {
+			case q.deliveries <- d:
+			case <-q.stop:
+				q.hmu.Lock()
+				q.orphans = append(q.orphans, d)
+				q.hmu.Unlock()
+			}
+		}
+		if got > 0 {
+			continue
+		}
+		if err := q.b.checkGen(context.Background(), false); err != nil {
+			q.env.Abort(err)
+		}
+		if (q.env.Strategy == config.Close || q.unmarked.Load()) && q.closedAndDrained() {
+			close(q.deliveries)
+			<-q.stop
+			return
+		}
+	}
+}
+
+// ours reports whether a fetched message may be handed to a reader. One
+// put in another generation makes the process look whether its own was
+// reset (roster.go); if it was and the process cannot join the new
+// one, the message goes back and the run stops.
+func (q *natsQueue) ours(m jetstream.Msg) bool {
+	if g := m.Headers().Get(genHeader); g != "" && g != q.b.generation() {
+		if err := q.b.checkGen(context.Background(), true); err != nil {
+			m.Nak()
+			q.env.Abort(err)
+			return false
+		}
+	}
+	q.b.touched.Store(true)
+	return true
+}
+
+// closedAndDrained reports whether every writer has ended and the broker
+// holds no item that is not yet delivered or not yet acknowledged.
+func (q *natsQueue) closedAndDrained() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !q.ended.Load() {
+		if r, err := q.roster(ctx); err != nil || r == nil || !r.Ended {
+			return false
+		}
+		q.ended.Store(true)
+	}
+	if len(q.deliveries) > 0 {
+		return false
+	}
+	info, err := q.cons.Info(ctx)
+	return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+}
+
+// keep tells the broker every ack_wait/2 that the items held here are in
+// progress, so a long step does not get its item delivered again.
+func (q *natsQueue) keep() {
+	t := time.NewTicker(max(q.spec.AckWait/2, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-q.stop:
+			return
+		case <-t.C:
+		}
+		q.hmu.Lock()
+		for d := range q.held {
+			d.msg.InProgress()
+		}
+		q.hmu.Unlock()
+	}
+}
+
+// shutdown stops the pump and the keeper and waits for them; idempotent.
+func (q *natsQueue) shutdown() {
+	q.hmu.Lock()
+	select {
+	case <-q.stop:
+	default:
+		close(q.stop)
+	}
+	q.hmu.Unlock()
+	q.wg.Wait()
+}
+
+// sleepStop waits d or until stop is closed, and reports the latter.
+func sleepStop(stop <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-stop:
+		return true
+	case <-t.C:
+		return false
+	}
+}
