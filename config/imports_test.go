@@ -64,7 +64,13 @@ var importRules = []importRule{
 	{
 		// The runtime: it never names a backend but the embedded default.
 		pkg:       "./pipeline",
-		forbidden: []string{module + "/cmd", module + "/report", module + "/queue/nats", nats},
+		forbidden: []string{module + "/cmd", module + "/report", module + "/queue/nats", module + "/sim", nats},
+	},
+	{
+		// The simulator is the runtime on a virtual clock: it imports the
+		// runtime, which never imports it.
+		pkg:       "./sim",
+		forbidden: []string{module + "/cmd", module + "/internal/cli", module + "/queue/nats", nats},
 	},
 	// What watches a run knows it only through its events: the timeline
 	// imports no part of the runtime, which imports observe.
@@ -185,6 +191,7 @@ func TestImportRules(t *testing.T) {
 		{"stages must not use cmd", stages, dep{path: module + "/cmd/pcrun", module: module}, "depends on " + module + "/cmd/pcrun"},
 		{"the runtime must not link NATS", rule(t, "./pipeline"), dep{path: nats + "/nats.go", module: nats + "/nats.go"}, "depends on " + nats + "/nats.go"},
 		{"the runtime must not name the NATS backend", rule(t, "./pipeline"), dep{path: module + "/queue/nats", module: module}, "depends on " + module + "/queue/nats"},
+		{"the runtime must not know the simulator", rule(t, "./pipeline"), dep{path: module + "/sim", module: module}, "depends on " + module + "/sim"},
 		{"the runtime may use the memory backend", rule(t, "./pipeline"), dep{path: module + "/queue/memory", module: module}, ""},
 		{"a backend must not use the runtime", rule(t, "./queue/memory"), dep{path: module + "/pipeline", module: module}, "depends on " + module + "/pipeline"},
 		{"the queue package must not link NATS", rule(t, "./queue"), dep{path: nats + "/nats.go/jetstream", module: nats + "/nats.go"}, "jetstream"},

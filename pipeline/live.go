@@ -33,7 +33,7 @@ func (w *worker) in(parent context.Context) context.Context {
 // event sends an event to the observer, if there is one.
 func (r *run) event(e observe.Event) {
 	if r.obs != nil {
-		e.T = r.clock.elapsed()
+		e.T = r.clock.Since()
 		r.obs.Observe(e)
 	}
 }
@@ -41,11 +41,11 @@ func (r *run) event(e observe.Event) {
 // lifetime reports a worker's start and returns the function, deferred by
 // the worker, that reports its end and adds its life to its stage's.
 func (r *run) lifetime(w *worker) func() {
-	start := r.clock.elapsed()
+	start := r.clock.Since()
 	r.event(observe.Event{Kind: observe.EventStarted, Stage: w.Stage, Worker: w.Name, Depth: -1})
 	r.opts.Log.Debug("worker "+w.Name+" started", "stage", w.Stage, "worker", w.Name)
 	return func() {
-		alive := r.clock.elapsed() - start
+		alive := r.clock.Since() - start
 		if w.c != nil {
 			w.c.alive.Add(int64(alive))
 		}
@@ -88,7 +88,7 @@ type live struct{ r *run }
 // broker (a round trip).
 func (l *live) Snapshot() observe.Snapshot {
 	r := l.r
-	s := observe.Snapshot{Elapsed: time.Since(r.clock.start)}
+	s := observe.Snapshot{Elapsed: r.clock.Since()}
 	for i, p := range r.g.Producers {
 		if !r.selected(p.Name) {
 			continue

@@ -28,7 +28,7 @@ func (r *run) shared() bool { return r.opts.Shared || len(r.opts.Only) > 0 }
 func (r *run) openQueues(ctx context.Context) error {
 	env := &queue.Env{
 		Pipeline: r.g.Name, Graph: r.g, Strategy: r.g.Strategy, Shared: r.shared(), Fresh: r.opts.Fresh,
-		Stages: r.stageNames(), Since: r.clock.elapsed, Log: r.opts.Log, Abort: r.abortRun,
+		Stages: r.stageNames(), Since: func() time.Duration { return r.clock.Since() }, Log: r.opts.Log, Abort: r.abortRun,
 	}
 	if r.opts.Observer != nil {
 		env.Observe = r.opts.Observer.Observe
@@ -50,8 +50,18 @@ func (r *run) openQueues(ctx context.Context) error {
 		r.specs[q.Name] = sp
 		specs[b] = append(specs[b], sp)
 	}
+	if r.opts.Backend != nil { // every queue on one backend
+		all := []*queue.Spec{}
+		for _, name := range names {
+			all = append(all, specs[name]...)
+		}
+		names, specs = []config.Backend{""}, map[config.Backend][]*queue.Spec{"": all}
+	}
 	for _, name := range names {
 		b, ok := queue.Lookup(name)
+		if name == "" {
+			b, ok = r.opts.Backend, true
+		}
 		if !ok {
 			return fmt.Errorf("queue backend %q is not part of this pcrun binary", name)
 		}

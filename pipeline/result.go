@@ -113,7 +113,7 @@ func reasonOf(cause error) string {
 	switch {
 	case errors.Is(cause, ErrInterrupted):
 		return "interrupt"
-	case errors.Is(cause, errDeadline):
+	case errors.Is(cause, ErrDeadline):
 		return "deadline"
 	case errors.Is(cause, errFailure):
 		return "failure"

@@ -89,15 +89,25 @@ type Options struct {
 	// bars, metrics). It must return quickly; Live stays readable after
 	// Run returns.
 	OnStart func(observe.Live)
+	// Clock is the time the run runs on; nil: wall time, the workers as
+	// goroutines (see Clock). A Clock serves one run.
+	Clock Clock
+	// Backend, when not nil, holds every queue of the run, whatever
+	// backend the file names (a simulation's queues).
+	Backend queue.Backend
+	// Rand draws the jitter of retry backoffs; nil: the global source.
+	Rand *rand.Rand
 }
 
 // Errors Run returns; cmd/pcrun maps them to exit codes.
 var (
 	// ErrInterrupted: a signal stopped the run (exit 130).
 	ErrInterrupted = errors.New("interrupted by a signal")
-	errDeadline    = errors.New("deadline reached")
-	errFailure     = errors.New("an item failed")
-	errFinished    = errors.New("finished")
+	// ErrDeadline: the deadline stopped the producers; wrapped by a
+	// clock's own limit (Supervisor.Expire).
+	ErrDeadline = errors.New("deadline reached")
+	errFailure  = errors.New("an item failed")
+	errFinished = errors.New("finished")
 )
 
 // FailedError: the run ended with items failed or abandoned (exit 1).
@@ -127,7 +137,7 @@ type run struct {
 	g     *stages.Graph
 	opts  Options
 	out   *lines.Writer
-	clock clock
+	clock Clock
 	obs   observe.Observer // nil: no events
 	sets  []queue.Set      // the run's queues, by backend (queues.go)
 	// trackers are the sets that see every wait, and report a stall;
@@ -149,16 +159,10 @@ type run struct {
 	producersLeft        atomic.Int64
 	failMu               sync.Mutex
 	failures             []string
-	failed               chan struct{} // capacity 1: a failure happened
-	sources              []*source     // by producer; nil for template producers (source.go)
-
-	// How a producer waits its delay and a retry its backoff, and the
-	// jitter a backoff draws: real time and the global source in a run;
-	// virtual time and the seeded source in a simulation (sim.go), which
-	// also stops its producers itself on a failure (onFail).
-	pause  func(ctx context.Context, d time.Duration) error
-	jitter func() float64
-	onFail func()
+	sup                  *supervisor    // how the run stops (supervise.go)
+	failed               chan struct{}  // capacity 1: a failure happened
+	sources              []*source      // by producer; nil for template producers (source.go)
+	jitter               func() float64 // a retry backoff's jitter (Options.Rand)
 }
 
 // Run runs the graph to its end and returns its result; it blocks until
@@ -178,10 +182,16 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, e
 		return nil, err
 	}
 	r := &run{
-		pause: sleep, jitter: rand.Float64,
-		g: g, opts: opts, out: lines.New(opts.Stdout), obs: opts.Observer, clock: clock{start: time.Now()},
+		g: g, opts: opts, out: lines.New(opts.Stdout), obs: opts.Observer, clock: opts.Clock, jitter: rand.Float64,
 		queues: map[string]queue.Queue{}, specs: map[string]*queue.Spec{}, qstats: map[string]*queueCounters{},
-		failed: make(chan struct{}, 1), received: map[string]*counters{}, aborted: make(chan error, 1),
+		received: map[string]*counters{}, aborted: make(chan error, 1),
+	}
+	if r.clock == nil {
+		r.clock = newRealClock()
+	}
+	r.sup = &supervisor{r: r}
+	if opts.Rand != nil {
+		r.jitter = opts.Rand.Float64
 	}
 	if opts.Spill != nil {
 		r.spill = &spill{}
@@ -197,9 +207,8 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, e
 	if err := r.open(ctx); err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	stop, deadlock := r.execute(ctx, start)
-	return r.end(time.Since(start), stop, deadlock)
+	stop, deadlock := r.execute(ctx)
+	return r.end(r.clock.Since(), stop, deadlock)
 }
 
 // withDefaults fills in the writers Options may leave nil.
@@ -246,8 +255,8 @@ func (r *run) open(ctx context.Context) error {
 
 // execute starts the workers and supervises them until every one has
 // exited; then it writes the last buffered lines and closes the files.
-func (r *run) execute(ctx context.Context, start time.Time) (stop error, deadlock *DeadlockError) {
-	r.clock.start = start
+func (r *run) execute(ctx context.Context) (stop error, deadlock *DeadlockError) {
+	start := r.clock.Begin()
 	r.event(observe.Event{Kind: observe.EventRun, Stage: r.g.Name, Msg: start.Format(time.RFC3339Nano), Depth: -1})
 	if r.obs != nil {
 		r.queueEvents()
@@ -255,12 +264,8 @@ func (r *run) execute(ctx context.Context, start time.Time) (stop error, deadloc
 	if r.opts.OnStart != nil {
 		r.opts.OnStart(&live{r: r})
 	}
-	var wg sync.WaitGroup
-	r.startWorkers(&wg)
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	stop, deadlock = r.supervise(ctx, done)
-	<-done
+	r.startWorkers()
+	stop, deadlock = r.supervise(ctx)
 	if err := r.out.Close(); err != nil { // the last buffered lines: internal/lines
 		r.opts.Log.Error(fmt.Sprintf("writing stdout: %v", err), "err", err)
 	}
@@ -309,7 +314,7 @@ func outcome(res *observe.Result, stop error, deadlock *DeadlockError) error {
 			first = res.Failures[0]
 		}
 		return &FailedError{Failed: stopped, Abandoned: l.Abandoned, First: first}
-	case stop != nil && !errors.Is(stop, errDeadline) && !errors.Is(stop, errFinished):
+	case stop != nil && !errors.Is(stop, ErrDeadline) && !errors.Is(stop, errFinished):
 		return stop
 	}
 	return nil
@@ -318,7 +323,7 @@ func outcome(res *observe.Result, stop error, deadlock *DeadlockError) error {
 // startWorkers registers every worker with the queues' trackers, then
 // starts them. Registering first means no worker can see the others as
 // stalled before they have started.
-func (r *run) startWorkers(wg *sync.WaitGroup) {
+func (r *run) startWorkers() {
 	n := 0
 	for _, p := range r.g.Producers {
 		if r.selected(p.Name) {
@@ -345,10 +350,10 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 		r.enter()
 	}
 	if len(replay) > 0 {
-		wg.Go(func() { r.replay(len(r.stats)-1, replay) })
+		r.clock.Go(func() { r.replay(len(r.stats)-1, replay) })
 	}
 	for _, q := range unwritten {
-		wg.Go(func() {
+		r.clock.Go(func() {
 			ctx := queue.WithWorker(r.hard, &queue.Worker{Name: "pcrun", Kind: queue.Supervisor})
 			defer r.leave()
 			r.writerDone(ctx, q, "") // the queue ends at once: nothing will put into it here
@@ -359,7 +364,7 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 			continue // runs in another process (--only)
 		}
 		for replica := 1; replica <= p.Replicas; replica++ {
-			wg.Go(func() { r.producer(p, replica, i) })
+			r.clock.Go(func() { r.producer(p, replica, i) })
 		}
 	}
 	for j, c := range r.g.Consumers {
@@ -368,7 +373,7 @@ func (r *run) startWorkers(wg *sync.WaitGroup) {
 		}
 		row := len(r.g.Producers) + j
 		for replica := 1; replica <= c.Replicas; replica++ {
-			wg.Go(func() { r.consumer(c, replica, row) })
+			r.clock.Go(func() { r.consumer(c, replica, row) })
 		}
 	}
 }
@@ -402,14 +407,7 @@ func (r *run) fail(msg string) {
 	r.failures = append(r.failures, msg)
 	r.failMu.Unlock()
 	r.opts.Log.Error(msg)
-	if r.onFail != nil {
-		r.onFail() // a simulation stops its producers itself
-		return
-	}
-	select {
-	case r.failed <- struct{}{}:
-	default:
-	}
+	r.clock.Post(r.sup.failure)
 }
 
 // replayQueues lists, in graph order, the queues a resumed run puts

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/pcrun/pcrun/config"
@@ -13,65 +12,43 @@ import (
 
 // supervisor decides how a run stops: it applies the deadline and the
 // grace period, counts signals, reacts to failures, stalls and aborts,
-// and ends a join run once every item is done. Only the goroutine that
-// runs supervise touches it.
+// and ends a join run once every item is done. Its methods are called one
+// at a time by the run's Clock (Supervise), which also runs its timers.
 type supervisor struct {
 	r        *run
 	stop     error // why producers were stopped early; nil while they were not
 	deadlock *DeadlockError
-	signals  <-chan os.Signal
 	nsig     int
-	grace    *time.Timer
-	graceC   <-chan time.Time
+	timers   []func() // stop the timers it armed
 	// idlePolls counts the polls in a row that found a join run over.
 	idlePolls int
 }
 
-// supervise waits for the run to end (done), applying deadline, grace,
-// signals, failures and stalls. It returns why producers were stopped
-// early (nil if they were not) and the deadlock, if any.
-func (r *run) supervise(ctx context.Context, done <-chan struct{}) (stop error, deadlock *DeadlockError) {
-	s := &supervisor{r: r, signals: r.opts.Signals}
-	var deadlineC <-chan time.Time
+var _ Supervisor = (*supervisor)(nil)
+
+// supervise runs the supervisor on the run's clock until every worker has
+// exited. It returns why producers were stopped early (nil if they were
+// not) and the deadlock, if any.
+func (r *run) supervise(ctx context.Context) (stop error, deadlock *DeadlockError) {
+	s := r.sup
 	if r.g.Deadline > 0 {
-		t := time.NewTimer(r.g.Deadline)
-		defer t.Stop()
-		deadlineC = t.C
+		s.after(r.g.Deadline, func() { s.begin(ErrDeadline, fmt.Sprintf("deadline %s reached", r.g.Deadline)) })
+	}
+	if r.g.Strategy == config.Join && len(r.trackers) < len(r.sets) {
+		s.after(idlePoll, s.pollJoin) // some queues report no stall
 	}
 	defer func() {
-		if s.grace != nil {
-			s.grace.Stop()
+		for _, stop := range s.timers {
+			stop()
 		}
 	}()
-	joinTick, stopJoinTick := r.joinTicker() // nil unless some queues report no stall
-	defer stopJoinTick()
-	for {
-		select {
-		case <-done:
-			return s.stop, s.deadlock
-		case st := <-r.stalls():
-			s.stalled(st)
-		case <-joinTick:
-			s.pollJoin()
-		case <-s.signals:
-			s.signal()
-		case <-deadlineC:
-			s.begin(errDeadline, fmt.Sprintf("deadline %s reached", r.g.Deadline))
-		case <-r.failed:
-			s.begin(errFailure, "a stage failed")
-		case err := <-r.aborted:
-			s.abort(&abortError{err})
-		case <-s.graceC:
-			r.opts.Log.Warn(fmt.Sprintf("grace period %s over: cancelling workers", r.g.Grace), "grace", r.g.Grace)
-			r.hardCancel(s.stop)
-		case <-ctx.Done():
-			if s.stop == nil {
-				s.stop = context.Cause(ctx)
-			}
-			r.hardCancel(s.stop)
-			ctx = context.Background() // stop selecting on it
-		}
-	}
+	r.clock.Supervise(ctx, s, Inbox{Stalls: r.stalls(), Signals: r.opts.Signals, Aborts: r.aborted})
+	return s.stop, s.deadlock
+}
+
+// after arms a timer of the clock.
+func (s *supervisor) after(d time.Duration, f func()) {
+	s.timers = append(s.timers, s.r.clock.AfterFunc(d, f))
 }
 
 // begin stops the producers for cause, once: the queues drain for the
@@ -90,13 +67,19 @@ func (s *supervisor) begin(cause error, notice string) {
 	}
 	r.opts.Log.Warn(fmt.Sprintf("%s: producers stopped; draining queues for up to %s", notice, r.g.Grace),
 		"stop", reasonOf(cause), "grace", r.g.Grace)
-	s.grace = time.NewTimer(r.g.Grace)
-	s.graceC = s.grace.C
+	s.after(r.g.Grace, s.graceOver)
 }
 
-// stalled handles a moment when no live worker can make progress: the
+// graceOver cancels the workers still draining.
+func (s *supervisor) graceOver() {
+	r := s.r
+	r.opts.Log.Warn(fmt.Sprintf("grace period %s over: cancelling workers", r.g.Grace), "grace", r.g.Grace)
+	r.hardCancel(s.stop)
+}
+
+// Stalled handles a moment when no live worker can make progress: the
 // end of a join run, of a drain, or a deadlock.
-func (s *supervisor) stalled(st queue.Stall) {
+func (s *supervisor) Stalled(st queue.Stall) {
 	r := s.r
 	if r.hard.Err() != nil {
 		return
@@ -109,7 +92,7 @@ func (s *supervisor) stalled(st queue.Stall) {
 	default:
 		s.deadlock = &DeadlockError{Stall: st, Strategy: string(r.g.Strategy)}
 		r.event(observe.Event{Kind: observe.EventDeadlock, Msg: s.deadlock.Error(), Depth: -1})
-		s.abort(s.deadlock)
+		s.halt(s.deadlock)
 	}
 }
 
@@ -118,6 +101,7 @@ func (s *supervisor) stalled(st queue.Stall) {
 // run is over) once two polls in a row find it over.
 func (s *supervisor) pollJoin() {
 	r := s.r
+	s.after(idlePoll, s.pollJoin)
 	if r.hard.Err() != nil || s.stop != nil || !r.joined() {
 		s.idlePolls = 0
 		return
@@ -127,28 +111,52 @@ func (s *supervisor) pollJoin() {
 	}
 }
 
-// signal handles SIGINT/SIGTERM: the first stops the producers and lets
-// the queues drain, the second cancels at once.
-func (s *supervisor) signal() {
+// Signal handles SIGINT/SIGTERM: the first stops the producers and lets
+// the queues drain, the second cancels at once; later ones change nothing.
+func (s *supervisor) Signal() {
 	r := s.r
-	if s.nsig++; s.nsig == 1 {
-		if s.stop != nil {
-			s.stop = ErrInterrupted
-			r.opts.Log.Warn("interrupted while stopping; interrupt again to cancel at once", "stop", "interrupt")
-			return
-		}
+	switch s.nsig++; {
+	case s.nsig == 1 && s.stop != nil:
+		s.stop = ErrInterrupted
+		r.opts.Log.Warn("interrupted while stopping; interrupt again to cancel at once", "stop", "interrupt")
+	case s.nsig == 1:
 		s.begin(ErrInterrupted, "interrupted (interrupt again to cancel at once)")
-		return
+	case s.nsig == 2:
+		s.stop = ErrInterrupted
+		r.opts.Log.Warn("interrupted again: cancelling workers now", "stop", "interrupt")
+		r.hardCancel(ErrInterrupted)
 	}
-	s.stop = ErrInterrupted
-	r.opts.Log.Warn("interrupted again: cancelling workers now", "stop", "interrupt")
-	r.hardCancel(ErrInterrupted)
-	s.signals = nil
 }
 
-// abort stops everything at once for cause.
-func (s *supervisor) abort(cause error) {
+// failure stops the producers after an item failed with on_error stop
+// (posted by run.fail).
+func (s *supervisor) failure() { s.begin(errFailure, "a stage failed") }
+
+// Abort stops everything at once: the run cannot go on for err.
+func (s *supervisor) Abort(err error) { s.halt(&abortError{err}) }
+
+// halt stops everything at once for cause.
+func (s *supervisor) halt(cause error) {
 	s.stop = cause
 	s.r.softStop(cause)
+	s.r.hardCancel(cause)
+}
+
+// Cancelled cancels every worker: the run's context ended.
+func (s *supervisor) Cancelled(cause error) {
+	if s.stop == nil {
+		s.stop = cause
+	}
+	s.r.hardCancel(s.stop)
+}
+
+// Expire stops the producers and cancels every worker at once: the time
+// the run was given is over.
+func (s *supervisor) Expire(cause error, notice string) {
+	if s.stop == nil {
+		s.stop = cause
+		s.r.opts.Log.Warn(notice, "stop", reasonOf(cause))
+		s.r.softStop(cause)
+	}
 	s.r.hardCancel(cause)
 }

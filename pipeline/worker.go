@@ -225,7 +225,7 @@ func (r *run) handle(ctx context.Context, cs *stages.Consumer, w *stages.Consume
 		wait := pol.Wait(attempt, r.jitter())
 		r.opts.Log.Warn(fmt.Sprintf("retry: %v (attempt %d of %d failed; next in %s)", err, attempt, pol.Attempts, wait.Round(time.Millisecond)),
 			"stage", cs.Name, "worker", w.Name(), "attempt", attempt, "attempts", pol.Attempts, "backoff", wait, "err", cause(err).Error())
-		if r.pause(ctx, wait) != nil {
+		if r.clock.Sleep(ctx, wait) != nil {
 			return outcome, attempt, ctx.Err()
 		}
 	}
@@ -325,22 +325,7 @@ func (fx *effects) Emit(ctx context.Context, v any) error {
 	return nil
 }
 
-func (fx *effects) Sleep(ctx context.Context, d time.Duration) error { return fx.r.pause(ctx, d) }
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func (fx *effects) Sleep(ctx context.Context, d time.Duration) error { return fx.r.clock.Sleep(ctx, d) }
 
 // produceOne waits the delay of item i, makes it, puts it and prints its
 // line: one step of a producer, of templates or of a source (what names
@@ -358,7 +343,7 @@ func (r *run) produceOne(ctx context.Context, w *stages.ProducerWorker, me *work
 		r.fail(fmt.Sprintf("producer %s: %s %d: delay: %v", w.Name(), what, i, err))
 		return true, false
 	}
-	if r.pause(ctx, d) != nil || ctx.Err() != nil {
+	if r.clock.Sleep(ctx, d) != nil || ctx.Err() != nil {
 		return false, false // stopped before the item was made
 	}
 	v, err := w.Item(i)

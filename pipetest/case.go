@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pcrun/pcrun/sim"
+
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
@@ -108,7 +110,7 @@ func runCase(ctx context.Context, pl *config.Pipeline, t *config.Test, environ [
 func compileCase(pl *config.Pipeline, t *config.Test, environ []string) (g *stages.Graph, simulated bool, p *problem) {
 	opts := stages.Options{Environ: environ, Seed: caseSeed}
 	g, ds := stages.Compile(pl.WithTest(t), opts)
-	simulated = g != nil && pipeline.CheckSimulate(g) == nil
+	simulated = g != nil && sim.Check(g) == nil
 	if g != nil && !simulated {
 		opts.NoDelays = true
 		g, ds = stages.Compile(pl.WithTest(t), opts)
@@ -136,7 +138,7 @@ func execCase(ctx context.Context, g *stages.Graph, t *config.Test, simulated bo
 		Stdin:  strings.NewReader(t.Stdin),
 	}
 	if simulated {
-		res, err := pipeline.Simulate(ctx, g, opts, pipeline.SimOptions{Seed: caseSeed})
+		res, err := sim.Simulate(ctx, g, opts, sim.Options{Seed: caseSeed})
 		return out, res, err
 	}
 	res, err := pipeline.Run(ctx, g, opts)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pcrun/pcrun/sim"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/observe"
@@ -45,8 +47,8 @@ func checkSimulate(c *cli.Context, g *stages.Graph, file string) error {
 			return usagef("pcrun: error: --%s cannot be combined with a simulation\nhint: drop --%s, or run the pipeline for real", f, f)
 		}
 	}
-	var re *pipeline.RefusedError
-	if err := pipeline.CheckSimulate(g); errors.As(err, &re) {
+	var re *sim.RefusedError
+	if err := sim.Check(g); errors.As(err, &re) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "pcrun: error: %s cannot be simulated:", file)
 		for _, r := range re.Reasons {
@@ -63,7 +65,7 @@ func checkSimulate(c *cli.Context, g *stages.Graph, file string) error {
 // much virtual time it covered, and in how long.
 func simulate(c *cli.Context, g *stages.Graph, opts pipeline.Options, stderr io.Writer) (*observe.Result, error) {
 	start := time.Now()
-	res, err := pipeline.Simulate(context.Background(), g, opts, pipeline.SimOptions{Until: c.Duration("until"), Seed: g.Seed})
+	res, err := sim.Simulate(context.Background(), g, opts, sim.Options{Until: c.Duration("until"), Seed: g.Seed})
 	if res != nil && !c.Bool("quiet") && c.String("summary") == "text" {
 		fmt.Fprintf(stderr, "pcrun: simulated %s of virtual time in %s (seed %d)\n",
 			res.Elapsed.Round(time.Millisecond), time.Since(start).Round(time.Microsecond), g.Seed)

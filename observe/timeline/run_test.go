@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/pcrun/pcrun/sim"
+
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/observe/timeline"
 	"github.com/pcrun/pcrun/pipeline"
@@ -80,7 +82,7 @@ func TestSimulated(t *testing.T) {
 	g := compile(t, "test.yaml", src)
 	tl := timeline.New()
 	var out bytes.Buffer
-	if _, err := pipeline.Simulate(t.Context(), g, pipeline.Options{Observer: tl, Stdout: &out}, pipeline.SimOptions{}); err != nil {
+	if _, err := sim.Simulate(t.Context(), g, pipeline.Options{Observer: tl, Stdout: &out}, sim.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	var svg bytes.Buffer

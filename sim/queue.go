@@ -1,4 +1,4 @@
-package pipeline
+package sim
 
 import (
 	"context"
@@ -15,7 +15,8 @@ import (
 // made due again, first come first served, when the queue changes. It
 // measures the wait of every item, from put to take.
 type simQueue struct {
-	s        *sim
+	s        *scheduler
+	env      *queue.Env
 	name     string
 	capacity int
 	buf      []simSlot
@@ -39,8 +40,8 @@ type simSlot struct {
 
 var _ queue.Queue = (*simQueue)(nil)
 
-func newSimQueue(s *sim, name string, capacity, writers, readers int) *simQueue {
-	return &simQueue{s: s, name: name, capacity: capacity, writers: writers, readers: readers,
+func newSimQueue(s *scheduler, env *queue.Env, name string, capacity, writers, readers int) *simQueue {
+	return &simQueue{s: s, env: env, name: name, capacity: capacity, writers: writers, readers: readers,
 		stats: observe.QueueStats{Name: name, Capacity: capacity}}
 }
 
@@ -51,7 +52,7 @@ func (q *simQueue) WriterDone(ctx context.Context, stage string) error {
 		q.writers--
 	}
 	if q.writers == 0 {
-		queue.End(ctx, q, q.s.r.g.Strategy, q.readers, q.s.r.opts.Log)
+		queue.End(ctx, q, q.env.Strategy, q.readers, q.env.Log)
 	}
 	return nil
 }
@@ -92,14 +93,17 @@ func (q *simQueue) wait(ctx context.Context, op queue.Op, list *[]*proc) error {
 		return err
 	}
 	s := q.s
-	p := procOf(ctx)
+	p := s.running()
 	p.state, p.op, p.q, p.list, p.wctx, p.since = procWaiting, op, q, list, ctx, s.now
+	p.who = queue.WorkerFrom(ctx)
 	*list = append(*list, p)
 	s.busy--
 	s.yield <- struct{}{}
 	<-p.wake
 	d := s.now - p.since
-	s.r.event(p.w.Waited(op, q.name, d))
+	if p.who != nil {
+		q.env.Event(p.who.Waited(op, q.name, d))
+	}
 	return ctx.Err()
 }
 
@@ -137,8 +141,8 @@ func (q *simQueue) Put(ctx context.Context, it queue.Item) error {
 	}
 	q.stats.MaxDepth = max(q.stats.MaxDepth, q.len())
 	q.wakeFirst(q.getters)
-	if q.s.r.obs != nil {
-		q.s.r.event(queue.PutEvent(ctx, q.name, it, q.len()))
+	if q.env.Observe != nil {
+		q.env.Event(queue.PutEvent(ctx, q.name, it, q.len()))
 	}
 	return nil
 }
@@ -161,8 +165,8 @@ func (q *simQueue) Get(ctx context.Context) (queue.Item, error) {
 		q.waits.Add(int64(q.s.now - sl.at))
 	}
 	q.wakeFirst(q.putters)
-	if q.s.r.obs != nil {
-		q.s.r.event(queue.TakeEvent(ctx, q.name, sl.it, q.len()))
+	if q.env.Observe != nil {
+		q.env.Event(queue.TakeEvent(ctx, q.name, sl.it, q.len()))
 	}
 	return sl.it, nil
 }
@@ -187,7 +191,7 @@ func (q *simQueue) Join(ctx context.Context) error {
 
 func (q *simQueue) Close() {
 	if !q.closed {
-		q.s.r.event(observe.Event{Kind: observe.EventClosed, Queue: q.name, Depth: -1})
+		q.env.Event(observe.Event{Kind: observe.EventClosed, Queue: q.name, Depth: -1})
 	}
 	q.closed = true
 	q.wakeAll(&q.getters)
@@ -213,4 +217,52 @@ func (q *simQueue) Stats() observe.QueueStats {
 		st.Wait = q.waits.Stats()
 	}
 	return st
+}
+
+// backend opens every queue of a simulated run on the scheduler
+// (pipeline.Options.Backend).
+type backend struct{ s *scheduler }
+
+func (b backend) Open(_ context.Context, env *queue.Env, specs []*queue.Spec) (queue.Set, error) {
+	st := &set{}
+	for _, sp := range specs {
+		capacity := sp.Capacity
+		if sp.Unbounded {
+			capacity = 0
+		}
+		st.queues = append(st.queues, newSimQueue(b.s, env, sp.Name, capacity, sp.LocalWriters(), sp.ReaderReplicas))
+	}
+	b.s.sets = append(b.s.sets, st)
+	return st, nil
+}
+
+// set is a simulated run's queues. It is a queue.Tracker whose stalls the
+// scheduler finds itself (no worker can run), so Enter and Leave have
+// nothing to count.
+type set struct{ queues []*simQueue }
+
+var _ queue.Tracker = (*set)(nil)
+
+func (st *set) Queues() []queue.Queue {
+	out := make([]queue.Queue, len(st.queues))
+	for i, q := range st.queues {
+		out[i] = q
+	}
+	return out
+}
+
+func (st *set) Start(context.Context) error { return nil }
+func (st *set) Close()                      {}
+func (st *set) Enter()                      {}
+func (st *set) Leave()                      {}
+func (st *set) Stalls() <-chan queue.Stall  { return nil }
+
+// Idle reports whether no queue holds an unfinished item.
+func (st *set) Idle(context.Context) bool {
+	for _, q := range st.queues {
+		if q.unfinished > 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -1,4 +1,4 @@
-package pipeline_test
+package sim_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
+	"github.com/pcrun/pcrun/sim"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -34,13 +35,13 @@ func (l *eventLog) Observe(e observe.Event) { l.events = append(l.events, e) }
 
 // simulate simulates g outside any synctest bubble, with a generous
 // real-time guard that only detects a hang: a simulation never sleeps.
-func simulate(t *testing.T, g *stages.Graph, so pipeline.SimOptions) simOutcome {
+func simulate(t *testing.T, g *stages.Graph, so sim.Options) simOutcome {
 	t.Helper()
 	var out, errb bytes.Buffer
 	log := &eventLog{}
 	done := make(chan simOutcome, 1)
 	go func() {
-		res, err := pipeline.Simulate(t.Context(), g, pipeline.Options{Stdout: &out, Stderr: &errb, Observer: log}, so)
+		res, err := sim.Simulate(t.Context(), g, pipeline.Options{Stdout: &out, Stderr: &errb, Observer: log}, so)
 		done <- simOutcome{res: res, err: err}
 	}()
 	select {
@@ -90,7 +91,7 @@ func TestSimulateExamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			g := compile(t, string(src))
-			sim := simulate(t, g, pipeline.SimOptions{})
+			sim := simulate(t, g, sim.Options{})
 			var real outcome
 			synctest.Test(t, func(t *testing.T) { real = run(t, string(src), nil) })
 			if (sim.err == nil) != (real.err == nil) || reflect.TypeOf(sim.err) != reflect.TypeOf(real.err) {
@@ -140,7 +141,7 @@ func checkPrintOrder(t *testing.T, events []observe.Event) {
 // at 1s, 2s, 3s; each item eaten 100ms later.
 func TestSimulateFruitOrder(t *testing.T) {
 	src, _ := os.ReadFile("../examples/fruit.yaml")
-	o := simulate(t, compile(t, string(src)), pipeline.SimOptions{})
+	o := simulate(t, compile(t, string(src)), sim.Options{})
 	want := `kelly Produced watermelon 0
 kelly2 Produced Blueberry 0
 peter-1 Ate watermelon 0
@@ -192,8 +193,8 @@ func TestSimulateDeterministic(t *testing.T) {
 	for _, strategy := range []string{"close", "sentinel", "join"} {
 		t.Run(strategy, func(t *testing.T) {
 			g := compile(t, fmt.Sprintf(ties, strategy))
-			a := simulate(t, g, pipeline.SimOptions{})
-			b := simulate(t, g, pipeline.SimOptions{})
+			a := simulate(t, g, sim.Options{})
+			b := simulate(t, g, sim.Options{})
 			if a.err != nil || b.err != nil {
 				t.Fatalf("err = %v, %v", a.err, b.err)
 			}
@@ -236,9 +237,9 @@ consumers:
 		}
 		return g
 	}
-	a := simulate(t, comp(7), pipeline.SimOptions{})
-	b := simulate(t, comp(7), pipeline.SimOptions{})
-	c := simulate(t, comp(8), pipeline.SimOptions{})
+	a := simulate(t, comp(7), sim.Options{})
+	b := simulate(t, comp(7), sim.Options{})
+	c := simulate(t, comp(8), sim.Options{})
 	if a.stdout != b.stdout || a.res.Elapsed != b.res.Elapsed {
 		t.Errorf("seed 7 twice: different runs")
 	}
@@ -259,8 +260,8 @@ consumers:
       - shell: "echo ${item}"
       - write: {path: /dev/null, line: "${item}"}
 `)
-	res, err := pipeline.Simulate(t.Context(), g, pipeline.Options{}, pipeline.SimOptions{})
-	var re *pipeline.RefusedError
+	res, err := sim.Simulate(t.Context(), g, pipeline.Options{}, sim.Options{})
+	var re *sim.RefusedError
 	if res != nil || !errors.As(err, &re) {
 		t.Fatalf("res %v, err %v; want a RefusedError", res, err)
 	}
@@ -276,7 +277,7 @@ func TestSimulateLongPipeline(t *testing.T) {
 producers: [{name: p, count: 600, delay: 1s, item: "${i}"}]
 consumers: [{name: c, do: [{sleep: 900ms}]}]
 `)
-	o := simulate(t, g, pipeline.SimOptions{})
+	o := simulate(t, g, sim.Options{})
 	if o.err != nil {
 		t.Fatal(o.err)
 	}
@@ -292,7 +293,7 @@ func TestSimulateWaitsAndBusy(t *testing.T) {
 producers: [{name: p, count: 4, item: "${i}"}]
 consumers: [{name: c, do: [{sleep: 1s}]}]
 `)
-	o := simulate(t, g, pipeline.SimOptions{})
+	o := simulate(t, g, sim.Options{})
 	if o.err != nil {
 		t.Fatal(o.err)
 	}
@@ -330,7 +331,7 @@ consumers: [{name: c, do: [{sleep: 1s}, {print: "${item}"}]}]
 		{"2m", 99100 * time.Millisecond, 99, 0, 99},
 	} {
 		t.Run("grace="+tc.grace, func(t *testing.T) {
-			o := simulate(t, compile(t, fmt.Sprintf(src, tc.grace)), pipeline.SimOptions{})
+			o := simulate(t, compile(t, fmt.Sprintf(src, tc.grace)), sim.Options{})
 			if o.res.Stop != "deadline" || o.res.Elapsed != tc.elapsed {
 				t.Errorf("stop %q after %v, want deadline after %v", o.res.Stop, o.res.Elapsed, tc.elapsed)
 			}
@@ -353,7 +354,7 @@ queues: {loop: {capacity: 10}}
 producers: [{name: p, to: loop, count: 1, item: "0"}]
 consumers: [{name: c, from: loop, to: loop, do: [{sleep: 1s}, {emit: "${int(item) + 1}"}]}]
 `)
-	o := simulate(t, g, pipeline.SimOptions{Until: time.Hour})
+	o := simulate(t, g, sim.Options{Until: time.Hour})
 	if o.res.Elapsed != time.Hour || o.res.Stop != "deadline" {
 		t.Errorf("stop %q after %v, want deadline after 1h", o.res.Stop, o.res.Elapsed)
 	}
@@ -405,7 +406,7 @@ consumers: [{name: servers, replicas: %d, do: [{sleep: "${exponential(%dns)}"}]}
 			if ds.HasErrors() {
 				t.Fatal(ds)
 			}
-			o := simulate(t, g, pipeline.SimOptions{})
+			o := simulate(t, g, sim.Options{})
 			if o.err != nil {
 				t.Fatal(o.err)
 			}
@@ -473,7 +474,7 @@ consumers:
 `
 	for name, src := range srcs {
 		t.Run(name, func(t *testing.T) {
-			sim := simulate(t, compile(t, src), pipeline.SimOptions{})
+			sim := simulate(t, compile(t, src), sim.Options{})
 			var real outcome
 			synctest.Test(t, func(t *testing.T) { real = run(t, src, nil) })
 			if reflect.TypeOf(sim.err) != reflect.TypeOf(real.err) {
