@@ -81,24 +81,6 @@ type Event struct {
 	Msg      string
 }
 
-// Observer receives a run's events as they happen. Observe is called
-// from the worker that caused the event, concurrently with other workers,
-// sometimes while a queue's lock is held (so that queue events come in the
-// order the queue saw them): it must be safe for concurrent use, return
-// quickly, and never call back into the run.
-type Observer interface {
-	Observe(Event)
-}
-
-// Observers fans events out to several observers, in order.
-type Observers []Observer
-
-func (os Observers) Observe(e Event) {
-	for _, o := range os {
-		o.Observe(e)
-	}
-}
-
 // AppendJSON appends the event as one line of JSON (no newline), with
 // fields in a fixed order and those that do not apply left out:
 //

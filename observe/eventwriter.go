@@ -12,6 +12,7 @@ import (
 // (written as soon as the writer can take them, in large blocks when the
 // run is busy). Close writes what is left; call it after Run returns.
 type EventWriter struct {
+	Base
 	mu  sync.Mutex
 	buf []byte
 	out *lines.Writer
@@ -22,6 +23,9 @@ type EventWriter struct {
 func NewEventWriter(w io.Writer) *EventWriter {
 	return &EventWriter{out: lines.New(w)}
 }
+
+// Wants asks for the run's events.
+func (ew *EventWriter) Wants() Want { return WantEvents }
 
 // Observe writes one line. A failed write is kept; Close returns it.
 func (ew *EventWriter) Observe(e Event) {

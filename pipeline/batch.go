@@ -28,7 +28,7 @@ const (
 // stopped, failed or cancelled.
 //
 // When a stop cuts a batch short, the items not put were made but never
-// produced: no one saw them (the producer prints nothing; OnPut is called
+// produced: no one saw them (the producer prints nothing; observers see a put
 // after the put), so next goes back to the first of them, and a run
 // resuming from the spill file makes them again. The per-item loop
 // abandons (and spills) the one item whose put was cut short instead.
@@ -57,9 +57,9 @@ func (r *run) produceBatched(ctx context.Context, w *stages.ProducerWorker, coun
 		}
 		n, err := q.PutBatch(ctx, batch)
 		c.produced.Add(int64(n))
-		if r.opts.OnPut != nil {
+		if r.puts != nil {
 			for _, it := range batch[:n] {
-				r.opts.OnPut(to, it.Value)
+				r.puts.Put(to, it.Value)
 			}
 		}
 		if err != nil {

@@ -63,7 +63,7 @@ func BenchmarkEvents(b *testing.B) {
 	var moved int64
 	for b.Loop() {
 		ew := observe.NewEventWriter(io.Discard)
-		res, err := Run(context.Background(), g, Options{Stdout: io.Discard, Observer: ew})
+		res, err := Run(context.Background(), g, Options{Stdout: io.Discard, Observers: []observe.Observer{ew}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -82,7 +82,7 @@ func events(t *testing.T, src string) (outcome, []map[string]any) {
 	g := compile(t, src)
 	var evb, out, errb bytes.Buffer
 	ew := observe.NewEventWriter(&evb)
-	res, err := pipeline.Run(t.Context(), g, pipeline.Options{Stdout: &out, Stderr: &errb, Observer: ew})
+	res, err := pipeline.Run(t.Context(), g, pipeline.Options{Stdout: &out, Stderr: &errb, Observers: []observe.Observer{ew}})
 	if cerr := ew.Close(); cerr != nil {
 		t.Fatal(cerr)
 	}
@@ -311,11 +311,11 @@ consumers:
 			mid = live.Snapshot()
 			mu.Unlock()
 		}()
-		res, err := pipeline.Run(t.Context(), g, pipeline.Options{Stdout: io.Discard, OnStart: func(l observe.Live) {
+		res, err := pipeline.Run(t.Context(), g, pipeline.Options{Stdout: io.Discard, Observers: []observe.Observer{observe.Funcs{OnStart: func(l observe.Live) {
 			mu.Lock()
 			live = l
 			mu.Unlock()
-		}})
+		}}}})
 		<-done
 		if err != nil {
 			t.Fatal(err)

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 )
 
-// TestOnPut checks that Options.OnPut sees every item put, by producers and
+// TestOnPut checks that an observer sees every item put, by producers and
 // by emit steps, once each, and never a sentinel end marker.
 func TestOnPut(t *testing.T) {
 	g := compile(t, `queues:
@@ -39,11 +40,11 @@ consumers:
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		puts := map[string][]string{}
-		res, err := pipeline.Run(t.Context(), g, pipeline.Options{OnPut: func(q string, v any) {
+		res, err := pipeline.Run(t.Context(), g, pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: func(q string, v any) {
 			mu.Lock()
 			defer mu.Unlock()
 			puts[q] = append(puts[q], fmt.Sprint(v))
-		}})
+		}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,11 +56,11 @@ consumers:
 		slices.Sort(puts["main"])
 		slices.Sort(puts["out"])
 		if !slices.Equal(puts["main"], want) || !slices.Equal(puts["out"], wantOut) {
-			t.Errorf("OnPut saw %q, want main %q and out %q", puts, want, wantOut)
+			t.Errorf("the observer saw %q, want main %q and out %q", puts, want, wantOut)
 		}
 		for _, q := range res.Queues {
 			if q.Markers == 0 {
-				t.Errorf("queue %s: no end markers, the test does not check that OnPut skips them", q.Name)
+				t.Errorf("queue %s: no end markers, the test does not check that puts skip them", q.Name)
 			}
 		}
 	})

@@ -592,7 +592,7 @@ func (c *propCase) run(t *rapid.T, resume *pipeline.Resume) *ran {
 	obs := &observed{puts: map[string][]string{}, dead: map[letterKey]int{}, letterAttempts: map[letterKey]string{}}
 	var stdout, stderr, spill bytes.Buffer
 	sig := make(chan os.Signal, 2)
-	opts := pipeline.Options{Stdout: &stdout, Stderr: &stderr, OnPut: obs.onPut, Signals: sig, Resume: resume}
+	opts := pipeline.Options{Stdout: &stdout, Stderr: &stderr, Observers: []observe.Observer{observe.Funcs{OnPut: obs.onPut}}, Signals: sig, Resume: resume}
 	if c.spill {
 		opts.Spill = &spill
 	}
@@ -917,7 +917,7 @@ func (c *propCase) checkLedger(v *verdict, res *observe.Result, obs *observed) {
 			v.Errorf("queue %s: ledger produced %d, put %d", q.Name, q.Ledger.Produced, q.Put)
 		}
 		if n := len(obs.puts[q.Name]); int64(n) != q.Put {
-			v.Errorf("queue %s: OnPut saw %d puts, the queue counts %d", q.Name, n, q.Put)
+			v.Errorf("queue %s: the observer saw %d puts, the queue counts %d", q.Name, n, q.Put)
 		}
 		if q.Depth != 0 || q.Taken+q.Abandoned != q.Put {
 			v.Errorf("queue %s: put %d, taken %d, abandoned %d, depth %d at the end", q.Name, q.Put, q.Taken, q.Abandoned, q.Depth)

@@ -30,8 +30,8 @@ func (r *run) openQueues(ctx context.Context) error {
 		Pipeline: r.g.Name, Graph: r.g, Strategy: r.g.Strategy, Shared: r.shared(), Fresh: r.opts.Fresh,
 		Stages: r.stageNames(), Since: func() time.Duration { return r.clock.Since() }, Log: r.opts.Log, Abort: r.abortRun,
 	}
-	if r.opts.Observer != nil {
-		env.Observe = r.opts.Observer.Observe
+	if r.obs != nil {
+		env.Observe = r.obs.Observe
 	}
 	var names []config.Backend
 	specs := map[config.Backend][]*queue.Spec{}

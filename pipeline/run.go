@@ -29,13 +29,6 @@ type Options struct {
 	// as one signal). The first stops the producers and lets the queues
 	// drain for up to the grace period; the second cancels at once.
 	Signals <-chan os.Signal
-	// OnPut, when not nil, is called once for each item successfully put
-	// into a queue (by a producer or an `emit` step), never for sentinel
-	// end markers, with the queue's name and the item. It is called from
-	// the worker that put the item, concurrently with other workers, after
-	// the put (the item may already have been taken): it must be safe for
-	// concurrent use and return quickly. `pcrun test` uses it.
-	OnPut func(queue string, item any)
 	// Spill, when not nil, receives the spill file at the end of the run
 	// (JSON lines, see SpillRecord): every abandoned item, and where each
 	// producer replica stopped.
@@ -71,10 +64,11 @@ type Options struct {
 	// (`--fresh`); one that started before it joins the new generation if
 	// it has done nothing yet, and otherwise stops (nats_roster.go).
 	Fresh bool
-	// Observer, when not nil, receives the run's events (observe.go):
-	// `pcrun run --events`, the timeline. Without one, the run pays a
-	// nil check per event.
-	Observer observe.Observer
+	// Observers watch the run (observe.Observer): its start with live
+	// counters (progress bars, metrics), its events (`--events`, the
+	// timeline), every item put (`pcrun test`), its result. An observer
+	// that wants no events and no puts costs the run nothing per item.
+	Observers []observe.Observer
 	// Log receives the run's notices: failures, retries, skipped and
 	// dead-lettered items, stops and signals (warn and error), and the
 	// life of workers and queues (debug). Nil: a LogHandler on Stderr at
@@ -84,11 +78,6 @@ type Options struct {
 	// reads nothing (an empty input). cmd/pcrun passes os.Stdin. A stop
 	// ends a read that waits on an *os.File (source_stdin.go).
 	Stdin io.Reader
-	// OnStart, when not nil, is called once the queues are open and just
-	// before the workers start, with the run's Live counters (progress
-	// bars, metrics). It must return quickly; Live stays readable after
-	// Run returns.
-	OnStart func(observe.Live)
 	// Clock is the time the run runs on; nil: wall time, the workers as
 	// goroutines (see Clock). A Clock serves one run.
 	Clock Clock
@@ -138,8 +127,10 @@ type run struct {
 	opts  Options
 	out   *lines.Writer
 	clock Clock
-	obs   observe.Observer // nil: no events
-	sets  []queue.Set      // the run's queues, by backend (queues.go)
+	watch observe.Observers // Options.Observers
+	obs   observe.Observer  // those that want events; nil: none
+	puts  observe.Observers // those that want puts; nil: none
+	sets  []queue.Set       // the run's queues, by backend (queues.go)
 	// trackers are the sets that see every wait, and report a stall;
 	// every worker enters them.
 	trackers []queue.Tracker
@@ -182,7 +173,7 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, e
 		return nil, err
 	}
 	r := &run{
-		g: g, opts: opts, out: lines.New(opts.Stdout), obs: opts.Observer, clock: opts.Clock, jitter: rand.Float64,
+		g: g, opts: opts, out: lines.New(opts.Stdout), watch: opts.Observers, clock: opts.Clock, jitter: rand.Float64,
 		queues: map[string]queue.Queue{}, specs: map[string]*queue.Spec{}, qstats: map[string]*queueCounters{},
 		received: map[string]*counters{}, aborted: make(chan error, 1),
 	}
@@ -190,6 +181,10 @@ func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, e
 		r.clock = newRealClock()
 	}
 	r.sup = &supervisor{r: r}
+	if evs := r.watch.Only(observe.WantEvents); evs != nil {
+		r.obs = evs
+	}
+	r.puts = r.watch.Only(observe.WantPuts)
 	if opts.Rand != nil {
 		r.jitter = opts.Rand.Float64
 	}
@@ -261,9 +256,7 @@ func (r *run) execute(ctx context.Context) (stop error, deadlock *DeadlockError)
 	if r.obs != nil {
 		r.queueEvents()
 	}
-	if r.opts.OnStart != nil {
-		r.opts.OnStart(&live{r: r})
-	}
+	r.watch.Start(&live{r: r})
 	r.startWorkers()
 	stop, deadlock = r.supervise(ctx)
 	if err := r.out.Close(); err != nil { // the last buffered lines: internal/lines
@@ -277,6 +270,7 @@ func (r *run) execute(ctx context.Context) (stop error, deadlock *DeadlockError)
 // writes the spill file, and returns the run's error.
 func (r *run) end(elapsed time.Duration, stop error, deadlock *DeadlockError) (*observe.Result, error) {
 	res := r.result(elapsed, stop)
+	defer r.watch.End(res)
 	r.event(observe.Event{Kind: observe.EventEnd, Stage: r.g.Name, Msg: res.Total.Format(res.Shared), Depth: -1})
 	if err := res.Balanced(); err != nil {
 		r.opts.Log.Error(err.Error())

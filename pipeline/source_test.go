@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -118,7 +119,7 @@ producers:
   - name: logs
     lines: in.txt
     print: "${i} ${line}"
-`+sinkConsumer, map[string]string{"in.txt": body}, pipeline.Options{OnPut: c.put})
+`+sinkConsumer, map[string]string{"in.txt": body}, pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: c.put}}})
 	if o.err != nil {
 		t.Fatalf("err = %v", o.err)
 	}
@@ -141,7 +142,7 @@ func TestLinesEmptyFileAndTrailingNewline(t *testing.T) {
 	}{{"", 0}, {"\n", 1}, {"a\n", 1}, {"a\nb\n", 2}, {"\r\n\r\n", 2}} {
 		var c collect
 		o := sourceRun(t, "producers:\n  - {name: p, lines: in.txt}\n"+sinkConsumer,
-			map[string]string{"in.txt": tc.body}, pipeline.Options{OnPut: c.put})
+			map[string]string{"in.txt": tc.body}, pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: c.put}}})
 		if o.err != nil || len(c.got()) != tc.want {
 			t.Errorf("%q: err %v, items %q, want %d", tc.body, o.err, c.got(), tc.want)
 		}
@@ -159,7 +160,7 @@ producers:
     count: 3
     item: {n: "${i}", text: "${prefix}-${line}", count: "${count}"}
 ` + sinkConsumer
-	o := sourceRun(t, src, map[string]string{"in.txt": body}, pipeline.Options{OnPut: c.put})
+	o := sourceRun(t, src, map[string]string{"in.txt": body}, pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: c.put}}})
 	if o.err != nil {
 		t.Fatal(o.err)
 	}
@@ -176,7 +177,7 @@ producers:
 	var r collect
 	res := &pipeline.Resume{Next: map[string]map[int]int{"p": {1: 2}}}
 	o = sourceRun(t, strings.Replace(src, "count: 3", "count: 4", 1), map[string]string{"in.txt": body},
-		pipeline.Options{OnPut: r.put, Resume: res})
+		pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: r.put}}, Resume: res})
 	if o.err != nil {
 		t.Fatal(o.err)
 	}
@@ -201,7 +202,7 @@ producers:
   - name: j
     jsonl: data.jsonl
     print: "${type(line)}"
-`+sinkConsumer, map[string]string{"data.jsonl": body}, pipeline.Options{OnPut: c.put})
+`+sinkConsumer, map[string]string{"data.jsonl": body}, pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: c.put}}})
 	if o.err != nil {
 		t.Fatal(o.err)
 	}
@@ -254,7 +255,7 @@ func TestStdinFromOptions(t *testing.T) {
 	o := sourceRun(t, `
 producers:
   - {name: in, lines: "-", item: "${upper(line)}"}
-`+sinkConsumer, nil, pipeline.Options{OnPut: c.put, Stdin: strings.NewReader("a\nb\n")})
+`+sinkConsumer, nil, pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: c.put}}, Stdin: strings.NewReader("a\nb\n")})
 	if o.err != nil || !reflect.DeepEqual(c.got(), []any{"A", "B"}) {
 		t.Errorf("err %v, items %q", o.err, c.got())
 	}
@@ -279,7 +280,7 @@ func TestStdinStopEndsBlockedRead(t *testing.T) {
 		once.Do(func() { sig <- os.Interrupt }) // the next read waits forever
 	}
 	o := sourceRun(t, "producers:\n  - {name: in, lines: \"-\"}\n"+sinkConsumer, nil,
-		pipeline.Options{OnPut: onPut, Stdin: pr, Signals: sig})
+		pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: onPut}}, Stdin: pr, Signals: sig})
 	if !errors.Is(o.err, pipeline.ErrInterrupted) || !reflect.DeepEqual(c.got(), []any{"one"}) {
 		t.Errorf("err %v, items %q; want an interrupt after one", o.err, c.got())
 	}
@@ -292,7 +293,7 @@ producers:
   - name: gen
     command: [/bin/sh, -c, "seq 1 5"]
     item: "${int(line) * 10}"
-`+sinkConsumer, nil, pipeline.Options{OnPut: c.put})
+`+sinkConsumer, nil, pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: c.put}}})
 	if o.err != nil {
 		t.Fatal(o.err)
 	}
@@ -361,7 +362,7 @@ consumers:
   - name: slow
     do:
       - sleep: "${int(item) < 10 ? '20ms' : '0s'}"
-`, nil, pipeline.Options{OnPut: onPut})
+`, nil, pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: onPut}}})
 	_ = o
 	if o.err != nil {
 		t.Fatal(o.err)
@@ -395,7 +396,7 @@ func TestCommandStopKillsGroup(t *testing.T) {
 producers:
   - name: gen
     command: [/bin/sh, -c, "echo $$ > `+pidFile+`; sleep 1000 & echo started; sleep 1000"]
-`+sinkConsumer, nil, pipeline.Options{OnPut: onPut, Signals: sig})
+`+sinkConsumer, nil, pipeline.Options{Observers: []observe.Observer{observe.Funcs{OnPut: onPut}}, Signals: sig})
 	if !errors.Is(o.err, pipeline.ErrInterrupted) {
 		t.Fatalf("err = %v, want interrupted", o.err)
 	}

@@ -88,8 +88,8 @@ func (r *run) replay(row int, queues []string) {
 			r.spillItem(rec.Queue, row, id, rec.Item)
 			continue
 		}
-		if r.opts.OnPut != nil {
-			r.opts.OnPut(rec.Queue, rec.Item)
+		if r.puts != nil {
+			r.puts.Put(rec.Queue, rec.Item)
 		}
 	}
 	if r.g.Strategy == config.Join {
@@ -278,8 +278,8 @@ func (r *run) giveUp(ctx context.Context, cs *stages.Consumer, worker string, ro
 			}
 			return
 		}
-		if r.opts.OnPut != nil {
-			r.opts.OnPut(dl, letter)
+		if r.puts != nil {
+			r.puts.Put(dl, letter)
 		}
 		r.opts.Log.Warn(fmt.Sprintf("dead-lettered to %s: %s", dl, msg), "stage", cs.Name, "worker", worker, "queue", dl,
 			"attempts", attempts, "err", cause(err).Error())
@@ -319,8 +319,8 @@ func (fx *effects) Emit(ctx context.Context, v any) error {
 		fx.r.abandonedEvent(&fx.me.Worker, fx.out.Name(), id)
 		return err
 	}
-	if fx.r.opts.OnPut != nil {
-		fx.r.opts.OnPut(fx.out.Name(), v)
+	if fx.r.puts != nil {
+		fx.r.puts.Put(fx.out.Name(), v)
 	}
 	return nil
 }
@@ -361,8 +361,8 @@ func (r *run) produceOne(ctx context.Context, w *stages.ProducerWorker, me *work
 		r.spillItem(p.To, row, id, v)
 		return true, false
 	}
-	if r.opts.OnPut != nil {
-		r.opts.OnPut(p.To, v)
+	if r.puts != nil {
+		r.puts.Put(p.To, v)
 	}
 	line, ok, err := w.Line(i, v)
 	if err != nil {

@@ -43,7 +43,7 @@ type problem struct {
 var errCaseTimeout = errors.New("test case timed out")
 
 // caseOutput is what one run of a case produced. Its methods are safe for
-// concurrent use: OnPut and the writers are called from the run's workers.
+// concurrent use: its put and the writers are called from the run's workers.
 type caseOutput struct {
 	mu     sync.Mutex
 	stdout strings.Builder
@@ -134,8 +134,9 @@ func execCase(ctx context.Context, g *stages.Graph, t *config.Test, simulated bo
 	opts := pipeline.Options{
 		Stdout: lockedBuilder{&out.mu, &out.stdout},
 		Stderr: lockedBuilder{&out.mu, &out.stderr},
-		OnPut:  out.put,
 		Stdin:  strings.NewReader(t.Stdin),
+
+		Observers: []observe.Observer{observe.Funcs{OnPut: out.put}},
 	}
 	if simulated {
 		res, err := sim.Simulate(ctx, g, opts, sim.Options{Seed: caseSeed})

@@ -107,8 +107,8 @@ var errUntil = fmt.Errorf("%w (the simulation's time limit)", pipeline.ErrDeadli
 // (with T in virtual time). Result.Elapsed is virtual time. It refuses a
 // graph that Check rejects (a *RefusedError, nil result), and Resume,
 // Only, Shared and Spill. It blocks until every goroutine it started has
-// exited; it never sleeps. Options.OnStart is not called (a simulation is
-// over before anyone could look). Signals and ctx stop it as they stop a
+// exited; it never sleeps. The observers' Start is not called (a simulation
+// is over before anyone could look). Signals and ctx stop it as they stop a
 // real run, at the virtual time they arrive.
 func Simulate(ctx context.Context, g *stages.Graph, opts pipeline.Options, so Options) (*observe.Result, error) {
 	if err := Check(g); err != nil {
@@ -120,6 +120,17 @@ func Simulate(ctx context.Context, g *stages.Graph, opts pipeline.Options, so Op
 	s := newScheduler(so.Until)
 	opts.Clock, opts.Backend = s, backend{s}
 	opts.Rand = rand.New(rand.NewPCG(so.Seed, 0x9e3779b97f4a7c15))
-	opts.OnStart = nil
+	watch := make([]observe.Observer, len(opts.Observers))
+	for i, o := range opts.Observers {
+		watch[i] = noStart{o}
+	}
+	opts.Observers = watch
 	return pipeline.Run(ctx, g, opts)
 }
+
+// noStart is an observer of a simulation, which is over before anyone
+// could look at its live counters (they read the scheduler's time, which
+// only its workers may read while it runs): Start is not passed on.
+type noStart struct{ observe.Observer }
+
+func (noStart) Start(observe.Live) {}

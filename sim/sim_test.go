@@ -41,7 +41,7 @@ func simulate(t *testing.T, g *stages.Graph, so sim.Options) simOutcome {
 	log := &eventLog{}
 	done := make(chan simOutcome, 1)
 	go func() {
-		res, err := sim.Simulate(t.Context(), g, pipeline.Options{Stdout: &out, Stderr: &errb, Observer: log}, so)
+		res, err := sim.Simulate(t.Context(), g, pipeline.Options{Stdout: &out, Stderr: &errb, Observers: []observe.Observer{observe.Funcs{OnEvent: log.Observe}}}, so)
 		done <- simOutcome{res: res, err: err}
 	}()
 	select {

@@ -25,11 +25,12 @@ import (
 // not prometheus.DefaultRegisterer, so only what is registered here is
 // served and nothing global is touched.
 type metricsServer struct {
-	ln   net.Listener
-	srv  *http.Server
-	live atomic.Pointer[observe.Live] // nil until the run starts
-	wg   sync.WaitGroup               // the Serve goroutine
-	err  error                        // what Serve returned; read after wg.Wait
+	observe.Base // an observer of the run: Start hands it the live counters
+	ln           net.Listener
+	srv          *http.Server
+	live         atomic.Pointer[observe.Live] // nil until the run starts
+	wg           sync.WaitGroup               // the Serve goroutine
+	err          error                        // what Serve returned; read after wg.Wait
 }
 
 // metricsGrace is how long Close lets scrapes in progress finish before it
@@ -73,9 +74,9 @@ func startMetrics(addr string) (*metricsServer, error) {
 	return m, nil
 }
 
-// Attach makes the scrapes report l, the run's counters. It may be called
-// while a scrape is in progress.
-func (m *metricsServer) Attach(l observe.Live) { m.live.Store(&l) }
+// Start makes the scrapes report l, the run's counters (the run calls it
+// as it starts). It may be called while a scrape is in progress.
+func (m *metricsServer) Start(l observe.Live) { m.live.Store(&l) }
 
 // Addr returns the address listened on (HOST:PORT, with the port that
 // port 0 picked).

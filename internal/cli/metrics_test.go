@@ -160,7 +160,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	var live atomic.Pointer[observe.Live]
 	_, err = pipeline.Run(context.Background(), g, pipeline.Options{
 		Stdout: io.Discard, Stderr: io.Discard,
-		OnStart: func(l observe.Live) { live.Store(&l); m.Attach(l) },
+		Observers: []observe.Observer{observe.Funcs{OnStart: func(l observe.Live) { live.Store(&l); m.Start(l) }}},
 	})
 	if err != nil {
 		t.Fatalf("run: %v", err)

@@ -124,36 +124,21 @@ func (w *watchers) startMetrics(addr string, stderr io.Writer) error {
 	return nil
 }
 
-// attach makes the timeline and the events observers of the run, and
-// hands its live counters to the metrics and the bars when it starts.
+// attach makes the timeline, the events, the metrics and the bars
+// observers of the run: the first two want its events, the others its
+// live counters when it starts.
 func (w *watchers) attach(opts *pipeline.Options) {
-	var obs observe.Observers
 	if w.timeline != nil {
-		obs = append(obs, w.timeline)
+		opts.Observers = append(opts.Observers, w.timeline)
 	}
 	if w.events != nil {
-		obs = append(obs, w.events)
+		opts.Observers = append(opts.Observers, w.events)
 	}
-	switch len(obs) {
-	case 0:
-	case 1:
-		opts.Observer = obs[0]
-	default:
-		opts.Observer = obs
-	}
-	var onStart []func(observe.Live)
 	if w.metrics != nil {
-		onStart = append(onStart, w.metrics.Attach)
+		opts.Observers = append(opts.Observers, w.metrics)
 	}
 	if w.progress != nil {
-		onStart = append(onStart, w.progress.Start)
-	}
-	if len(onStart) > 0 {
-		opts.OnStart = func(l observe.Live) {
-			for _, f := range onStart {
-				f(l)
-			}
-		}
+		opts.Observers = append(opts.Observers, w.progress)
 	}
 }
 

@@ -83,6 +83,7 @@ func sameOutput(a, b io.Writer) bool {
 // progress draws a run's bars on stderr. newProgress makes it, Start
 // starts its one goroutine, Stop draws the last frame and ends it.
 type progress struct {
+	observe.Base   // an observer of the run: Start hands it the live counters
 	stdout, stderr io.Writer
 	above          bool // stdout shares stderr: print lines go above the bars
 	c              *mpb.Progress

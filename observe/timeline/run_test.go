@@ -7,6 +7,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/sim"
 
 	"github.com/pcrun/pcrun/config"
@@ -52,7 +53,7 @@ consumers:
       - sleep: 100ms
 `))
 		tl := timeline.New()
-		res, err := pipeline.Run(t.Context(), g, pipeline.Options{Observer: tl})
+		res, err := pipeline.Run(t.Context(), g, pipeline.Options{Observers: []observe.Observer{tl}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +83,7 @@ func TestSimulated(t *testing.T) {
 	g := compile(t, "test.yaml", src)
 	tl := timeline.New()
 	var out bytes.Buffer
-	if _, err := sim.Simulate(t.Context(), g, pipeline.Options{Observer: tl, Stdout: &out}, sim.Options{}); err != nil {
+	if _, err := sim.Simulate(t.Context(), g, pipeline.Options{Observers: []observe.Observer{tl}, Stdout: &out}, sim.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	var svg bytes.Buffer

@@ -20,6 +20,7 @@ import (
 // worker was blocked on is drawn with its greatest depth as its capacity
 // (a memory queue is full then), another scaled to its greatest depth.
 type Timeline struct {
+	observe.Base
 	mu        sync.Mutex
 	name      string // the pipeline's
 	started   string // RFC 3339, from EventRun
@@ -67,10 +68,13 @@ type mark struct {
 }
 
 // New returns an empty Timeline; pass it as the run's observer
-// (pipeline.Options.Observer).
+// (pipeline.Options.Observers).
 func New() *Timeline {
 	return &Timeline{workers: map[workerKey]*worker{}, queues: map[string]*queue{}}
 }
+
+// Wants asks for the run's events.
+func (t *Timeline) Wants() observe.Want { return observe.WantEvents }
 
 // Observe records an event. It is safe for concurrent use and does not
 // block beyond a short critical section.
