@@ -7,15 +7,30 @@ import (
 	"io"
 
 	"github.com/pcrun/pcrun/config"
+	ioeffects "github.com/pcrun/pcrun/effects"
 	"github.com/pcrun/pcrun/queue"
 	"github.com/pcrun/pcrun/stages"
 )
+
+// SourceError is a producer source that could not be opened: a missing
+// file, a program that cannot start. Nothing ran (exit 2).
+type SourceError struct {
+	Producer string
+	Source   string // as the file writes it, e.g. "lines app.log"
+	Err      error
+}
+
+func (e *SourceError) Error() string {
+	return fmt.Sprintf("producer %s: %v", e.Producer, e.Err) // Err names the file or program
+}
+
+func (e *SourceError) Unwrap() error { return e.Err }
 
 // openSources opens the source of every producer this run starts that
 // reads one (stages.Producer.Source), before any worker starts: a missing
 // file or a program that cannot start is a *SourceError, and nothing runs.
 func (r *run) openSources() error {
-	r.sources = make([]*source, len(r.g.Producers))
+	r.sources = make([]ioeffects.Reader, len(r.g.Producers))
 	for i, p := range r.g.Producers {
 		if p.Source == nil || !r.selected(p.Name) {
 			continue
@@ -30,12 +45,22 @@ func (r *run) openSources() error {
 	return nil
 }
 
+// openSource opens a source with the Opener its kind registers
+// (effects/source.go).
+func openSource(s *stages.Source, stdin io.Reader) (ioeffects.Reader, error) {
+	open, ok := ioeffects.LookupSource(s.Kind)
+	if !ok {
+		return nil, fmt.Errorf("no reader for source kind %q (a bug in pcrun)", s.Kind)
+	}
+	return open(s, ioeffects.SourceEnv{Stdin: stdin})
+}
+
 // closeSources releases the sources no producer finished: when the run
 // could not start. Each producer finishes its own source.
 func (r *run) closeSources() {
 	for i, src := range r.sources {
 		if src != nil {
-			_ = src.finish(false)
+			_ = src.Finish(false)
 			r.sources[i] = nil
 		}
 	}
@@ -70,11 +95,11 @@ func (r *run) sourceProducer(p *stages.Producer, replica, row int) {
 	}()
 	ended := false
 	defer func() {
-		if err := src.finish(ended); err != nil && ctx.Err() == nil {
+		if err := src.Finish(ended); err != nil && ctx.Err() == nil {
 			r.fail(fmt.Sprintf("producer %s: %v", w.Name(), err))
 		}
 	}()
-	unwatch := context.AfterFunc(ctx, src.stop) // a stop ends a blocked read and the command
+	unwatch := context.AfterFunc(ctx, src.Stop) // a stop ends a blocked read and the command
 	defer unwatch()
 
 	fail := func(format string, args ...any) {
@@ -85,11 +110,11 @@ func (r *run) sourceProducer(p *stages.Producer, replica, row int) {
 	skip := r.startIndex(p.Name, replica)
 	if skip > 0 && !p.Source.Resumable() {
 		r.opts.Log.Warn(fmt.Sprintf("resuming: producer %s skips the first %d record(s) of %s, which the stopped run read; "+
-			"that is right only when it reads the same input again", w.Name(), skip, src.where()), "stage", p.Name, "skip", skip)
+			"that is right only when it reads the same input again", w.Name(), skip, src.Where()), "stage", p.Name, "skip", skip)
 	}
 	for ; next < skip; next++ {
-		if _, err := src.next(); err != nil {
-			var re *recordError
+		if _, err := src.Next(); err != nil {
+			var re *ioeffects.RecordError
 			switch {
 			case errors.Is(err, io.EOF):
 				ended = true
@@ -105,8 +130,8 @@ func (r *run) sourceProducer(p *stages.Producer, replica, row int) {
 		if ctx.Err() != nil {
 			return
 		}
-		rec, err := src.next()
-		var re *recordError
+		rec, err := src.Next()
+		var re *ioeffects.RecordError
 		switch {
 		case errors.Is(err, io.EOF):
 			ended = true

@@ -1,6 +1,6 @@
 //go:build unix
 
-package pipeline
+package effects
 
 import (
 	"context"
@@ -26,20 +26,20 @@ const (
 	drainWait = 2 * time.Second
 )
 
-// Exec runs a step's process in a process group of its own, so that what
-// it starts can be killed with it. The group is killed with SIGKILL on
-// the timeout and when stdout outgrows its limit; with SIGTERM, then
-// SIGKILL after termWait, when ctx ends (the run's hard context: a second
-// signal, the grace period over, a deadlock). A soft stop (first signal,
-// deadline) does not touch it. When the process exits, whatever is left
-// of its group is killed too, and the process is reaped: nothing outlives
-// the call. Being in its own group, the process does not receive the
+// Exec runs the process of an exec or shell step and blocks until it has
+// exited and its output is read; it carries out stages.Effects.Exec, whose
+// doc says what the result and the error hold.
+//
+// The process runs in a process group of its own, so that what it starts
+// can be killed with it. The group is killed with SIGKILL on the timeout
+// and when stdout outgrows its limit; with SIGTERM, then SIGKILL after
+// termWait, when ctx ends (the run's hard context: a second signal, the
+// grace period over, a deadlock). A soft stop (first signal, deadline)
+// does not touch it. When the process exits, whatever is left of its
+// group is killed too, and the process is reaped: nothing outlives the
+// call. Being in its own group, the process does not receive the
 // terminal's Ctrl-C: pcrun decides.
-func (fx *effects) Exec(ctx context.Context, c *stages.Cmd) (stages.ExecResult, error) {
-	return runProcess(ctx, c)
-}
-
-func runProcess(ctx context.Context, c *stages.Cmd) (stages.ExecResult, error) {
+func Exec(ctx context.Context, c *stages.Cmd) (stages.ExecResult, error) {
 	var res stages.ExecResult
 	if err := ctx.Err(); err != nil {
 		return res, err

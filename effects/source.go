@@ -1,4 +1,4 @@
-package pipeline
+package effects
 
 import (
 	"bufio"
@@ -30,25 +30,73 @@ const killWait = 2 * time.Second
 // stderrTail is how much of a command's stderr a failure quotes.
 const stderrTail = 4 << 10
 
-// SourceError is a producer source that could not be opened: a missing
-// file, a program that cannot start. Nothing ran (exit 2).
-type SourceError struct {
-	Producer string
-	Source   string // as the file writes it, e.g. "lines app.log"
-	Err      error
+// Reader reads the records of one producer's source. The runtime opens it
+// (an Opener, found by LookupSource) before any worker starts, and owns
+// it from then on: one goroutine, the producer's, calls Next, Where and
+// Finish; Stop may be called from any goroutine, at any time, more than
+// once. Whoever opened a Reader must Finish it exactly once, read or not.
+type Reader interface {
+	// Next returns the next record: a string for a line, a value decoded
+	// by stages.FromJSON for jsonl. It blocks while the source has
+	// nothing to read yet (stdin, a quiet command) until Stop is called.
+	// It returns io.EOF at the end, a *RecordError for a record that
+	// cannot be an item (Next can be called again), or another error,
+	// after which the source cannot be read any more.
+	Next() (any, error)
+	// Stop makes the source end early: a blocked Next returns, and a
+	// command's process group gets SIGTERM. It does not block, and after
+	// Finish it does nothing.
+	Stop()
+	// Finish releases the source: closes its file, gives stdin back as
+	// it was, waits for a command to exit (bounded: the group is killed
+	// when it lingers). ended says the source was read to io.EOF;
+	// otherwise it is stopped first. The error is the source failing on
+	// its own (a command's non-zero exit pcrun did not cause). It never
+	// closes SourceEnv.Stdin.
+	Finish(ended bool) error
+	// Where names the source in messages: its file as the pipeline file
+	// writes it, "stdin", or the command.
+	Where() string
 }
 
-func (e *SourceError) Error() string {
-	return fmt.Sprintf("producer %s: %v", e.Producer, e.Err) // Err names the file or program
+// SourceEnv is what opening a source may use besides its description.
+type SourceEnv struct {
+	// Stdin is what `lines: -` and `jsonl: -` read; nil reads nothing.
+	Stdin io.Reader
 }
 
-func (e *SourceError) Unwrap() error { return e.Err }
+// Opener opens a source: opens its file, takes stdin, or starts its
+// command; nothing is read yet. The error says why it cannot be read (a
+// missing file, a program that cannot start); then there is nothing to
+// Finish.
+type Opener func(s *stages.Source, env SourceEnv) (Reader, error)
 
-// recordError is a record that cannot become an item (bad JSON, a line
-// too long): it counts as an item that failed in the producer.
-type recordError struct{ msg string }
+// sources holds the Opener of every source kind; filled by the files of
+// the kinds in their init, read-only afterwards.
+var sources = map[config.SourceKind]Opener{}
 
-func (e *recordError) Error() string { return e.msg }
+// RegisterSource makes open the Opener of kind. Call it from an init
+// function, once per kind.
+func RegisterSource(kind config.SourceKind, open Opener) {
+	if _, dup := sources[kind]; dup {
+		panic("effects: source kind " + string(kind) + " registered twice")
+	}
+	sources[kind] = open
+}
+
+// LookupSource returns the Opener of kind; false when no file registers
+// it.
+func LookupSource(kind config.SourceKind) (Opener, bool) {
+	open, ok := sources[kind]
+	return open, ok
+}
+
+// RecordError is a record that cannot become an item (bad JSON, a line
+// too long): it counts as an item that failed in the producer, and the
+// reader can go on with the next record.
+type RecordError struct{ msg string }
+
+func (e *RecordError) Error() string { return e.msg }
 
 // source reads the records of one producer's source. One goroutine (the
 // producer's) calls next and finish; stop may be called from any.
@@ -70,9 +118,16 @@ type source struct {
 	finished bool          // finish is done: stop does nothing
 }
 
+func init() {
+	for _, k := range []config.SourceKind{config.LinesSource, config.JSONLSource, config.CommandSource} {
+		RegisterSource(k, openSource)
+	}
+}
+
 // openSource opens a producer's source: opens its file, takes stdin, or
 // starts its command. Nothing is read yet.
-func openSource(s *stages.Source, stdin io.Reader) (*source, error) {
+func openSource(s *stages.Source, env SourceEnv) (Reader, error) {
+	stdin := env.Stdin
 	src := &source{s: s, stopCh: make(chan struct{})}
 	switch {
 	case s.Kind == config.CommandSource:
@@ -130,9 +185,9 @@ func (src *source) start() error {
 
 // next returns the next record: a string for lines and commands, a
 // decoded JSON value for jsonl. It returns io.EOF at the end, a
-// *recordError for a record that cannot be an item, or the read error.
+// *RecordError for a record that cannot be an item, or the read error.
 // It blocks while the source has nothing to read (stdin, a command).
-func (src *source) next() (any, error) {
+func (src *source) Next() (any, error) {
 	for {
 		b, err := src.readLine()
 		if err != nil {
@@ -148,10 +203,10 @@ func (src *source) next() (any, error) {
 		dec.UseNumber() // 3 stays the int 3, as in spill files
 		var v any
 		if err := dec.Decode(&v); err != nil {
-			return nil, &recordError{fmt.Sprintf("%s: line %d: not JSON: %v", src.where(), src.line, jsonMessage(err))}
+			return nil, &RecordError{fmt.Sprintf("%s: line %d: not JSON: %v", src.Where(), src.line, jsonMessage(err))}
 		}
 		if dec.More() {
-			return nil, &recordError{fmt.Sprintf("%s: line %d: more than one JSON value on the line (jsonl takes one per line)", src.where(), src.line)}
+			return nil, &RecordError{fmt.Sprintf("%s: line %d: more than one JSON value on the line (jsonl takes one per line)", src.Where(), src.line)}
 		}
 		return stages.FromJSON(v), nil
 	}
@@ -166,7 +221,7 @@ func (src *source) readLine() ([]byte, error) {
 		chunk, err := src.br.ReadSlice('\n')
 		if len(src.buf)+len(chunk) > MaxRecord {
 			src.line++
-			return nil, &recordError{fmt.Sprintf("%s: line %d is longer than %d MiB", src.where(), src.line, MaxRecord>>20)}
+			return nil, &RecordError{fmt.Sprintf("%s: line %d is longer than %d MiB", src.Where(), src.line, MaxRecord>>20)}
 		}
 		switch {
 		case err == nil:
@@ -197,13 +252,13 @@ func (src *source) readLine() ([]byte, error) {
 			}
 			return b, nil
 		default:
-			return nil, fmt.Errorf("%s: reading line %d: %w", src.where(), src.line+1, err)
+			return nil, fmt.Errorf("%s: reading line %d: %w", src.Where(), src.line+1, err)
 		}
 	}
 }
 
 // where names the source in messages: the file, stdin, or the command.
-func (src *source) where() string {
+func (src *source) Where() string {
 	switch {
 	case src.s.Kind == config.CommandSource:
 		args := make([]string, len(src.s.Argv))
@@ -223,7 +278,7 @@ func (src *source) where() string {
 // stop makes the source end early: a blocked read returns, and a command's
 // process group gets SIGTERM (finish sends SIGKILL if it lingers). Safe to
 // call from any goroutine, more than once; after finish it does nothing.
-func (src *source) stop() {
+func (src *source) Stop() {
 	src.mu.Lock()
 	defer src.mu.Unlock()
 	if src.killed || src.finished {
@@ -245,9 +300,9 @@ func (src *source) stop() {
 // command failed on its own: a non-zero exit pcrun did not cause. ended
 // says that the source was read to its end; otherwise it is stopped
 // first. Call it once, from the goroutine that reads.
-func (src *source) finish(ended bool) error {
+func (src *source) Finish(ended bool) error {
 	if !ended {
-		src.stop()
+		src.Stop()
 	}
 	if src.cmd == nil {
 		src.mu.Lock()
@@ -288,7 +343,7 @@ func (src *source) finish(ended bool) error {
 	if tail := strings.TrimSpace(src.stderr.String()); tail != "" {
 		msg += "; stderr: " + tail
 	}
-	return fmt.Errorf("%s: %s", src.where(), msg)
+	return fmt.Errorf("%s: %s", src.Where(), msg)
 }
 
 // tailWriter keeps the last max bytes written to it.
