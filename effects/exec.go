@@ -44,7 +44,7 @@ func Exec(ctx context.Context, c *stages.Cmd) (stages.ExecResult, error) {
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
-	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
+	cmd := groupCommand(c.Argv)
 	if cmd.Err != nil {
 		return res, fmt.Errorf("cannot start: %w", unwrapExecError(cmd.Err))
 	}
@@ -52,7 +52,6 @@ func Exec(ctx context.Context, c *stages.Cmd) (stages.ExecResult, error) {
 		cmd.Env = append(os.Environ(), c.Env...) // later entries win
 	}
 	cmd.Dir = c.Dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 
 	// Our own pipes, given to the child as files: os/exec then starts no
 	// copying goroutines and Wait returns when the process exits, even if
@@ -138,6 +137,15 @@ func Exec(ctx context.Context, c *stages.Cmd) (stages.ExecResult, error) {
 		return res, werr
 	}
 	return res, nil
+}
+
+// groupCommand is the command of argv, run without a shell, in a process
+// group of its own that killGroup kills with all it started: the process
+// of an exec or shell step (Exec), and a command source's (command.go).
+func groupCommand(argv []string) *exec.Cmd {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
 }
 
 // watch kills the process group when the timeout passes or ctx ends,
