@@ -40,103 +40,139 @@ const (
 // call. Being in its own group, the process does not receive the
 // terminal's Ctrl-C: pcrun decides.
 func Exec(ctx context.Context, c *stages.Cmd) (stages.ExecResult, error) {
-	var res stages.ExecResult
 	if err := ctx.Err(); err != nil {
-		return res, err
+		return stages.ExecResult{}, err
 	}
 	cmd := groupCommand(c.Argv)
 	if cmd.Err != nil {
-		return res, fmt.Errorf("cannot start: %w", unwrapExecError(cmd.Err))
+		return stages.ExecResult{}, fmt.Errorf("cannot start: %w", unwrapExecError(cmd.Err))
 	}
 	if len(c.Env) > 0 {
 		cmd.Env = append(os.Environ(), c.Env...) // later entries win
 	}
 	cmd.Dir = c.Dir
-
-	// Our own pipes, given to the child as files: os/exec then starts no
-	// copying goroutines and Wait returns when the process exits, even if
-	// something it started still holds the pipes.
-	outR, outW, err := os.Pipe()
+	p, err := openPipes(c.Stdin != nil)
 	if err != nil {
-		return res, err
+		return stages.ExecResult{}, err
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		return res, err
-	}
-	cmd.Stdout, cmd.Stderr = outW, errW
-	var inW *os.File
-	if c.Stdin != nil {
-		inR, w, err := os.Pipe()
-		if err != nil {
-			closeAll(outR, outW, errR, errW)
-			return res, err
-		}
-		cmd.Stdin, inW = inR, w
-		defer inR.Close() // the child has its copy once started
-	}
+	defer closeAll(p.inR) // the child has its copy once started
+	p.attach(cmd)
 	start := time.Now()
 	err = cmd.Start()
-	closeAll(outW, errW) // the child has its copies
+	closeAll(p.outW, p.errW) // the child has its copies
 	if err != nil {
-		closeAll(outR, errR, inW)
-		return res, fmt.Errorf("cannot start: %w", unwrapExecError(err))
+		closeAll(p.outR, p.errR, p.inW)
+		return stages.ExecResult{}, fmt.Errorf("cannot start: %w", unwrapExecError(err))
 	}
-	pgid := cmd.Process.Pid
-	var why killReason
+	pr := &process{cmd: cmd, pgid: cmd.Process.Pid, pipes: p}
+	return pr.wait(ctx, c, start)
+}
+
+// process is a process Exec started: its group, our ends of its pipes,
+// and why pcrun killed it, if it did.
+type process struct {
+	cmd  *exec.Cmd
+	pgid int
+	*pipes
+	why killReason
+}
+
+// wait feeds the process its stdin, reads its output, kills its group on
+// the timeout, when stdout outgrows its limit or when ctx ends (watch),
+// and waits for it to exit and its output to be read.
+func (pr *process) wait(ctx context.Context, c *stages.Cmd, start time.Time) (stages.ExecResult, error) {
+	var res stages.ExecResult
 	var wg sync.WaitGroup
 	stdout := &capture{limit: stages.ExecStdoutLimit, over: func() {
-		if why.set(errStdout) {
-			killGroup(pgid, syscall.SIGKILL)
+		if pr.why.set(errStdout) {
+			killGroup(pr.pgid, syscall.SIGKILL)
 		}
 	}}
 	stderr := &capture{keep: stages.ExecStderrKeep}
-	wg.Go(func() { stdout.readFrom(outR) })
-	wg.Go(func() { stderr.readFrom(errR) })
-	if inW != nil {
+	wg.Go(func() { stdout.readFrom(pr.outR) })
+	wg.Go(func() { stderr.readFrom(pr.errR) })
+	if pr.inW != nil {
 		wg.Go(func() {
-			_, _ = inW.Write(c.Stdin) // EPIPE when the process does not read it all: fine
-			inW.Close()
+			_, _ = pr.inW.Write(c.Stdin) // EPIPE when the process does not read it all: fine
+			pr.inW.Close()
 		})
 	}
 	exited := make(chan struct{})
-	wg.Go(func() { watch(ctx, pgid, c.Timeout, exited, &why) })
+	wg.Go(func() { watch(ctx, pr.pgid, c.Timeout, exited, &pr.why) })
 
-	werr := cmd.Wait() // the leader is reaped; its group may live on
+	werr := pr.cmd.Wait() // the leader is reaped; its group may live on
 	res.Duration = time.Since(start)
 	close(exited)
-	killGroup(pgid, syscall.SIGKILL) // what it started dies with it
-	deadline := time.Now().Add(drainWait)
-	_ = outR.SetReadDeadline(deadline)
-	_ = errR.SetReadDeadline(deadline)
-	if inW != nil {
-		_ = inW.SetWriteDeadline(time.Now())
-	}
+	killGroup(pr.pgid, syscall.SIGKILL) // what it started dies with it
+	pr.drain()
 	wg.Wait()
-	closeAll(outR, errR)
+	closeAll(pr.outR, pr.errR)
 
 	res.Stdout, res.Stderr = stages.ExecOutput(stdout.bytes()), stages.ExecOutput(stderr.bytes())
-	if st := cmd.ProcessState; st != nil {
-		ws, _ := st.Sys().(syscall.WaitStatus)
-		res.Exit = st.ExitCode()
-		if ws.Signaled() {
-			res.Exit, res.Signal = 128+int(ws.Signal()), ws.Signal().String()
+	res.Exit, res.Signal = exitStatus(pr.cmd.ProcessState)
+	return res, pr.why.err(ctx, werr)
+}
+
+// exitStatus is a process's exit code and, when a signal ended it, the
+// signal's name and 128 plus its number as the code, as shells say it.
+func exitStatus(st *os.ProcessState) (code int, signal string) {
+	if st == nil {
+		return 0, ""
+	}
+	if ws, _ := st.Sys().(syscall.WaitStatus); ws.Signaled() {
+		return 128 + int(ws.Signal()), ws.Signal().String()
+	}
+	return st.ExitCode(), ""
+}
+
+// pipes are the pipes of a process Exec runs: ours, given to the child as
+// files, so os/exec starts no copying goroutines and Wait returns when
+// the process exits, even if something it started still holds the pipes.
+type pipes struct {
+	outR, outW *os.File // stdout
+	errR, errW *os.File // stderr
+	inR, inW   *os.File // stdin; nil when the step gives none
+}
+
+// openPipes makes the pipes; on an error, those made are closed again.
+func openPipes(stdin bool) (*pipes, error) {
+	var p pipes
+	var err error
+	if p.outR, p.outW, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	if p.errR, p.errW, err = os.Pipe(); err != nil {
+		closeAll(p.outR, p.outW)
+		return nil, err
+	}
+	if stdin {
+		if p.inR, p.inW, err = os.Pipe(); err != nil {
+			closeAll(p.outR, p.outW, p.errR, p.errW)
+			return nil, err
 		}
 	}
-	var ee *exec.ExitError
-	switch r := why.get(); {
-	case r == errCancelled:
-		return res, ctx.Err()
-	case r == errTimeout:
-		return res, stages.ErrTimedOut
-	case r == errStdout:
-		return res, stages.ErrStdoutLimit
-	case werr != nil && !errors.As(werr, &ee):
-		return res, werr
+	return &p, nil
+}
+
+// attach gives cmd the child's ends; without stdin it reads /dev/null.
+func (p *pipes) attach(cmd *exec.Cmd) {
+	cmd.Stdout, cmd.Stderr = p.outW, p.errW
+	if p.inR != nil {
+		cmd.Stdin = p.inR
 	}
-	return res, nil
+}
+
+// drain bounds, once the process has exited and its group is dead, how
+// long its output may still take (drainWait: a process that left the
+// group with setsid may hold the pipes open), and ends the writing of its
+// stdin at once.
+func (p *pipes) drain() {
+	deadline := time.Now().Add(drainWait)
+	_ = p.outR.SetReadDeadline(deadline)
+	_ = p.errR.SetReadDeadline(deadline)
+	if p.inW != nil {
+		_ = p.inW.SetWriteDeadline(time.Now())
+	}
 }
 
 // groupCommand is the command of argv, run without a shell, in a process
@@ -195,7 +231,25 @@ const (
 )
 
 func (k *killReason) set(r int32) bool { return k.v.CompareAndSwap(errNone, r) }
-func (k *killReason) get() int32       { return k.v.Load() }
+
+// err is Exec's error for a process whose Wait returned werr: why pcrun
+// killed it, if it did; else werr, unless it only reports an exit status
+// (the result says it).
+func (k *killReason) err(ctx context.Context, werr error) error {
+	switch k.v.Load() {
+	case errCancelled:
+		return ctx.Err()
+	case errTimeout:
+		return stages.ErrTimedOut
+	case errStdout:
+		return stages.ErrStdoutLimit
+	}
+	var ee *exec.ExitError
+	if werr != nil && !errors.As(werr, &ee) {
+		return werr
+	}
+	return nil
+}
 
 // capture keeps what a process writes to one stream: at most limit bytes
 // (then over is called once, and the rest is read and dropped), or, with
