@@ -28,9 +28,9 @@ type importRule struct {
 
 // The import direction of DESIGN.md ("Architecture"): config <- stages <-
 // the runtime (pipeline) <- the CLI, with the parts that plug into the
-// runtime (queue backends, observers, summary formats) beside it: they
-// import the interfaces they implement, never the runtime. Only the NATS
-// backend may link nats-io.
+// runtime (queue backends, observers, summary formats, IO effects) beside
+// it: they import the interfaces they implement, never the runtime. Only
+// the NATS backend may link nats-io.
 var importRules = []importRule{
 	{
 		pkg:        "./config",
@@ -71,6 +71,12 @@ var importRules = []importRule{
 		// runtime, which never imports it.
 		pkg:       "./sim",
 		forbidden: []string{module + "/cmd", module + "/internal/cli", module + "/queue/nats", nats},
+	},
+	// The IO effects of steps and sources: the runtime plugs them in,
+	// they know only what stages compiled.
+	{
+		pkg:       "./effects",
+		forbidden: []string{module + "/pipeline", module + "/queue", module + "/cmd", module + "/internal/cli"},
 	},
 	// What watches a run knows it only through its events: the timeline
 	// imports no part of the runtime, which imports observe.
@@ -194,6 +200,10 @@ func TestImportRules(t *testing.T) {
 		{"the runtime must not know the simulator", rule(t, "./pipeline"), dep{path: module + "/sim", module: module}, "depends on " + module + "/sim"},
 		{"the runtime may use the memory backend", rule(t, "./pipeline"), dep{path: module + "/queue/memory", module: module}, ""},
 		{"a backend must not use the runtime", rule(t, "./queue/memory"), dep{path: module + "/pipeline", module: module}, "depends on " + module + "/pipeline"},
+		{"effects may use stages", rule(t, "./effects"), dep{path: module + "/stages", module: module}, ""},
+		{"effects must not use the runtime", rule(t, "./effects"), dep{path: module + "/pipeline", module: module}, "depends on " + module + "/pipeline"},
+		{"effects must not use queues", rule(t, "./effects"), dep{path: module + "/queue/memory", module: module}, "depends on " + module + "/queue/memory"},
+		{"effects must not use the CLI", rule(t, "./effects"), dep{path: module + "/internal/cli", module: module}, "depends on " + module + "/internal/cli"},
 		{"the queue package must not link NATS", rule(t, "./queue"), dep{path: nats + "/nats.go/jetstream", module: nats + "/nats.go"}, "jetstream"},
 	}
 	for _, tt := range tests {

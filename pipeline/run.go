@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	ioeffects "github.com/pcrun/pcrun/effects"
 	"github.com/pcrun/pcrun/internal/lines"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/queue"
@@ -76,7 +77,7 @@ type Options struct {
 	Log *slog.Logger
 	// Stdin is what producers with `lines: -` or `jsonl: -` read; nil
 	// reads nothing (an empty input). cmd/pcrun passes os.Stdin. A stop
-	// ends a read that waits on an *os.File (source_stdin.go).
+	// ends a read that waits on an *os.File (effects/stdin.go).
 	Stdin io.Reader
 	// Clock is the time the run runs on; nil: wall time, the workers as
 	// goroutines (see Clock). A Clock serves one run.
@@ -138,9 +139,9 @@ type run struct {
 	specs    map[string]*queue.Spec
 	stats    []*counters // producers, then consumers, in file order, then replay
 	qstats   map[string]*queueCounters
-	spill    *spill              // nil without Options.Spill
-	files    map[string]*outFile // the files of write steps, by path (write.go)
-	writeErr error               // the first failure to flush or sync those files
+	spill    *spill           // nil without Options.Spill
+	files    *ioeffects.Files // the files of write steps (write.go)
+	writeErr error            // the first failure to flush or sync those files
 	ids      atomic.Uint64
 
 	hard, soft           context.Context
@@ -150,10 +151,9 @@ type run struct {
 	producersLeft        atomic.Int64
 	failMu               sync.Mutex
 	failures             []string
-	sup                  *supervisor    // how the run stops (supervise.go)
-	failed               chan struct{}  // capacity 1: a failure happened
-	sources              []*source      // by producer; nil for template producers (source.go)
-	jitter               func() float64 // a retry backoff's jitter (Options.Rand)
+	sup                  *supervisor        // how the run stops (supervise.go)
+	sources              []ioeffects.Reader // by producer; nil for template producers (source.go)
+	jitter               func() float64     // a retry backoff's jitter (Options.Rand)
 }
 
 // Run runs the graph to its end and returns its result; it blocks until
@@ -262,7 +262,7 @@ func (r *run) execute(ctx context.Context) (stop error, deadlock *DeadlockError)
 	if err := r.out.Close(); err != nil { // the last buffered lines: internal/lines
 		r.opts.Log.Error(fmt.Sprintf("writing stdout: %v", err), "err", err)
 	}
-	r.writeErr = closeWrites(r.files) // flushed and synced: write.go
+	r.writeErr = r.files.Close() // flushed and synced: effects/write.go
 	return stop, deadlock
 }
 

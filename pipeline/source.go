@@ -7,15 +7,30 @@ import (
 	"io"
 
 	"github.com/pcrun/pcrun/config"
+	ioeffects "github.com/pcrun/pcrun/effects"
 	"github.com/pcrun/pcrun/queue"
 	"github.com/pcrun/pcrun/stages"
 )
+
+// SourceError is a producer source that could not be opened: a missing
+// file, a program that cannot start. Nothing ran (exit 2).
+type SourceError struct {
+	Producer string
+	Source   string // as the file writes it, e.g. "lines app.log"
+	Err      error
+}
+
+func (e *SourceError) Error() string {
+	return fmt.Sprintf("producer %s: %v", e.Producer, e.Err) // Err names the file or program
+}
+
+func (e *SourceError) Unwrap() error { return e.Err }
 
 // openSources opens the source of every producer this run starts that
 // reads one (stages.Producer.Source), before any worker starts: a missing
 // file or a program that cannot start is a *SourceError, and nothing runs.
 func (r *run) openSources() error {
-	r.sources = make([]*source, len(r.g.Producers))
+	r.sources = make([]ioeffects.Reader, len(r.g.Producers))
 	for i, p := range r.g.Producers {
 		if p.Source == nil || !r.selected(p.Name) {
 			continue
@@ -30,12 +45,22 @@ func (r *run) openSources() error {
 	return nil
 }
 
+// openSource opens a source with the Opener its kind registers
+// (effects/source.go).
+func openSource(s *stages.Source, stdin io.Reader) (ioeffects.Reader, error) {
+	open, ok := ioeffects.LookupSource(s.Kind)
+	if !ok {
+		return nil, fmt.Errorf("no reader for source kind %q (a bug in pcrun)", s.Kind)
+	}
+	return open(s, ioeffects.SourceEnv{Stdin: stdin})
+}
+
 // closeSources releases the sources no producer finished: when the run
 // could not start. Each producer finishes its own source.
 func (r *run) closeSources() {
 	for i, src := range r.sources {
 		if src != nil {
-			_ = src.finish(false)
+			_ = src.Finish(false)
 			r.sources[i] = nil
 		}
 	}
@@ -48,94 +73,128 @@ func (r *run) closeSources() {
 // pipe fills and the command waits. It stops at the end of the source,
 // after `count` records, or when the soft context ends; a stop ends a read
 // that waits (stdin, a command) and kills a command's process group.
-//
-// next counts the records consumed: made into items (put, abandoned or
-// failed). A resumed run skips that many records first.
 func (r *run) sourceProducer(p *stages.Producer, replica, row int) {
 	w := p.Worker(replica)
-	c := r.stats[row]
-	me := newWorker(w.Name(), p.Name, queue.Producer, c)
-	ctx := me.in(r.soft)
+	me := newWorker(w.Name(), p.Name, queue.Producer, r.stats[row])
+	rd := &reading{r: r, p: p, w: w, me: me, ctx: me.in(r.soft), q: r.queues[p.To], row: row, src: r.sources[row]}
 	hard := me.in(r.hard)
-	q := r.queues[p.To]
-	src := r.sources[row]
 	r.sources[row] = nil // this worker finishes it
-	next := 0
 	defer r.leave()
 	defer r.lifetime(me)()
 	defer r.producersLeft.Add(-1)
 	defer r.writerDone(hard, p.To, p.Name)
 	defer func() {
-		r.spill.add(SpillRecord{Kind: "producer", Stage: p.Name, Replica: replica, Next: next, Count: max(p.Count, 0)})
+		r.spill.add(SpillRecord{Kind: "producer", Stage: p.Name, Replica: replica, Next: rd.next, Count: max(p.Count, 0)})
 	}()
-	ended := false
-	defer func() {
-		if err := src.finish(ended); err != nil && ctx.Err() == nil {
-			r.fail(fmt.Sprintf("producer %s: %v", w.Name(), err))
-		}
-	}()
-	unwatch := context.AfterFunc(ctx, src.stop) // a stop ends a blocked read and the command
+	defer rd.finish()
+	unwatch := context.AfterFunc(rd.ctx, rd.src.Stop) // a stop ends a blocked read and the command
 	defer unwatch()
 
-	fail := func(format string, args ...any) {
-		if ctx.Err() == nil {
-			r.fail(fmt.Sprintf("producer %s: ", w.Name()) + fmt.Sprintf(format, args...))
-		}
+	if !rd.skip(r.startIndex(p.Name, replica)) {
+		return
 	}
-	skip := r.startIndex(p.Name, replica)
-	if skip > 0 && !p.Source.Resumable() {
-		r.opts.Log.Warn(fmt.Sprintf("resuming: producer %s skips the first %d record(s) of %s, which the stopped run read; "+
-			"that is right only when it reads the same input again", w.Name(), skip, src.where()), "stage", p.Name, "skip", skip)
+	rd.produce()
+	if rd.ended && r.g.Strategy == config.Join {
+		_ = rd.q.Join(rd.ctx) // JoinableQueue.join(); a stop ends the wait
 	}
-	for ; next < skip; next++ {
-		if _, err := src.next(); err != nil {
-			var re *recordError
-			switch {
-			case errors.Is(err, io.EOF):
-				ended = true
-				return
-			case errors.As(err, &re):
-				continue // it failed in the run that was stopped
-			}
-			fail("resuming, skipping record %d of %d: %v", next+1, skip, err)
-			return
-		}
+}
+
+// reading is a source producer at work: its worker, its source, and how
+// far it got.
+type reading struct {
+	r   *run
+	p   *stages.Producer
+	w   *stages.ProducerWorker
+	me  *worker
+	ctx context.Context // the soft context: a stop ends the reading
+	q   queue.Queue
+	row int
+	src ioeffects.Reader
+	// next counts the records consumed: made into items (put, abandoned
+	// or failed). A resumed run skips that many records first.
+	next  int
+	ended bool // the source was read to its end
+}
+
+// skip skips the first n records, which the stopped run this one resumes
+// consumed. It returns false when the producer must stop: the source
+// ended, or could not be read.
+func (rd *reading) skip(n int) bool {
+	if n > 0 && !rd.p.Source.Resumable() {
+		rd.r.opts.Log.Warn(fmt.Sprintf("resuming: producer %s skips the first %d record(s) of %s, which the stopped run read; "+
+			"that is right only when it reads the same input again", rd.w.Name(), n, rd.src.Where()), "stage", rd.p.Name, "skip", n)
 	}
-	for p.Count == stages.Unlimited || next < p.Count {
-		if ctx.Err() != nil {
-			return
-		}
-		rec, err := src.next()
-		var re *recordError
+	for ; rd.next < n; rd.next++ {
+		_, err := rd.src.Next()
+		var re *ioeffects.RecordError
 		switch {
+		case err == nil, errors.As(err, &re):
+			continue // a bad record failed in the run that was stopped
 		case errors.Is(err, io.EOF):
-			ended = true
-		case errors.As(err, &re):
-			c.produced.Add(1) // a record that cannot be an item fails like an item
-			c.failed.Add(1)
-			r.fail(fmt.Sprintf("producer %s: record %d: %v", w.Name(), next, err))
-			next++
-			return
-		case err != nil:
-			fail("%v", err)
+			rd.ended = true
+		default:
+			rd.fail("resuming, skipping record %d of %d: %v", rd.next+1, n, err)
+		}
+		return false
+	}
+	return true
+}
+
+// produce makes an item of each record until the source ends (ended),
+// `count` records are consumed (finish then stops a command), the soft
+// context ends, or an item fails.
+func (rd *reading) produce() {
+	for rd.p.Count == stages.Unlimited || rd.next < rd.p.Count {
+		if rd.ctx.Err() != nil {
 			return
 		}
-		if ended {
-			break
+		rec, err := rd.src.Next()
+		if err != nil {
+			rd.readFailed(err)
+			return
 		}
-		w.SetRecord(rec)
-		made, goOn := r.produceOne(ctx, w, me, p, q, row, next, "record")
+		rd.w.SetRecord(rec)
+		made, goOn := rd.r.produceOne(rd.ctx, rd.w, rd.me, rd.p, rd.q, rd.row, rd.next, "record")
 		if made {
-			next++
+			rd.next++
 		}
 		if !goOn {
 			return
 		}
 	}
-	if !ended {
-		return // count reached: finish stops the command
+}
+
+// readFailed handles what Next returned instead of a record: the end of
+// the source, a record that cannot be an item (it fails like an item),
+// or an error reading the source (it fails the producer).
+func (rd *reading) readFailed(err error) {
+	var re *ioeffects.RecordError
+	switch {
+	case errors.Is(err, io.EOF):
+		rd.ended = true
+	case errors.As(err, &re):
+		c := rd.r.stats[rd.row]
+		c.produced.Add(1) // a record that cannot be an item fails like an item
+		c.failed.Add(1)
+		rd.r.fail(fmt.Sprintf("producer %s: record %d: %v", rd.w.Name(), rd.next, err))
+		rd.next++
+	default:
+		rd.fail("%v", err)
 	}
-	if r.g.Strategy == config.Join {
-		_ = q.Join(ctx) // JoinableQueue.join(); a stop ends the wait
+}
+
+// finish finishes the source; its failing on its own (a command's
+// non-zero exit) fails the producer, unless the run is stopping.
+func (rd *reading) finish() {
+	if err := rd.src.Finish(rd.ended); err != nil {
+		rd.fail("%v", err)
+	}
+}
+
+// fail fails the producer, unless the run is stopping: then an error
+// reading is the stop's doing.
+func (rd *reading) fail(format string, args ...any) {
+	if rd.ctx.Err() == nil {
+		rd.r.fail(fmt.Sprintf("producer %s: ", rd.w.Name()) + fmt.Sprintf(format, args...))
 	}
 }

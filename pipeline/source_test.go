@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/effects"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
@@ -242,7 +243,7 @@ func TestMissingFileRunsNothing(t *testing.T) {
 }
 
 func TestLineTooLong(t *testing.T) {
-	big := strings.Repeat("x", pipeline.MaxRecord+1)
+	big := strings.Repeat("x", effects.MaxRecord+1)
 	o := sourceRun(t, "producers:\n  - {name: p, lines: in.txt}\n"+sinkConsumer,
 		map[string]string{"in.txt": "short\n" + big + "\n"}, pipeline.Options{})
 	if o.err == nil || !strings.Contains(o.stderr, "line 2 is longer than 16 MiB") {

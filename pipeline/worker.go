@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	ioeffects "github.com/pcrun/pcrun/effects"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/queue"
 	"github.com/pcrun/pcrun/stages"
@@ -326,6 +327,12 @@ func (fx *effects) Emit(ctx context.Context, v any) error {
 }
 
 func (fx *effects) Sleep(ctx context.Context, d time.Duration) error { return fx.r.clock.Sleep(ctx, d) }
+
+func (fx *effects) Exec(ctx context.Context, c *stages.Cmd) (stages.ExecResult, error) {
+	return ioeffects.Exec(ctx, c) // the process's own group, killed when ctx ends
+}
+
+func (fx *effects) Write(path string, line []byte) error { return fx.r.files.Write(path, line) }
 
 // produceOne waits the delay of item i, makes it, puts it and prints its
 // line: one step of a producer, of templates or of a source (what names

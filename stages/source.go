@@ -12,7 +12,8 @@ const Unlimited = -1
 
 // Source is where a source producer's records come from: a file or stdin
 // (`lines`, `jsonl`) or a program's stdout (`command`). It is only a
-// description; the pipeline package opens and reads it.
+// description; the reader its Kind registers in package effects opens
+// and reads it.
 type Source struct {
 	Kind config.SourceKind
 	// Path is the file to read, resolved beside the pipeline file, or

@@ -102,8 +102,8 @@ type Consumer struct {
 }
 
 // Effects is what a consumer's steps do to the world. The pipeline package
-// implements it for each worker; tests can record calls. Every method that
-// can block watches ctx.
+// implements it for each worker (Exec and Write with package effects);
+// tests can record calls. Every method that can block watches ctx.
 type Effects interface {
 	// Print writes one whole line to the run's output. line is only valid
 	// during the call (it is the worker's scratch buffer): keep a copy.

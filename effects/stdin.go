@@ -1,13 +1,27 @@
-package pipeline
+package effects
 
 import (
 	"io"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
 
-// interruptible prepares stdin for a source producer so that a stop can
+// stdinLines reads stdin (nil: an empty input) for `lines: -` or
+// `jsonl: -`. Stop ends a read that waits, where stdin lets it
+// (interruptible); Finish gives stdin back as it was, never closing it.
+func stdinLines(stdin io.Reader) *lineReader {
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	rd, deadline, closer := interruptible(stdin)
+	r := newLineReader(rd, "stdin")
+	r.deadline, r.closer = deadline, closer
+	return r
+}
+
+// interruptible prepares stdin for a source so that a stop can
 // end a read that waits for input (a terminal, a quiet pipe): a read that
 // never returned would keep the run from ending.
 //

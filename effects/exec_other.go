@@ -1,6 +1,6 @@
 //go:build !unix
 
-package pipeline
+package effects
 
 import (
 	"context"
@@ -10,6 +10,6 @@ import (
 )
 
 // Exec needs process groups, which pcrun uses on Unix systems only.
-func (fx *effects) Exec(context.Context, *stages.Cmd) (stages.ExecResult, error) {
+func Exec(context.Context, *stages.Cmd) (stages.ExecResult, error) {
 	return stages.ExecResult{}, errors.New("exec and shell steps need a Unix system")
 }
