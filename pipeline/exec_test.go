@@ -254,10 +254,13 @@ func onlyZombies(pgid int) bool {
 
 // hangScript writes its process group (the shell's pid: it leads the
 // group) to DIR/ITEM.pid, starts a grandchild that hangs, and hangs.
-const hangScript = `'echo $$ > "$1/$2.pid"; sleep 1000 & sleep 1000'`
+const hangScript = `'echo $$ > "$1/$2.tmp" && mv "$1/$2.tmp" "$1/$2.pid"; sleep 1000 & sleep 1000'`
 
 // TestExecTimeoutKillsGroup: a hanging command is killed at its timeout,
-// the grandchild it started too, and the item fails.
+// the grandchild it started too, and the item fails. (The timeout leaves a
+// loaded machine time to start the shell; each child writes
+// its pid file whole, by a rename: a child killed as it writes leaves no
+// half-written file for pgidsIn.)
 func TestExecTimeoutKillsGroup(t *testing.T) {
 	dir := t.TempDir()
 	start := time.Now()
@@ -268,7 +271,7 @@ consumers:
     replicas: 2
     on_error: skip
     do:
-      - exec: {argv: [sh, -c, `+hangScript+`, sh, `+yamlQuote(dir)+`, "${item}"], timeout: 200ms}
+      - exec: {argv: [sh, -c, `+hangScript+`, sh, `+yamlQuote(dir)+`, "${item}"], timeout: 1s}
 `, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +282,7 @@ consumers:
 	if l := res.Total; l.Failed != 2 || l.Skipped != 2 {
 		t.Errorf("ledger %+v", l)
 	}
-	if strings.Count(stderr, "exec sh: timed out after 200ms") != 2 {
+	if strings.Count(stderr, "exec sh: timed out after 1s") != 2 {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	pgids := pgidsIn(t, dir)
@@ -348,7 +351,7 @@ producers: [{name: p, count: 1000, item: "${i}"}]
 consumers:
   - name: c
     do:
-      - exec: [sh, -c, 'echo $$ > "$1/$2.pid"; sleep 0.5; echo finished', sh, `+yamlQuote(dir)+`, "${item}"]
+      - exec: [sh, -c, 'echo $$ > "$1/$2.tmp" && mv "$1/$2.tmp" "$1/$2.pid"; sleep 0.5; echo finished', sh, `+yamlQuote(dir)+`, "${item}"]
       - print: "${result.stdout}"
 `, sig)
 	if !errors.Is(err, pipeline.ErrInterrupted) {

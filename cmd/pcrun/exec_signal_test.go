@@ -31,7 +31,7 @@ consumers:
   - name: c
     replicas: 2
     do:
-      - exec: [sh, -c, 'echo $$ > "$1/$2.pid"; sleep 1000 & sleep 1000', sh, ` + strconv.Quote(dir) + `, "${item}"]
+      - exec: [sh, -c, 'echo $$ > "$1/$2.tmp" && mv "$1/$2.tmp" "$1/$2.pid"; sleep 1000 & sleep 1000', sh, ` + strconv.Quote(dir) + `, "${item}"]
       - print: never
 `
 	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
