@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pcrun/pcrun/internal/wait"
 	"github.com/pcrun/pcrun/queue"
 )
 
@@ -88,7 +89,7 @@ func (c *realClock) Begin() time.Time {
 func (c *realClock) Since() time.Duration { return time.Since(c.start) }
 func (c *realClock) Go(f func())          { c.wg.Go(f) }
 func (c *realClock) Sleep(ctx context.Context, d time.Duration) error {
-	return sleep(ctx, d)
+	return wait.For(ctx, d)
 }
 
 // AfterFunc hands f to Supervise when d has passed. The timer's own
@@ -135,20 +136,5 @@ func (c *realClock) Supervise(ctx context.Context, s Supervisor, in Inbox) {
 			s.Cancelled(context.Cause(ctx))
 			ctx = context.Background() // stop selecting on it
 		}
-	}
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

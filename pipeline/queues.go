@@ -33,51 +33,9 @@ func (r *run) openQueues(ctx context.Context) error {
 	if r.obs != nil {
 		env.Observe = r.obs.Observe
 	}
-	var names []config.Backend
-	specs := map[config.Backend][]*queue.Spec{}
-	for _, q := range r.g.Queues {
-		if !r.uses(q) {
-			continue // another process's queue (--only)
-		}
-		b := q.Backend
-		if b == "" {
-			b = config.Memory
-		}
-		if specs[b] == nil {
-			names = append(names, b)
-		}
-		sp := r.spec(q)
-		r.specs[q.Name] = sp
-		specs[b] = append(specs[b], sp)
-	}
-	if r.opts.Backend != nil { // every queue on one backend
-		all := []*queue.Spec{}
-		for _, name := range names {
-			all = append(all, specs[name]...)
-		}
-		names, specs = []config.Backend{""}, map[config.Backend][]*queue.Spec{"": all}
-	}
-	for _, name := range names {
-		b, ok := queue.Lookup(name)
-		if name == "" {
-			b, ok = r.opts.Backend, true
-		}
-		if !ok {
-			return fmt.Errorf("queue backend %q is not part of this pcrun binary", name)
-		}
-		set, err := b.Open(ctx, env, specs[name])
-		if err != nil {
+	for _, g := range r.groups() {
+		if err := r.openSet(ctx, env, g); err != nil {
 			return err
-		}
-		r.sets = append(r.sets, set)
-		if t, ok := set.(queue.Tracker); ok {
-			r.trackers = append(r.trackers, t)
-		}
-		for _, q := range set.Queues() {
-			r.queues[q.Name()] = q
-			if s, ok := q.(queue.Shared); ok && s.Shared() {
-				r.received[q.Name()] = new(counters)
-			}
 		}
 	}
 	for _, q := range r.g.Queues {
@@ -88,6 +46,68 @@ func (r *run) openQueues(ctx context.Context) error {
 	for _, set := range r.sets {
 		if err := set.Start(ctx); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// group is the queues of a run on one backend.
+type group struct {
+	backend queue.Backend
+	name    config.Backend
+	specs   []*queue.Spec
+}
+
+// groups sorts the queues the run uses by backend, in graph order, or
+// puts them all on Options.Backend.
+func (r *run) groups() []*group {
+	var out []*group
+	byName := map[config.Backend]*group{}
+	for _, q := range r.g.Queues {
+		if !r.uses(q) {
+			continue // another process's queue (--only)
+		}
+		name := q.Backend
+		switch {
+		case r.opts.Backend != nil:
+			name = "" // every queue on one backend
+		case name == "":
+			name = config.Memory
+		}
+		g := byName[name]
+		if g == nil {
+			g = &group{name: name, backend: r.opts.Backend}
+			byName[name] = g
+			out = append(out, g)
+		}
+		sp := r.spec(q)
+		r.specs[q.Name] = sp
+		g.specs = append(g.specs, sp)
+	}
+	return out
+}
+
+// openSet opens a group's queues on their backend.
+func (r *run) openSet(ctx context.Context, env *queue.Env, g *group) error {
+	b := g.backend
+	if b == nil {
+		var ok bool
+		if b, ok = queue.Lookup(g.name); !ok {
+			return fmt.Errorf("queue backend %q is not part of this pcrun binary", g.name)
+		}
+	}
+	set, err := b.Open(ctx, env, g.specs)
+	if err != nil {
+		return err
+	}
+	r.sets = append(r.sets, set)
+	if t, ok := set.(queue.Tracker); ok {
+		r.trackers = append(r.trackers, t)
+	}
+	for _, q := range set.Queues() {
+		r.queues[q.Name()] = q
+		if s, ok := q.(queue.Shared); ok && s.Shared() {
+			r.received[q.Name()] = new(counters)
 		}
 	}
 	return nil

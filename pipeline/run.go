@@ -318,20 +318,20 @@ func outcome(res *observe.Result, stop error, deadlock *DeadlockError) error {
 // starts them. Registering first means no worker can see the others as
 // stalled before they have started.
 func (r *run) startWorkers() {
-	n := 0
+	producers, consumers := 0, 0
 	for _, p := range r.g.Producers {
 		if r.selected(p.Name) {
-			n += p.Replicas
+			producers += p.Replicas
 		}
 	}
 	replay := r.replayQueues()
 	if len(replay) > 0 {
-		n++
+		producers++
 	}
-	r.producersLeft.Store(int64(n))
+	r.producersLeft.Store(int64(producers))
 	for _, c := range r.g.Consumers {
 		if r.selected(c.Name) {
-			n += c.Replicas
+			consumers += c.Replicas
 		}
 	}
 	var unwritten []string // queues with no writer here, not even a replay
@@ -340,19 +340,29 @@ func (r *run) startWorkers() {
 			unwritten = append(unwritten, q.Name)
 		}
 	}
-	for range n + len(unwritten) {
+	for range producers + consumers + len(unwritten) {
 		r.enter()
 	}
 	if len(replay) > 0 {
 		r.clock.Go(func() { r.replay(len(r.stats)-1, replay) })
 	}
 	for _, q := range unwritten {
-		r.clock.Go(func() {
-			ctx := queue.WithWorker(r.hard, &queue.Worker{Name: "pcrun", Kind: queue.Supervisor})
-			defer r.leave()
-			r.writerDone(ctx, q, "") // the queue ends at once: nothing will put into it here
-		})
+		r.clock.Go(func() { r.endUnwritten(q) })
 	}
+	r.startStages()
+}
+
+// endUnwritten ends a queue that nothing in this run writes to, as a
+// worker of its own (ending under sentinel puts markers, which may wait).
+func (r *run) endUnwritten(q string) {
+	ctx := queue.WithWorker(r.hard, &queue.Worker{Name: "pcrun", Kind: queue.Supervisor})
+	defer r.leave()
+	r.writerDone(ctx, q, "") // the queue ends at once: nothing will put into it here
+}
+
+// startStages starts the replicas of the selected stages, producers
+// first, in file order.
+func (r *run) startStages() {
 	for i, p := range r.g.Producers {
 		if !r.selected(p.Name) {
 			continue // runs in another process (--only)

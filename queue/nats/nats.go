@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pcrun/pcrun/internal/wait"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/queue"
 	"github.com/pcrun/pcrun/stages"
@@ -158,7 +159,7 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 		}
 		id = q.runID + "." + strconv.FormatUint(it.ID, 10)
 	}
-	wait := time.Millisecond
+	backoff := time.Millisecond
 	for {
 		// Once sent, a publish is not cancelled: the item would be in
 		// the stream and counted abandoned too. It ends within
@@ -176,10 +177,10 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errMaxMsgs {
 			return fmt.Errorf("queue %s: publishing to stream %s: %w", q.spec.Name, q.spec.Stream, err)
 		}
-		if err := sleepCtx(ctx, wait); err != nil { // full: wait for a reader to finish an item
+		if err := wait.For(ctx, backoff); err != nil { // full: wait for a reader to finish an item
 			return err
 		}
-		wait = min(2*wait, maxPutWait)
+		backoff = min(2*backoff, maxPutWait)
 	}
 	if it.Marker {
 		q.markers.Add(1)
@@ -320,7 +321,7 @@ func (q *natsQueue) Join(ctx context.Context) error {
 		if idle, err := q.empty(ctx); err == nil && idle {
 			return nil
 		}
-		if err := sleepCtx(ctx, natsPoll); err != nil {
+		if err := wait.For(ctx, natsPoll); err != nil {
 			return err
 		}
 	}
@@ -469,16 +470,4 @@ func (q *natsQueue) producersDone(ctx context.Context, producers map[string]bool
 		}
 	}
 	return true
-}
-
-// sleepCtx waits for d or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
