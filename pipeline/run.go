@@ -60,7 +60,7 @@ type Options struct {
 	// that is not Shared owns its NATS queues: it purges them and resets
 	// the pipeline's keys on the broker when it starts, and at its end
 	// counts what is left in them as abandoned (and spills it), as with
-	// memory queues. See nats.go and nats_roster.go.
+	// memory queues. See queue/nats (nats.go and roster.go).
 	Shared bool
 	// Fresh makes a Shared run start a new run of the pipeline on its
 	// brokers, as a run that is not Shared does: it purges the streams of
@@ -69,7 +69,7 @@ type Options struct {
 	// generation, so nothing an earlier run left is taken or counted. Of
 	// the processes of one multi-process run, the first to start says it
 	// (`--fresh`); one that started before it joins the new generation if
-	// it has done nothing yet, and otherwise stops (nats_roster.go).
+	// it has done nothing yet, and otherwise stops (queue/nats/roster.go).
 	Fresh bool
 	// Observer, when not nil, receives the run's events (observe.go):
 	// `pcrun run --events`, the timeline. Without one, the run pays a
@@ -81,8 +81,9 @@ type Options struct {
 	// level info, the lines pcrun has always written.
 	Log *slog.Logger
 	// Stdin is what producers with `lines: -` or `jsonl: -` read; nil
-	// reads nothing (an empty input). cmd/pcrun passes os.Stdin. A stop
-	// ends a read that waits on an *os.File (source_stdin.go).
+	// reads nothing (an empty input). `pcrun run` (internal/cli) passes
+	// os.Stdin. A stop ends a read that waits on an *os.File
+	// (source_stdin.go).
 	Stdin io.Reader
 	// OnStart, when not nil, is called once the queues are open and just
 	// before the workers start, with the run's Live counters (progress
@@ -91,7 +92,8 @@ type Options struct {
 	OnStart func(observe.Live)
 }
 
-// Errors Run returns; cmd/pcrun maps them to exit codes.
+// Errors Run returns; the CLI (internal/cli, with internal/exitcode)
+// maps them to exit codes.
 var (
 	// ErrInterrupted: a signal stopped the run (exit 130).
 	ErrInterrupted = errors.New("interrupted by a signal")
