@@ -168,7 +168,7 @@ type run struct {
 // *DeadlockError, ErrInterrupted, a *FailedError, or ctx's cause; or,
 // when another process reset the shared NATS queues under it, an error
 // saying so. The result is nil when nothing ran: a *ResumeError, an
-// *OutputError (a write step's file cannot be opened), a *SelectionError, a *LateWriterError (its writers registered after a
+// *OutputError (a write step's file cannot be opened), a config.Diagnostic (a selection of stages CheckOnly rejects), a *LateWriterError (its writers registered after a
 // NATS queue ended), or a broker that could not be reached.
 func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, error) {
 	opts = withDefaults(opts)
