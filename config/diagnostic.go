@@ -65,6 +65,7 @@ const (
 	CodeURL            = "bad-url"            // a NATS queue's url that is not nats:// or tls://
 	CodeShellItem      = "shell-item"         // a shell script that pastes `item` into itself
 	CodeSource         = "bad-source"         // a producer source that cannot be read: stdin twice, an empty path or command
+	CodeSelection      = "bad-selection"      // `run --only` names no stage of the file, or cuts a memory queue
 )
 
 // Codes lists every diagnostic code; docs/diagnostics.md explains each.
@@ -76,7 +77,7 @@ var Codes = []string{
 	CodeStep, CodeEmitWithoutTo, CodeToWithoutEmit, CodeQueueUnread, CodeQueueUnwritten,
 	CodeQueueUnused, CodeCycle, CodeWillDeadlock, CodeUnreachable, CodeDeadlineShort, CodeNoItems,
 	CodeConflict, CodeDeadLetterLoop, CodeBackoffOverMax, CodeURL,
-	CodeSource, CodeShellItem,
+	CodeSource, CodeShellItem, CodeSelection,
 }
 
 // Diagnostic is one problem in a pipeline file.

@@ -21,33 +21,25 @@ import (
 // they are all of them (localWriters, the run's writersLeft); for a NATS
 // queue each process registers its writers and readers in the queue's
 // roster on the broker, and the process whose writer finishes last, in
-// every process, ends the queue (nats_roster.go), so a run with no writer
-// of a NATS queue never ends it itself.
-
-// SelectionError is a problem with a selection of stages: a name that is
-// not a stage, or a memory queue the selection would cut.
-type SelectionError struct {
-	Msg  string
-	Hint string
-}
-
-func (e *SelectionError) Error() string { return e.Msg }
+// every process, ends the queue (queue/nats/roster.go), so a run with no
+// writer of a NATS queue never ends it itself.
 
 // CheckOnly checks a selection of stages (Options.Only) against g and
 // returns every problem, in the order of the names and of g's queues; nil
 // when the selection can run (a nil or empty selection is every stage).
-func CheckOnly(g *stages.Graph, only []string) []*SelectionError {
+// Each problem is an error with code config.CodeSelection and no
+// position (it is one of the command line, not of the file): a name that
+// is not a stage, or a memory queue the selection would cut.
+func CheckOnly(g *stages.Graph, only []string) config.Diagnostics {
 	if len(only) == 0 {
 		return nil
 	}
-	var errs []*SelectionError
+	var errs config.Diagnostics
 	all := g.Stages()
 	for _, name := range only {
 		if !slices.Contains(all, name) {
-			errs = append(errs, &SelectionError{
-				Msg:  fmt.Sprintf("--only: pipeline %s has no stage %q", g.Name, name),
-				Hint: config.DidYouMean(name, all),
-			})
+			errs.Errorf(config.Pos{}, config.CodeSelection, config.DidYouMean(name, all),
+				"--only: pipeline %s has no stage %q", g.Name, name)
 		}
 	}
 	for _, q := range g.Queues {
@@ -64,11 +56,10 @@ func CheckOnly(g *stages.Graph, only []string) []*SelectionError {
 			}
 		}
 		if in != "" && out != "" {
-			errs = append(errs, &SelectionError{
-				Msg: fmt.Sprintf("--only: queue %s connects selected stage %s to unselected stage %s; only a queue with `backend: nats` can cross processes",
-					q.Name, in, out),
-				Hint: fmt.Sprintf("add %s to --only, or give queue %s `backend: nats` (and run `pcrun broker`)", out, q.Name),
-			})
+			errs.Errorf(config.Pos{}, config.CodeSelection,
+				fmt.Sprintf("add %s to --only, or give queue %s `backend: nats` (and run `pcrun broker`)", out, q.Name),
+				"--only: queue %s connects selected stage %s to unselected stage %s; only a queue with `backend: nats` can cross processes",
+				q.Name, in, out)
 		}
 	}
 	return errs

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 )
@@ -139,9 +140,12 @@ func TestOnlyCutsMemoryQueue(t *testing.T) {
 		errs := pipeline.CheckOnly(g, tc.only)
 		var got []string
 		for _, e := range errs {
-			got = append(got, e.Msg)
-			if !strings.Contains(e.Msg, "only a queue with `backend: nats` can cross processes") || !strings.Contains(e.Hint, "backend: nats") {
-				t.Errorf("--only %v: %q, hint %q: should say that only a NATS queue can cross processes", tc.only, e.Msg, e.Hint)
+			got = append(got, e.Message)
+			if !strings.Contains(e.Message, "only a queue with `backend: nats` can cross processes") || !strings.Contains(e.Hint, "backend: nats") {
+				t.Errorf("--only %v: %q, hint %q: should say that only a NATS queue can cross processes", tc.only, e.Message, e.Hint)
+			}
+			if e.Severity != config.Error || e.Code != config.CodeSelection || e.Pos.IsValid() {
+				t.Errorf("--only %v: %v: want an error with code %s and no position", tc.only, e, config.CodeSelection)
 			}
 		}
 		if len(got) != len(tc.want) {
@@ -154,8 +158,8 @@ func TestOnlyCutsMemoryQueue(t *testing.T) {
 			}
 		}
 		res, err := pipeline.Run(t.Context(), g, pipeline.Options{Only: tc.only})
-		var se *pipeline.SelectionError
-		if res != nil || !errors.As(err, &se) || se.Msg != got[0] {
+		var se config.Diagnostic
+		if res != nil || !errors.As(err, &se) || se.Message != got[0] {
 			t.Errorf("--only %v: Run = %v, %v; want nil and %q", tc.only, res, err, got[0])
 		}
 	}
@@ -168,11 +172,14 @@ func TestOnlyUnknownStage(t *testing.T) {
 	if len(errs) != 2 {
 		t.Fatalf("problems %v, want 2", errs)
 	}
-	if !strings.Contains(errs[0].Msg, `no stage "petr"`) || errs[0].Hint != "did you mean `peter`?" {
-		t.Errorf("got %q, hint %q", errs[0].Msg, errs[0].Hint)
+	if !strings.Contains(errs[0].Message, `no stage "petr"`) || errs[0].Hint != "did you mean `peter`?" {
+		t.Errorf("got %q, hint %q", errs[0].Message, errs[0].Hint)
 	}
-	if !strings.Contains(errs[1].Msg, `no stage "nobody"`) || !strings.Contains(errs[1].Hint, "`kelly`, `waiter`, `peter`, `cook`, `server`") {
-		t.Errorf("got %q, hint %q", errs[1].Msg, errs[1].Hint)
+	if !strings.Contains(errs[1].Message, `no stage "nobody"`) || !strings.Contains(errs[1].Hint, "`kelly`, `waiter`, `peter`, `cook`, `server`") {
+		t.Errorf("got %q, hint %q", errs[1].Message, errs[1].Hint)
+	}
+	if !errs.HasErrors() || errs[0].Code != config.CodeSelection {
+		t.Errorf("problems %v, want errors with code %s", errs, config.CodeSelection)
 	}
 	if errs := pipeline.CheckOnly(g, nil); errs != nil {
 		t.Errorf("an empty selection is every stage, got %v", errs)
@@ -190,7 +197,7 @@ consumers:
   - {name: d, from: failed, do: [{print: "${item.error}"}]}
 `)
 	errs := pipeline.CheckOnly(g, []string{"p", "c"})
-	if len(errs) != 1 || !strings.Contains(errs[0].Msg, "queue failed connects selected stage c to unselected stage d") {
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "queue failed connects selected stage c to unselected stage d") {
 		t.Errorf("problems %v", errs)
 	}
 	if errs := pipeline.CheckOnly(g, []string{"p", "c", "d"}); errs != nil {
@@ -216,7 +223,7 @@ consumers:
 		}
 	}
 	errs := pipeline.CheckOnly(g, []string{"waiter", "cook"})
-	if len(errs) != 1 || !strings.Contains(errs[0].Msg, "queue local connects selected stage cook to unselected stage server") {
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "queue local connects selected stage cook to unselected stage server") {
 		t.Errorf("--only waiter,cook: %v", errs)
 	}
 }

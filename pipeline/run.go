@@ -54,7 +54,7 @@ type Options struct {
 	// that is not Shared owns its NATS queues: it purges them and resets
 	// the pipeline's keys on the broker when it starts, and at its end
 	// counts what is left in them as abandoned (and spills it), as with
-	// memory queues. See nats.go and nats_roster.go.
+	// memory queues. See queue/nats (nats.go and roster.go).
 	Shared bool
 	// Fresh makes a Shared run start a new run of the pipeline on its
 	// brokers, as a run that is not Shared does: it purges the streams of
@@ -63,7 +63,7 @@ type Options struct {
 	// generation, so nothing an earlier run left is taken or counted. Of
 	// the processes of one multi-process run, the first to start says it
 	// (`--fresh`); one that started before it joins the new generation if
-	// it has done nothing yet, and otherwise stops (nats_roster.go).
+	// it has done nothing yet, and otherwise stops (queue/nats/roster.go).
 	Fresh bool
 	// Observers watch the run (observe.Observer): its start with live
 	// counters (progress bars, metrics), its events (`--events`, the
@@ -76,8 +76,9 @@ type Options struct {
 	// level info, the lines pcrun has always written.
 	Log *slog.Logger
 	// Stdin is what producers with `lines: -` or `jsonl: -` read; nil
-	// reads nothing (an empty input). cmd/pcrun passes os.Stdin. A stop
-	// ends a read that waits on an *os.File (effects/stdin.go).
+	// reads nothing (an empty input). `pcrun run` (internal/cli) passes
+	// os.Stdin. A stop ends a read that waits on an *os.File
+	// (effects/stdin.go).
 	Stdin io.Reader
 	// Clock is the time the run runs on; nil: wall time, the workers as
 	// goroutines (see Clock). A Clock serves one run.
@@ -89,7 +90,8 @@ type Options struct {
 	Rand *rand.Rand
 }
 
-// Errors Run returns; cmd/pcrun maps them to exit codes.
+// Errors Run returns; the CLI (internal/cli, with internal/exitcode)
+// maps them to exit codes.
 var (
 	// ErrInterrupted: a signal stopped the run (exit 130).
 	ErrInterrupted = errors.New("interrupted by a signal")
@@ -161,7 +163,7 @@ type run struct {
 // *DeadlockError, ErrInterrupted, a *FailedError, or ctx's cause; or,
 // when another process reset the shared NATS queues under it, an error
 // saying so. The result is nil when nothing ran: a *ResumeError, an
-// *OutputError (a write step's file cannot be opened), a *SelectionError, a *LateWriterError (its writers registered after a
+// *OutputError (a write step's file cannot be opened), a config.Diagnostic (a selection of stages CheckOnly rejects), a *LateWriterError (its writers registered after a
 // NATS queue ended), or a broker that could not be reached.
 func Run(ctx context.Context, g *stages.Graph, opts Options) (*observe.Result, error) {
 	opts = withDefaults(opts)

@@ -6,7 +6,7 @@ import (
 )
 
 // OutputError: a file a `write` step appends to cannot be opened; the run
-// did not start (cmd/pcrun exits 2).
+// did not start (`pcrun run`, in internal/cli, exits 2).
 type OutputError struct{ Err error }
 
 func (e *OutputError) Error() string { return e.Err.Error() }

@@ -10,11 +10,12 @@
 //	report, err := pipetest.Run(ctx, []string{"pipelines/"}, pipetest.Options{Out: os.Stdout})
 //
 // [Run] finds and checks every file first, and runs nothing if one has
-// an error ([InvalidError]). A pipeline that does nothing outside pcrun
-// runs on the simulator's virtual clock, so its delays, sleeps and
-// deadlines take their time exactly and a case ends at once; one that
-// runs commands, writes files or reads sources runs for real, without
-// delays. Cases run one after the other, each bounded by its `timeout`.
+// an error ([InvalidError]) or a path names no file ([PathError]). A
+// pipeline that does nothing outside pcrun runs on the simulator's
+// virtual clock, so its delays, sleeps and deadlines take their time
+// exactly and a case ends at once; one that runs commands, writes files
+// or reads sources runs for real, without delays. Cases run one after
+// the other, each bounded by its `timeout`.
 // A case expects the exit code `pcrun run` would give its run:
 // internal/exitcode maps both.
 //

@@ -8,7 +8,6 @@ import (
 	"regexp"
 
 	"github.com/pcrun/pcrun/config"
-	"github.com/pcrun/pcrun/internal/exitcode"
 )
 
 // Options control a test run.
@@ -52,16 +51,29 @@ func (e *InvalidError) Error() string {
 // Unwrap returns the diagnostics, an invalid file's error.
 func (e *InvalidError) Unwrap() error { return e.Diagnostics }
 
+// PathError is what Run returns when a path names no file: a glob that
+// matches none, a directory without pipeline files, or one that cannot be
+// walked. No case was run. It is bad usage: its Usage method says so to
+// internal/exitcode, which maps it to the usage code as for an
+// *InvalidError.
+type PathError struct{ Err error }
+
+func (e *PathError) Error() string { return e.Err.Error() }
+func (e *PathError) Unwrap() error { return e.Err }
+
+// Usage reports that the error is bad usage (exit 2 from `pcrun test`).
+func (e *PathError) Usage() bool { return true }
+
 // Run runs the test cases of the pipelines that paths name: pipeline
 // files, their test files (which stand for their pipelines), directories
 // (every pipeline below them) or globs, as Files expands them.
 //
 // It first loads and checks every file; if any has an error, it returns
 // an *InvalidError and runs nothing. A path that names no file (a glob
-// that matches none, a directory without pipelines) is an error too,
-// for which exitcode.Of gives the usage code. Then it runs the selected
-// cases one after the other, each blocking until its run has ended, and
-// writes the report to opts.Out as it goes.
+// that matches none, a directory without pipelines) is a *PathError,
+// and nothing is run either. Then it runs the selected cases one after
+// the other, each blocking until its run has ended, and writes the
+// report to opts.Out as it goes.
 //
 // When ctx ends, the case running is cut short and no other starts; Run
 // then returns an error wrapping context.Cause(ctx) (pcrun cancels with
@@ -92,7 +104,7 @@ func Run(ctx context.Context, paths []string, opts Options) (Report, error) {
 func load(paths []string) ([]suite, error) {
 	files, orphans, err := testPaths(paths)
 	if err != nil {
-		return nil, &exitcode.UsageError{Err: err}
+		return nil, &PathError{Err: err}
 	}
 	src := config.Sources{}
 	var errs config.Diagnostics

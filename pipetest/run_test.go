@@ -350,6 +350,10 @@ func TestRunPaths(t *testing.T) {
 			if exitcode.Of(err) != exitcode.Usage || !regexp.MustCompile(c.want).MatchString(fmt.Sprint(err)) {
 				t.Errorf("Run: %v (exit %d), want exit 2 and a match for %q", err, exitcode.Of(err), c.want)
 			}
+			var pe *PathError
+			if !errors.As(err, &pe) || pe.Error() != fmt.Sprint(err) {
+				t.Errorf("Run: %v, want a *PathError", err)
+			}
 		})
 	}
 	// The pipeline file that a missing file stands for cannot be read: a

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	natsq "github.com/pcrun/pcrun/queue/nats"
 )
 
 func brokerCommand(e *env) *cli.Command {
@@ -42,21 +44,21 @@ func brokerAction(c *cli.Context, e *env) error {
 		return usagef("pcrun: error: %v", err)
 	}
 	defer cleanup()
-	b, err := startBroker(host, port, dir, &brokerLog{w: stderr, verbose: c.Bool("verbose")}) // nats.go
-	var se *brokerStartError
+	b, err := natsq.StartServer(natsq.ServerConfig{Host: host, Port: port, StoreDir: dir, Log: stderr, Verbose: c.Bool("verbose")})
+	var se *natsq.StartError
 	switch {
 	case errors.As(err, &se):
-		return usage(brokerStartMessage(se.msg, host, port))
+		return usage(brokerStartMessage(se.Msg, host, port))
 	case err != nil:
 		return usagef("pcrun: error: broker: %v", err)
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		note += "; listening on every interface: clients use nats://THIS-HOST:" + fmt.Sprint(b.port())
+		note += "; listening on every interface: clients use nats://THIS-HOST:" + fmt.Sprint(b.Port())
 	}
-	fmt.Fprintf(stderr, "pcrun: broker ready at %s; store %s\n", b.url(), note)
+	fmt.Fprintf(stderr, "pcrun: broker ready at %s; store %s\n", b.URL(), note)
 	<-e.signals
 	fmt.Fprintln(stderr, "pcrun: broker: signal received, shutting down")
-	b.stop()
+	b.Stop()
 	fmt.Fprintln(stderr, "pcrun: broker stopped")
 	return nil
 }

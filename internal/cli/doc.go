@@ -8,8 +8,8 @@
 // shared pieces: app.go (Main and the list of commands), exit.go (how a
 // command ends), diag.go (loading and compiling a file, writing its
 // diagnostics), spill.go, log.go and seed.go (flags of a run), observe.go,
-// progress.go and metrics.go (what watches a run), and nats.go, the only
-// file that talks to NATS.
+// progress.go and metrics.go (what watches a run). status.go and
+// broker.go talk to NATS only through package queue/nats.
 //
 // A command never picks an exit code. It returns nil or an error that
 // carries its kind, and Main maps it with exitcode.Of, the function the

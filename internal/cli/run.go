@@ -262,7 +262,7 @@ func onlyStages(c *cli.Context, g *stages.Graph) ([]string, error) {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		b.WriteString("pcrun: error: " + e.Msg)
+		b.WriteString("pcrun: error: " + e.Message)
 		if e.Hint != "" {
 			b.WriteString("\nhint: " + e.Hint)
 		}

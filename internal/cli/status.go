@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/pcrun/pcrun/config"
+	natsq "github.com/pcrun/pcrun/queue/nats"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -39,54 +40,13 @@ func statusCommand(e *env) *cli.Command {
 	}
 }
 
-// QueueStatus is one NATS queue's state, as `pcrun status --format json`
-// prints it. Counts are those of the stream and of its consumer.
-type QueueStatus struct {
-	Queue   string `json:"queue"`
-	URL     string `json:"url"` // without its password
-	Stream  string `json:"stream"`
-	Subject string `json:"subject"`
-	// Missing: the stream does not exist (no run has created it yet).
-	Missing  bool   `json:"missing,omitempty"`
-	Messages int64  `json:"messages"` // in the stream: waiting, being worked on, or past their delivery limit
-	Capacity int64  `json:"capacity"` // the stream's MaxMsgs; 0: unbounded
-	Consumer string `json:"consumer,omitempty"`
-	// Pending: not yet delivered to any reader; AckPending: delivered and
-	// not finished; Redelivered: delivered more than once and not finished.
-	Pending     int64 `json:"pending"`
-	AckPending  int64 `json:"ack_pending"`
-	Redelivered int64 `json:"redelivered"`
-	// Generation is the current run's on the broker ("": no run has
-	// registered yet); the rest is from its roster of the queue.
-	Generation string `json:"generation,omitempty"`
-	// Writers are the stages that put into the queue, with the processes
-	// registered to run them and whether each has finished writing (in
-	// every process that runs it); Readers the stages registered to take
-	// from it. Ended: every writer has, and the queue has ended (close
-	// and sentinel end on it); Markers: the end markers put (sentinel).
-	Writers []WriterStatus `json:"writers"`
-	Readers []ReaderStatus `json:"readers"`
-	Ended   bool           `json:"ended"`
-	Markers int            `json:"markers,omitempty"`
-	// Error says why the queue could not be reported.
-	Error string `json:"error,omitempty"`
-}
-
-// WriterStatus is one writer stage of a queue: Ended when it has
-// registered and every process running it has finished writing.
-type WriterStatus struct {
-	Stage     string `json:"stage"`
-	Ended     bool   `json:"ended"`
-	Processes int    `json:"processes"`
-	Replicas  int    `json:"replicas"`
-}
-
-// ReaderStatus is one reader stage of a queue, as registered.
-type ReaderStatus struct {
-	Stage     string `json:"stage"`
-	Processes int    `json:"processes"`
-	Replicas  int    `json:"replicas"`
-}
+// QueueStatus, WriterStatus and ReaderStatus are what status reports of
+// one queue: see queue/nats.
+type (
+	QueueStatus  = natsq.QueueStatus
+	WriterStatus = natsq.WriterStatus
+	ReaderStatus = natsq.ReaderStatus
+)
 
 // Status is the output of `pcrun status --format json`.
 type Status struct {
@@ -116,7 +76,7 @@ func statusAction(c *cli.Context, _ *env) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
 	defer cancel()
-	st.Queues = queueStatuses(ctx, g.Name, queues) // nats.go
+	st.Queues = natsq.Statuses(ctx, g.Name, queues, statusTimeout)
 	if format == "json" {
 		writeStatusJSON(c.App.Writer, st)
 	} else {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/pipetest"
 )
@@ -51,7 +50,7 @@ func testAction(c *cli.Context, e *env) error {
 	rep, err := pipetest.Run(ctx, c.Args().Slice(), pipetest.Options{Run: filter, Out: c.App.Writer})
 	stderr := c.App.ErrWriter
 	var invalid *pipetest.InvalidError
-	var badPath *exitcode.UsageError
+	var badPath *pipetest.PathError
 	switch {
 	case errors.As(err, &invalid): // exit 2: the diagnostics of the files
 		writeDiags(stderr, invalid.Diagnostics, invalid.Sources)

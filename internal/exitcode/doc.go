@@ -5,6 +5,7 @@
 // exit code with Of, and the test engine (pipetest) uses the same function
 // to check a case's `expect: exit`, so a case expects exactly the code
 // `pcrun run` would exit with. Errors carry their kind by type (a
-// [UsageError], a [config.Diagnostics], a [pipeline.DeadlockError], a
+// [UsageError] or another error with a Usage method, a
+// [config.Diagnostics], a [pipeline.DeadlockError], a
 // [pipeline.ErrInterrupted]), never by a code chosen where they are made.
 package exitcode

@@ -32,19 +32,32 @@ type UsageError struct{ Err error }
 func (e *UsageError) Error() string { return e.Err.Error() }
 func (e *UsageError) Unwrap() error { return e.Err }
 
+// Usage reports that e is bad usage (see usageError).
+func (e *UsageError) Usage() bool { return true }
+
+// usageError is an error that says whether it is bad usage: a UsageError,
+// or an error type of a package the commands use, such as
+// pipetest.PathError, that cannot name UsageError (it is internal) yet is
+// bad usage too. The first such error in a chain decides.
+type usageError interface {
+	error
+	Usage() bool
+}
+
 // Of returns the exit code for err, the outcome of a command or of a
-// pipeline run: OK for nil; Usage for a UsageError or a pipeline file's
-// config.Diagnostics; Deadlock for a pipeline.DeadlockError; Interrupted
-// for pipeline.ErrInterrupted; Failed for any other error. The kinds are
+// pipeline run: OK for nil; Usage for a UsageError (or any error whose
+// Usage method says so) or a pipeline file's config.Diagnostics;
+// Deadlock for a pipeline.DeadlockError; Interrupted for
+// pipeline.ErrInterrupted; Failed for any other error. The kinds are
 // tried in that order, so an explicit UsageError wins over what it wraps.
 func Of(err error) int {
-	var usage *UsageError
+	var usage usageError
 	var diags config.Diagnostics
 	var deadlock *pipeline.DeadlockError
 	switch {
 	case err == nil:
 		return OK
-	case errors.As(err, &usage), errors.As(err, &diags):
+	case errors.As(err, &usage) && usage.Usage(), errors.As(err, &diags):
 		return Usage
 	case errors.As(err, &deadlock):
 		return Deadlock

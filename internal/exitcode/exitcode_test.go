@@ -26,6 +26,9 @@ func TestOf(t *testing.T) {
 		{"usage", &UsageError{errors.New("no file given")}, Usage},
 		{"wrapped usage", fmt.Errorf("pcrun: %w", &UsageError{errors.New("x")}), Usage},
 		{"usage wins over what it wraps", &UsageError{deadlock}, Usage},
+		{"an error of another package that says it is usage", fmt.Errorf("test: %w", selfUsage{true, deadlock}), Usage},
+		{"an error that says it is not usage", selfUsage{false, errors.New("x")}, Failed},
+		{"an error that is not usage, wrapping a deadlock", selfUsage{false, deadlock}, Deadlock},
 		{"diagnostics", diags, Usage},
 		{"wrapped diagnostics", fmt.Errorf("p.yaml: %w", diags), Usage},
 		{"deadlock", deadlock, Deadlock},
@@ -44,6 +47,17 @@ func TestOf(t *testing.T) {
 		})
 	}
 }
+
+// selfUsage is an error type of another package: it cannot name
+// UsageError, and says by its Usage method whether it is bad usage.
+type selfUsage struct {
+	usage bool
+	err   error
+}
+
+func (e selfUsage) Error() string { return "self: " + e.err.Error() }
+func (e selfUsage) Unwrap() error { return e.err }
+func (e selfUsage) Usage() bool   { return e.usage }
 
 func TestUsageErrorUnwraps(t *testing.T) {
 	inner := errors.New("bad flag")

@@ -1,8 +1,10 @@
 // Package nats is the NATS JetStream queue backend (`backend: nats`):
 // queues that live on a broker, shared by the pcrun processes of one run
 // (nats.go), the rosters by which those processes find each other and end
-// the queues together (roster.go), and what `pcrun status` reads. Every
-// import of github.com/nats-io in pcrun's code is under this directory.
+// the queues together (roster.go), what `pcrun status` reads ([Statuses],
+// status.go) and the embedded server `pcrun broker` runs ([StartServer],
+// server.go). Every import of github.com/nats-io in pcrun's code is under
+// this directory.
 package nats
 
 import (

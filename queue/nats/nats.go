@@ -142,45 +142,12 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 		return err
 	}
 	q.b.touched.Store(true)
-	msg := nats.NewMsg(q.spec.Subject)
-	msg.Header.Set(genHeader, q.b.generation())
-	var id string
-	if it.Marker {
-		msg.Header.Set(markerHeader, "1")
-		id = q.runID + ".m." + strconv.FormatUint(q.markerSeq.Add(1), 10)
-	} else {
-		v, err := json.Marshal(it.Value)
-		if err != nil {
-			return fmt.Errorf("queue %s: the item cannot travel as JSON: %v", q.spec.Name, err)
-		}
-		msg.Data, err = json.Marshal(natsWire{ID: it.ID, Run: q.runID, Origin: q.env.Stages[it.Origin], Value: v})
-		if err != nil {
-			return err
-		}
-		id = q.runID + "." + strconv.FormatUint(it.ID, 10)
+	msg, id, err := q.message(it)
+	if err != nil {
+		return err
 	}
-	backoff := time.Millisecond
-	for {
-		// Once sent, a publish is not cancelled: the item would be in
-		// the stream and counted abandoned too. It ends within
-		// publishTimeout either way.
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
-		_, err := q.b.js.PublishMsg(pctx, msg, jetstream.WithMsgID(id))
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var apiErr *jetstream.APIError
-		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errMaxMsgs {
-			return fmt.Errorf("queue %s: publishing to stream %s: %w", q.spec.Name, q.spec.Stream, err)
-		}
-		if err := wait.For(ctx, backoff); err != nil { // full: wait for a reader to finish an item
-			return err
-		}
-		backoff = min(2*backoff, maxPutWait)
+	if err := q.publish(ctx, msg, id); err != nil {
+		return err
 	}
 	if it.Marker {
 		q.markers.Add(1)
@@ -198,6 +165,52 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 		q.env.Event(queue.PutEvent(ctx, q.spec.Name, it, -1))
 	}
 	return nil
+}
+
+// message is the item as it travels, and its Nats-Msg-Id.
+func (q *natsQueue) message(it queue.Item) (msg *nats.Msg, id string, err error) {
+	msg = nats.NewMsg(q.spec.Subject)
+	msg.Header.Set(genHeader, q.b.generation())
+	if it.Marker {
+		msg.Header.Set(markerHeader, "1")
+		return msg, q.runID + ".m." + strconv.FormatUint(q.markerSeq.Add(1), 10), nil
+	}
+	v, err := json.Marshal(it.Value)
+	if err != nil {
+		return nil, "", fmt.Errorf("queue %s: the item cannot travel as JSON: %v", q.spec.Name, err)
+	}
+	msg.Data, err = json.Marshal(natsWire{ID: it.ID, Run: q.runID, Origin: q.env.Stages[it.Origin], Value: v})
+	if err != nil {
+		return nil, "", err
+	}
+	return msg, q.runID + "." + strconv.FormatUint(it.ID, 10), nil
+}
+
+// publish publishes msg, retrying with backoff while the stream is full.
+func (q *natsQueue) publish(ctx context.Context, msg *nats.Msg, id string) error {
+	backoff := time.Millisecond
+	for {
+		// Once sent, a publish is not cancelled: the item would be in
+		// the stream and counted abandoned too. It ends within
+		// publishTimeout either way.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+		_, err := q.b.js.PublishMsg(pctx, msg, jetstream.WithMsgID(id))
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != errMaxMsgs {
+			return fmt.Errorf("queue %s: publishing to stream %s: %w", q.spec.Name, q.spec.Stream, err)
+		}
+		if err := wait.For(ctx, backoff); err != nil { // full: wait for a reader to finish an item
+			return err
+		}
+		backoff = min(2*backoff, maxPutWait)
+	}
 }
 
 // Get takes the next delivery. The first Get starts the pump (which

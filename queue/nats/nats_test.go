@@ -411,16 +411,18 @@ func TestNatsRedeliveryAndMaxDeliver(t *testing.T) {
 }
 
 // A step longer than ack_wait keeps its item: pcrun tells the broker it
-// is in progress, so the item is not delivered again.
+// is in progress, so the item is not delivered again. (The keeper speaks
+// every ack_wait/2: a second of ack_wait leaves a loaded machine half a
+// second of slack.)
 func TestNatsInProgress(t *testing.T) {
 	url := startNats(t)
 	const src = `
 name: slow
-queues: {main: {backend: nats, url: "${url}", ack_wait: 300ms}}
+queues: {main: {backend: nats, url: "${url}", ack_wait: 1s}}
 producers:
   - {name: p, count: 2, item: "${i}"}
 consumers:
-  - {name: c, do: [sleep: 1s, print: "${worker} Ate ${item}"]}
+  - {name: c, do: [sleep: 2500ms, print: "${worker} Ate ${item}"]}
 `
 	o := runNats(t, src, url, pipeline.Options{})
 	if o.err != nil {
