@@ -3,11 +3,17 @@
 // shutdown strategy, handles deadline and signals, detects deadlocks, and
 // accounts for every item.
 //
+// It is the runtime only. Queues come from backends (package queue; the
+// memory backend is the default), time and the order goroutines run in
+// from a [Clock] (wall time by default; package sim gives a virtual one),
+// IO effects from package effects, and whoever watches the run is an
+// observe.Observer. docs/architecture.md draws the packages.
+//
 // Ownership: [Run] starts every worker and waits for all of them before it
-// returns. Queues are created by the run and closed by it (never by a
-// reader); with several writers, the last writer to finish closes. Every
-// blocking operation watches a context: a soft one that stops producing and
-// a hard one that cancels everything.
+// returns. Queues are opened by the run through their backends and ended
+// by them after their last writer (never by a reader). Every blocking
+// operation watches a context: a soft one that stops producing and a hard
+// one that cancels everything.
 package pipeline
 
 import (
