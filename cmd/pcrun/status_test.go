@@ -79,7 +79,7 @@ func writeFile(t *testing.T, name, content string) string {
 	return path
 }
 
-// workQueue creates a stream and its consumer as pipeline/nats.go does.
+// workQueue creates a stream and its consumer as queue/nats/nats.go does.
 func workQueue(t *testing.T, ctx context.Context, js jetstream.JetStream, queue string, maxMsgs int64) jetstream.Consumer {
 	t.Helper()
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{
@@ -141,7 +141,7 @@ func TestStatusReportsQueues(t *testing.T) {
 	}
 	// dishes: every writer finished, nothing left.
 	workQueue(t, ctx, js, "dishes", -1)
-	// The rosters of generation g1 (pipeline/nats_roster.go): waiter has
+	// The rosters of generation g1 (queue/nats/roster.go): waiter has
 	// finished, waiter2 has not registered; cook reads orders in two
 	// processes and has finished writing dishes, which has ended.
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "PCRUN_shop"})

@@ -17,7 +17,7 @@ import (
 )
 
 // These tests run several Run calls against one embedded broker, as
-// several processes of one run would (nats_roster.go): a stage in two
+// several processes of one run would (roster.go): a stage in two
 // processes, readers that register late, a --fresh run that resets the
 // queues under processes already running.
 
