@@ -59,7 +59,7 @@ func file(t *testing.T, kind config.SourceKind, body string) *stages.Source {
 // TestSourceKindsRegistered: every kind the file format knows has an
 // Opener, and registering one twice is a bug that panics.
 func TestSourceKindsRegistered(t *testing.T) {
-	for _, k := range config.SourceKinds {
+	for _, k := range config.SourceKinds() {
 		if _, ok := effects.LookupSource(config.SourceKind(k)); !ok {
 			t.Errorf("kind %s has no Opener", k)
 		}
