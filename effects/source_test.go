@@ -72,7 +72,7 @@ func TestSourceKindsRegistered(t *testing.T) {
 			t.Error("registering lines twice did not panic")
 		}
 	}()
-	effects.RegisterSource(config.LinesSource, nil)
+	effects.RegisterOpener(config.LinesSource, nil)
 }
 
 func TestLines(t *testing.T) {
