@@ -30,6 +30,7 @@ func Load(path string) (*Pipeline, Diagnostics) {
 // It returns the pipeline (nil only when the YAML itself is unusable) and
 // every problem found, errors and warnings alike.
 func Parse(file string, src []byte) (*Pipeline, Diagnostics) {
+	sealSources()
 	p := &parser{file: file, lines: splitLines(decodeText(src))}
 	root, ok := p.decode(src)
 	if !ok {

@@ -101,6 +101,7 @@ type StepAction struct {
 // optional key written with no value (`delay:`) as absent, while the schema
 // rejects the null so editors flag the unfinished line.
 func FileSchema(actions []StepAction) *Schema {
+	sealSources()
 	p := &parser{actions: actions}
 	s := object(p.pipelineFields(&Pipeline{}, new(bool)))
 	s.Schema = SchemaDraft

@@ -138,7 +138,7 @@ type Producer struct {
 	Delay         *Value  // optional: duration or template
 	Item          *Value  // item template; required without a Source
 	Print         *Value  // optional: line template
-	Source        *Source // optional: `lines`, `jsonl` or `command` (source.go)
+	Source        *Source // optional: a source kind such as `lines` (source.go)
 
 	sourceKey bool // a source key is written, valid or not: count and item are optional
 }

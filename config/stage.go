@@ -87,7 +87,7 @@ func (p *parser) producerFields(pr *Producer) []field {
 			schema: nameSchema, parse: p.ref(&pr.To, "queue name")},
 		field{name: "count", neededIf: func() bool { return !pr.sourceKey },
 			doc: "How many items each replica makes (0 or more). In expressions, `i` is the 0-based index of the item and `count` this number. " +
-				"Required unless the producer reads a source (`lines`, `jsonl`, `command`); then at most this many records are read (default: all). " +
+				"Required unless the producer reads a source (" + SourceKindList() + "); then at most this many records are read (default: all). " +
 				"May be a template of vars and env, evaluated once before the run, e.g. \"${n}\" or \"${n * 2}\".",
 			schema: func() *Schema { return countSchema(0, 0) },
 			parse: func(_, v *yaml.Node) {

@@ -16,7 +16,7 @@ import (
 
 // `command: [PROGRAM, ARGS...]`: a record per line of the program's
 // stdout, the program run without a shell.
-func init() { RegisterSource(config.CommandSource, openCommand) }
+func init() { RegisterOpener(config.CommandSource, openCommand) }
 
 // killWait is how long a stopped command's process group has between
 // SIGTERM and SIGKILL.

@@ -3,9 +3,11 @@
 // the lines of write steps to their files ([Files]), and reads the
 // records of source producers ([Reader]), one file per effect.
 //
-// Each source kind (`lines`, `jsonl`, `command`) registers its [Opener]
-// under its config.SourceKind from its own file; the runtime finds it
-// with [LookupSource] and never names a kind. The step side of these
+// Each source kind registers from its own file: a new kind registers its
+// key and its [Opener] in one call ([RegisterSource]); the file format's
+// own kinds (`lines`, `jsonl`, `command`), whose keys config owns,
+// register their Opener ([RegisterOpener]). The runtime finds it with
+// [LookupSource] and never names a kind. The step side of these
 // effects (the actions, their arguments, what they compile to) is in
 // package stages, which defines the interface the runtime implements for
 // a worker (stages.Effects) and delegates here.

@@ -13,7 +13,7 @@ import (
 
 // `jsonl: FILE` (or `jsonl: -`, stdin): a record per JSON value, one a
 // line; blank lines between them are no records.
-func init() { RegisterSource(config.JSONLSource, openJSONL) }
+func init() { RegisterOpener(config.JSONLSource, openJSONL) }
 
 func openJSONL(s *stages.Source, env SourceEnv) (Reader, error) {
 	r, err := openInput(s, env)

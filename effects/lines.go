@@ -14,7 +14,7 @@ import (
 
 // `lines: FILE` (or `lines: -`, stdin): a record per line, a string
 // without its line ending.
-func init() { RegisterSource(config.LinesSource, openLines) }
+func init() { RegisterOpener(config.LinesSource, openLines) }
 
 func openLines(s *stages.Source, env SourceEnv) (Reader, error) {
 	return openInput(s, env)

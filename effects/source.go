@@ -52,11 +52,42 @@ type Opener func(s *stages.Source, env SourceEnv) (Reader, error)
 // the kinds in their init, read-only afterwards.
 var sources = map[config.SourceKind]Opener{}
 
-// RegisterSource makes open the Opener of kind. Call it from an init
-// function, once per kind.
-func RegisterSource(kind config.SourceKind, open Opener) {
+// Source is a source kind that the file format does not know by itself:
+// its key as config describes it and the Opener of its reader.
+type Source struct {
+	Spec config.SourceSpec
+	Open Opener
+}
+
+// RegisterSource adds a source kind, in one call from the init function
+// of the kind's own file (say effects/csv.go):
+//
+//	func init() {
+//		RegisterSource(Source{Spec: config.SourceSpec{Kind: "csv", Value: config.PathValue, Doc: "...", Example: "csv: data.csv"}, Open: openCSV})
+//	}
+//
+// It registers the key with config (config.RegisterSource: the loader,
+// `pcrun validate` and `pcrun schema` then accept it) and the Opener
+// here. It panics as config.RegisterSource does (a duplicate kind, or a
+// call after the first file is parsed), and on a nil Opener.
+func RegisterSource(s Source) {
+	if s.Open == nil {
+		panic("effects: source kind " + string(s.Spec.Kind) + " has no Opener")
+	}
+	config.RegisterSource(s.Spec)
+	RegisterOpener(s.Spec.Kind, s.Open)
+}
+
+// RegisterOpener makes open the Opener of kind, a kind config registers
+// already: the file format's own (`lines`, `jsonl`, `command`), whose
+// keys and documentation config owns. Call it from an init function, once
+// per kind; it panics on a kind config does not know or registered twice.
+func RegisterOpener(kind config.SourceKind, open Opener) {
 	if _, dup := sources[kind]; dup {
 		panic("effects: source kind " + string(kind) + " registered twice")
+	}
+	if _, ok := config.LookupSource(kind); !ok {
+		panic("effects: source kind " + string(kind) + " is not in the file format; register it with RegisterSource")
 	}
 	sources[kind] = open
 }

@@ -59,7 +59,7 @@ func file(t *testing.T, kind config.SourceKind, body string) *stages.Source {
 // TestSourceKindsRegistered: every kind the file format knows has an
 // Opener, and registering one twice is a bug that panics.
 func TestSourceKindsRegistered(t *testing.T) {
-	for _, k := range config.SourceKinds {
+	for _, k := range config.SourceKinds() {
 		if _, ok := effects.LookupSource(config.SourceKind(k)); !ok {
 			t.Errorf("kind %s has no Opener", k)
 		}
@@ -72,7 +72,7 @@ func TestSourceKindsRegistered(t *testing.T) {
 			t.Error("registering lines twice did not panic")
 		}
 	}()
-	effects.RegisterSource(config.LinesSource, nil)
+	effects.RegisterOpener(config.LinesSource, nil)
 }
 
 func TestLines(t *testing.T) {

@@ -114,7 +114,7 @@ func (c *compiler) producer(p *config.Producer) *Producer {
 			out.Count = Unlimited
 		}
 	} else {
-		noLine = "`line` is the record of a producer that reads a source (`lines`, `jsonl`, `command`); this one makes `count` items from `item`"
+		noLine = "`line` is the record of a producer that reads a source (" + config.SourceKindList() + "); this one makes `count` items from `item`"
 	}
 	itemEnv := c.producerEnv()
 	itemEnv.noItem = "a producer's `item` template makes the item, so it cannot use `item`; use `i` (the index) or vars"

@@ -11,17 +11,21 @@ import (
 const Unlimited = -1
 
 // Source is where a source producer's records come from: a file or stdin
-// (`lines`, `jsonl`) or a program's stdout (`command`). It is only a
+// (a kind whose value is a path, as `lines` and `jsonl`) or a program's
+// stdout (a kind whose value is an argv, as `command`). It is only a
 // description; the reader its Kind registers in package effects opens
-// and reads it.
+// and reads it. Nothing here names a kind: what differs between kinds is
+// the shape of their value (config.SourceValue), and a Source has Argv
+// exactly when its kind's value is an argv.
 type Source struct {
 	Kind config.SourceKind
 	// Path is the file to read, resolved beside the pipeline file, or
-	// config.StdinPath for stdin. Empty for a command.
+	// config.StdinPath for stdin. Empty for an argv.
 	Path string
 	// Shown is the path as the file writes it, for messages and graphs.
 	Shown string
-	// Argv is a command's program and arguments, run without a shell.
+	// Argv is a program and its arguments, run without a shell; nil for
+	// a path.
 	Argv []string
 	// Pos is where the file names the source (its key).
 	Pos config.Pos
@@ -29,33 +33,33 @@ type Source struct {
 
 // Stdin reports whether the source reads standard input.
 func (s *Source) Stdin() bool {
-	return s != nil && s.Kind != config.CommandSource && s.Path == config.StdinPath
+	return s != nil && s.Argv == nil && s.Path == config.StdinPath
 }
 
 // Resumable reports whether a resumed run can skip the records an earlier
-// run consumed: a file can be read again; stdin and a command cannot.
+// run consumed: a file can be read again; stdin and a program cannot.
 func (s *Source) Resumable() bool {
-	return s != nil && s.Kind != config.CommandSource && !s.Stdin()
+	return s != nil && s.Argv == nil && !s.Stdin()
 }
 
 // String describes the source as the file writes it: "lines app.log",
 // "jsonl stdin", "command grep -v DEBUG".
 func (s *Source) String() string {
 	switch {
-	case s.Kind == config.CommandSource:
-		return "command " + strings.Join(s.Argv, " ")
+	case s.Argv != nil:
+		return string(s.Kind) + " " + strings.Join(s.Argv, " ")
 	case s.Stdin():
 		return string(s.Kind) + " stdin"
 	}
 	return string(s.Kind) + " " + s.Shown
 }
 
-// source compiles a producer's source. Files are resolved beside the
+// source compiles a producer's source. A path is resolved beside the
 // pipeline file but not opened: `pcrun validate` reads nothing.
 func (c *compiler) source(p *config.Producer) *Source {
 	s := p.Source
 	out := &Source{Kind: s.Kind, Shown: s.Path, Argv: s.Argv, Pos: s.Pos}
-	if s.Kind != config.CommandSource {
+	if s.Argv == nil {
 		out.Path = s.Path
 		if !s.Stdin() {
 			out.Path = besideFile(c.file, s.Path)

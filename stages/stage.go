@@ -16,7 +16,7 @@ type Producer struct {
 	Count    int // items per replica; Unlimited: every record of Source
 	Pos      config.Pos
 	// Source, when not nil, gives the records the items are made from
-	// (`lines`, `jsonl`, `command`); see source.go.
+	// (a source kind such as `lines`); see source.go.
 	Source *Source
 	item   *Template
 	delay  *Duration
