@@ -145,8 +145,10 @@ func (r *run) consume(ctx context.Context, rd *reader) {
 	for {
 		it, err := rd.in.Get(ctx)
 		var expired *queue.ExpiredError
-		if err != nil && errors.As(err, &expired) {
-			it, err = expired.Item, nil
+		if err != nil {
+			if expired = expiredOf(err); expired != nil {
+				it, err = expired.Item, nil
+			}
 		}
 		if err != nil || it.Marker {
 			return // closed and drained, cancelled, or our end marker
@@ -156,6 +158,17 @@ func (r *run) consume(ctx context.Context, rd *reader) {
 			rd.in.Ack(it)
 		}
 	}
+}
+
+// expiredOf returns the *queue.ExpiredError err carries, or nil. (Apart
+// from consume, so that only an error pays for the pointer errors.As
+// needs on the heap.)
+func expiredOf(err error) *queue.ExpiredError {
+	var e *queue.ExpiredError
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
 }
 
 // finish runs an item through the consumer's steps and counts its end.
