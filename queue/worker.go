@@ -49,17 +49,21 @@ func WorkerFrom(ctx context.Context) *Worker {
 	return w
 }
 
-// Waited adds a wait of d, on op, to the worker's counters, and returns
-// the event that reports it.
-func (w *Worker) Waited(op Op, queue string, d time.Duration) observe.Event {
+// Waited adds a wait of d, on op, to the worker's counters.
+func (w *Worker) Waited(op Op, d time.Duration) {
+	switch {
+	case op == OpPut && w.Blocked != nil:
+		w.Blocked.Add(int64(d))
+	case op != OpPut && w.Idle != nil:
+		w.Idle.Add(int64(d))
+	}
+}
+
+// WaitEvent is the event that reports a wait of d on op on queue.
+func (w *Worker) WaitEvent(op Op, queue string, d time.Duration) observe.Event {
 	kind := observe.EventIdle
 	if op == OpPut {
 		kind = observe.EventBlocked
-		if w.Blocked != nil {
-			w.Blocked.Add(int64(d))
-		}
-	} else if w.Idle != nil {
-		w.Idle.Add(int64(d))
 	}
 	return observe.Event{Kind: kind, Stage: w.Stage, Worker: w.Name, Queue: queue, Dur: d, Depth: -1}
 }

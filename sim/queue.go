@@ -102,7 +102,10 @@ func (q *simQueue) wait(ctx context.Context, op queue.Op, list *[]*proc) error {
 	<-p.wake
 	d := s.now - p.since
 	if p.who != nil {
-		q.env.Event(p.who.Waited(op, q.name, d))
+		p.who.Waited(op, d)
+		if q.env.Observe != nil {
+			q.env.Event(p.who.WaitEvent(op, q.name, d))
+		}
 	}
 	return ctx.Err()
 }

@@ -93,8 +93,11 @@ func (w *world) wait(ctx context.Context, cond *sync.Cond, op queue.Op, q *memQu
 	if tracked {
 		delete(w.waits, x)
 		w.active++
-		e := x.who.Waited(op, q.name, time.Since(since))
-		w.env.Event(e)
+		d := time.Since(since)
+		x.who.Waited(op, d)
+		if w.env.Observe != nil {
+			w.env.Event(x.who.WaitEvent(op, q.name, d))
+		}
 	}
 	return ctx.Err()
 }

@@ -222,9 +222,10 @@ func (q *natsQueue) Get(ctx context.Context) (queue.Item, error) {
 	since := time.Now()
 	it, err := q.get(ctx)
 	if w := queue.WorkerFrom(ctx); w != nil {
-		e := w.Waited(queue.OpGet, q.spec.Name, time.Since(since))
+		d := time.Since(since)
+		w.Waited(queue.OpGet, d)
 		if q.env.Observe != nil {
-			q.env.Event(e)
+			q.env.Event(w.WaitEvent(queue.OpGet, q.spec.Name, d))
 			if err == nil {
 				q.env.Event(queue.TakeEvent(ctx, q.spec.Name, it, -1))
 			}
