@@ -130,7 +130,7 @@ func (g *Graph) WritePaths() []string {
 }
 
 // RealWork lists the actions of the consumer's steps that act on the
-// world outside pcrun (exec, shell, write), each once, in step order: a
+// world outside pcrun (exec, shell, write, IO actions), each once, in step order: a
 // simulated run must refuse a consumer that has any.
 func (c *Consumer) RealWork() []string {
 	var out []string
@@ -141,6 +141,8 @@ func (c *Consumer) RealWork() []string {
 			name = s.action
 		case *writeStep:
 			name = "write"
+		case *ioStep:
+			name = s.a.Name
 		default:
 			continue
 		}

@@ -46,6 +46,7 @@ type compiler struct {
 // and template is compiled once here. It returns every problem found, and a
 // nil Graph when any of them is an error.
 func Compile(pl *config.Pipeline, opts Options) (*Graph, config.Diagnostics) {
+	compiling.Store(true) // the actions are read without a lock from now on
 	c := &compiler{vars: map[string]any{}, env: map[string]string{}, noDelays: opts.NoDelays, seed: opts.Seed, file: pl.File, badCount: map[string]bool{}}
 	if c.seed == 0 {
 		c.seed = NewSeed()
