@@ -1,0 +1,111 @@
+package nats_test
+
+import (
+	"context"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/pipeline"
+)
+
+// startAt starts a JetStream server on port with its store in dir.
+func startAt(t *testing.T, port int, dir string) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("nats-server on port %d not ready after 10s", port)
+	}
+	return s
+}
+
+// freePort returns a loopback port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestNatsBrokerRestart: the broker stops mid-run and comes back on the
+// same store; publishes that fail meanwhile are retried with their
+// message ids, and the run ends with every item consumed once, a warning
+// saying what happened, and exit 0.
+func TestNatsBrokerRestart(t *testing.T) {
+	port, store := freePort(t), t.TempDir()
+	s := startAt(t, port, store)
+	defer func() { s.Shutdown(); s.WaitForShutdown() }()
+	url := "nats://127.0.0.1:" + strconv.Itoa(port)
+	const n = 300
+	src := `
+name: restart
+queues: {main: {backend: nats, url: "${url}", capacity: 20, ack_wait: 10s}}
+producers:
+  - {name: p, count: ` + strconv.Itoa(n) + `, delay: 5ms, item: "${i}"}
+consumers:
+  - {name: c, replicas: 2, do: [print: "${worker} Ate ${item}"]}
+`
+	var puts atomic.Int64
+	halfway := make(chan struct{})
+	count := observe.Funcs{OnPut: func(string, any) {
+		if puts.Add(1) == n/3 {
+			close(halfway)
+		}
+	}}
+	done := make(chan natsOutcome, 1)
+	go func() {
+		done <- runNatsCtx(context.Background(), t, src, url, pipeline.Options{Observers: []observe.Observer{count}})
+	}()
+	select {
+	case <-halfway:
+	case o := <-done:
+		t.Fatalf("the run ended before a third of its items were put: %v\n%s", o.err, o.stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("a third of the items were not put within 60s (%d put)", puts.Load())
+	}
+	s.Shutdown()
+	s.WaitForShutdown()
+	time.Sleep(300 * time.Millisecond) // the broker stays away a while: publishes fail meanwhile
+	s = startAt(t, port, store)
+	var o natsOutcome
+	select {
+	case o = <-done:
+	case <-time.After(120 * time.Second):
+		t.Fatalf("the run did not end within 120s of the broker's restart (%d put)", puts.Load())
+	}
+	if o.err != nil {
+		t.Fatalf("err = %v\n%s", o.err, o.stderr)
+	}
+	if got := eaten(o.stdout); !slices.Equal(got, sortedNums(n)) {
+		t.Errorf("eaten %d items, want %d, each once: %v", len(got), n, got)
+	}
+	if l := o.res.Total; l.Produced != n || l.Done != n {
+		t.Errorf("ledger %s", l)
+	}
+	t.Logf("stderr:\n%s", o.stderr)
+}
+
+func sortedNums(n int) []string {
+	out := make([]string, n)
+	for i := range n {
+		out[i] = strconv.Itoa(i)
+	}
+	sort.Strings(out) // as eaten sorts
+	return out
+}
