@@ -227,7 +227,7 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.En
 	}
 	nq := &natsQueue{spec: q, b: b, stream: stream, cons: cons, runID: nuid.Next(), key: kvToken(q.Name), env: env, shared: env.Shared,
 		writers: map[string]int{}, localLeft: map[string]int{}, readers: map[string]int{},
-		stop: make(chan struct{}), held: map[*delivery]struct{}{}}
+		stop: make(chan struct{}), held: map[*delivery]struct{}{}, bySeq: map[uint64]*delivery{}}
 	if !q.Unbounded {
 		nq.capacity = q.Capacity
 	}

@@ -76,8 +76,10 @@ type natsWire struct {
 // (or handed back).
 type delivery struct {
 	msg        jetstream.Msg
-	deliveries uint64 // NumDelivered: 1 on the first delivery
-	expired    bool   // delivered more than max_deliver times
+	seq        uint64      // the message's stream sequence (0: unknown); the same in every delivery of it
+	deliveries uint64      // NumDelivered: 1 on the first delivery
+	expired    bool        // delivered more than max_deliver times
+	dups       []*delivery // later deliveries of the message while this one is held (dedupe.go)
 }
 
 // natsBroker is a connection to one broker, shared by the queues on it.
@@ -116,6 +118,8 @@ type natsQueue struct {
 	wg           sync.WaitGroup
 	hmu          sync.Mutex
 	held         map[*delivery]struct{} // fetched, not yet acknowledged or handed back
+	bySeq        map[uint64]*delivery   // the held delivery handed out for each message (dedupe.go)
+	done         finished               // the messages finished here lately (dedupe.go)
 	orphans      []*delivery            // fetched while stopping; Drain takes them
 
 	put, taken, markers, redelivered, acked, abandoned atomic.Int64
@@ -284,12 +288,12 @@ func (q *natsQueue) get(ctx context.Context) (queue.Item, error) {
 			}
 			it := q.item(d)
 			if it.Marker && q.unmarked.Load() {
-				q.release(d)
+				q.settle(d, false)
 				d.msg.Nak() // counted for a reader registered before the end: give it back
 				return it, nil
 			}
 			if it.Marker {
-				q.release(d)
+				q.settle(d, true)
 				d.msg.Ack() // a marker is consumed when taken
 				q.acked.Add(1)
 				return it, nil
@@ -332,7 +336,7 @@ func (q *natsQueue) Ack(it queue.Item) {
 	if !ok {
 		return
 	}
-	q.release(d)
+	q.settle(d, true)
 	d.msg.Ack()
 	q.acked.Add(1)
 }
@@ -345,7 +349,7 @@ func (q *natsQueue) Shared() bool { return q.shared }
 // which delivers it again at once (to another reader, maybe elsewhere).
 func (q *natsQueue) HandBack(it queue.Item) {
 	if d, ok := it.Receipt.(*delivery); ok {
-		q.release(d)
+		q.settle(d, false)
 		d.msg.Nak()
 	}
 }
@@ -353,12 +357,6 @@ func (q *natsQueue) HandBack(it queue.Item) {
 func (q *natsQueue) hold(d *delivery) {
 	q.hmu.Lock()
 	q.held[d] = struct{}{}
-	q.hmu.Unlock()
-}
-
-func (q *natsQueue) release(d *delivery) {
-	q.hmu.Lock()
-	delete(q.held, d)
 	q.hmu.Unlock()
 }
 
@@ -404,7 +402,7 @@ func (q *natsQueue) Drain() []queue.Item {
 	q.hmu.Unlock()
 	if q.shared {
 		for _, d := range ds {
-			q.release(d)
+			q.settle(d, false)
 			d.msg.Nak()
 		}
 		return nil
@@ -418,7 +416,9 @@ func (q *natsQueue) Drain() []queue.Item {
 		}
 		n := 0
 		for m := range batch.Messages() {
-			ds = append(ds, q.delivery(m))
+			if d := q.delivery(m); q.admit(d) {
+				ds = append(ds, d)
+			}
 			n++
 		}
 		if n == 0 {
@@ -428,7 +428,7 @@ func (q *natsQueue) Drain() []queue.Item {
 	var out []queue.Item
 	for _, d := range ds {
 		it := q.item(d)
-		q.release(d)
+		q.settle(d, true)
 		d.msg.Ack()
 		q.acked.Add(1)
 		if !it.Marker {
@@ -456,7 +456,7 @@ func (q *natsQueue) Stats() observe.QueueStats {
 func (q *natsQueue) delivery(m jetstream.Msg) *delivery {
 	d := &delivery{msg: m, deliveries: 1}
 	if md, err := m.Metadata(); err == nil {
-		d.deliveries = md.NumDelivered
+		d.deliveries, d.seq = md.NumDelivered, md.Sequence.Stream
 	}
 	if d.deliveries > 1 && m.Headers().Get(markerHeader) == "" { // a marker handed back is no item
 		q.redelivered.Add(1)

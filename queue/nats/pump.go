@@ -60,6 +60,9 @@ func (q *natsQueue) pump() {
 				continue
 			}
 			d := q.delivery(m)
+			if !q.admit(d) {
+				continue // a delivery of a message held or finished here: dedupe.go
+			}
 			select {
 			case q.deliveries <- d:
 			case <-q.stop:

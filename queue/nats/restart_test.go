@@ -109,3 +109,36 @@ func sortedNums(n int) []string {
 	sort.Strings(out) // as eaten sorts
 	return out
 }
+
+// TestNatsRedeliveryCountedOnce: with an ack_wait far shorter than a
+// step (and than the keeper's period), the broker delivers items again
+// while a reader here holds them; each item still runs its steps once,
+// the ledger balances, and the extra deliveries show only as
+// redelivered.
+func TestNatsRedeliveryCountedOnce(t *testing.T) {
+	url := startNats(t)
+	const n = 30
+	src := `
+name: eager
+queues: {main: {backend: nats, url: "${url}", capacity: 10, ack_wait: 5ms, max_deliver: 1000}}
+producers:
+  - {name: p, count: ` + strconv.Itoa(n) + `, item: "${i}"}
+consumers:
+  - {name: c, replicas: 3, do: [sleep: 60ms, print: "${worker} Ate ${item}"]}
+`
+	o := runNats(t, src, url, pipeline.Options{})
+	if o.err != nil {
+		t.Fatalf("err = %v\n%s", o.err, o.stderr)
+	}
+	if got := eaten(o.stdout); !slices.Equal(got, sortedNums(n)) {
+		t.Errorf("eaten %d items, want %d, each once: %v", len(got), n, got)
+	}
+	q := o.res.Queues[0]
+	if l := o.res.Total; l.Produced != n || l.Done != n || q.Taken != n {
+		t.Errorf("ledger %s, taken %d; want %d produced, done and taken", l, q.Taken, n)
+	}
+	if q.Redelivered == 0 {
+		t.Errorf("no delivery was repeated: the test does not test what it says (ack_wait 5ms, steps of 60ms)")
+	}
+	t.Logf("redelivered %d", q.Redelivered)
+}
