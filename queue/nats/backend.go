@@ -176,7 +176,7 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline, 
 		nc.Close()
 		return nil, fmt.Errorf("queue %s: %v", queue, err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucketName(pipeline), Storage: jetstream.FileStorage})
+	kv, err := bucket(ctx, js, bucketName(pipeline))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v (is JetStream enabled?)",
@@ -187,8 +187,37 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline, 
 	return b, nil
 }
 
+// bucket returns the pipeline's key-value bucket, making it (on file
+// storage) when there is none. One that exists is used as it is: never
+// updated, so the replicas and storage it was made with stay.
+func bucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, name)
+	if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return kv, err
+	}
+	kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Storage: jetstream.FileStorage})
+	if errors.Is(err, jetstream.ErrBucketExists) { // another process made it meanwhile
+		return js.KeyValue(ctx, name)
+	}
+	return kv, err
+}
+
 // openNats connects to a queue's broker (reusing brokers by URL) and makes
 // sure the stream and its consumer exist. The run registers it (roster.go).
+// updateStream brings an existing stream to cfg's limits, keeping what
+// the file does not declare and whoever made the stream chose: its
+// replicas, storage and placement (a stream made with 3 replicas stays
+// replicated; a memory stream stays in memory).
+func (b *natsBroker) updateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := b.js.Stream(ctx, cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	have := s.CachedInfo().Config
+	cfg.Replicas, cfg.Storage, cfg.Placement = have.Replicas, have.Storage, have.Placement
+	return b.js.UpdateStream(ctx, cfg)
+}
+
 func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, q *stages.Queue) (*natsQueue, error) {
 	b, err := connectNats(ctx, brokers, env.Pipeline, q.URL, q.Name)
 	if err != nil {
@@ -209,7 +238,7 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.En
 	}
 	stream, err := b.js.CreateStream(ctx, scfg)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		stream, err = b.js.UpdateStream(ctx, scfg)
+		stream, err = b.updateStream(ctx, scfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: stream %s on %s: %v", q.Name, q.Stream, stages.Redacted(q.URL), err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
@@ -141,4 +142,46 @@ consumers:
 		t.Errorf("no delivery was repeated: the test does not test what it says (ack_wait 5ms, steps of 60ms)")
 	}
 	t.Logf("redelivered %d", q.Redelivered)
+}
+
+// TestNatsKeepsStreamChoices: a stream and a bucket someone made with
+// other storage (or replicas) than pcrun's defaults are used as they are,
+// not changed: the run works and they keep their storage.
+func TestNatsKeepsStreamChoices(t *testing.T) {
+	url := startNats(t)
+	js := jsClient(t, url)
+	ctx := t.Context()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PCRUN_kept_main", Subjects: []string{"pcrun.kept.main"},
+		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "PCRUN_kept", Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	o := runNats(t, `
+name: kept
+queues: {main: {backend: nats, url: "${url}", capacity: 5}}
+producers: [{name: p, count: 20, item: "${i}"}]
+consumers: [{name: c, do: [print: "${worker} Ate ${item}"]}]
+`, url, pipeline.Options{})
+	if o.err != nil {
+		t.Fatalf("err = %v\n%s", o.err, o.stderr)
+	}
+	if len(eaten(o.stdout)) != 20 {
+		t.Errorf("eaten %v", eaten(o.stdout))
+	}
+	s, err := js.Stream(ctx, "PCRUN_kept_main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.CachedInfo().Config; c.Storage != jetstream.MemoryStorage || c.MaxMsgs != 5 {
+		t.Errorf("stream storage %v, max msgs %d: want memory storage kept, the capacity applied", c.Storage, c.MaxMsgs)
+	}
+	kv, err := js.KeyValue(ctx, "PCRUN_kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := kv.Status(ctx); err != nil || st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Storage != jetstream.MemoryStorage {
+		t.Errorf("bucket status %v, %v: want memory storage kept", st, err)
+	}
 }
