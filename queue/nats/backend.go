@@ -179,12 +179,25 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline, 
 	kv, err := bucket(ctx, js, bucketName(pipeline))
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v (is JetStream enabled?)",
-			queue, stages.Redacted(url), bucketName(pipeline), err)
+		return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v%s",
+			queue, stages.Redacted(url), bucketName(pipeline), err, brokerHint(err))
 	}
 	b := &natsBroker{url: url, nc: nc, js: js, kv: kv}
 	brokers[url] = b
 	return b, nil
+}
+
+// brokerHint says, for the errors whose cause is known, what to do about
+// it: "" for the others (a guess would mislead).
+func brokerHint(err error) string {
+	switch {
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
+		errors.Is(err, nats.ErrNoResponders):
+		return " (JetStream is not enabled on this broker: start nats-server with -js, or use `pcrun broker`)"
+	case errors.Is(err, nats.ErrPermissionViolation):
+		return " (the broker's permissions do not let this user use JetStream and the pipeline's bucket)"
+	}
+	return ""
 }
 
 // bucket returns the pipeline's key-value bucket, making it (on file

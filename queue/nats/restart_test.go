@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,5 +184,28 @@ consumers: [{name: c, do: [print: "${worker} Ate ${item}"]}]
 	}
 	if st, err := kv.Status(ctx); err != nil || st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Storage != jetstream.MemoryStorage {
 		t.Errorf("bucket status %v, %v: want memory storage kept", st, err)
+	}
+}
+
+// TestNatsWithoutJetStream: a broker without JetStream is named as such,
+// with what to do.
+func TestNatsWithoutJetStream(t *testing.T) {
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer func() { s.Shutdown(); s.WaitForShutdown() }()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready after 10s")
+	}
+	o := runNats(t, `
+name: nojs
+queues: {main: {backend: nats, url: "${url}"}}
+producers: [{name: p, count: 1, item: x}]
+consumers: [{name: c}]
+`, s.ClientURL(), pipeline.Options{})
+	if o.err == nil || !strings.Contains(o.err.Error(), "JetStream is not enabled on this broker") {
+		t.Errorf("err = %v", o.err)
 	}
 }
