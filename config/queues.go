@@ -103,6 +103,20 @@ func (p *parser) natsFields(q *Queue) []field {
 				"`ack_wait`) before it counts as failed, as the consumer's `on_error` says (stop, skip or dead_letter), and is removed. At least 1.",
 			schema: func() *Schema { return &Schema{Type: "integer", Minimum: ptr(1)} },
 			parse:  func(_, v *yaml.Node) { p.maxDeliver(v, q) }},
+		{name: "replicas", def: 1,
+			doc: "NATS only: how many servers of a JetStream cluster keep the queue's stream, from 1 to 5 (3 survives the loss of one). " +
+				"Default: the replicas of a stream that exists already, else 1. A stream that exists with other replicas is not changed: the run refuses.",
+			schema: func() *Schema { return &Schema{Type: "integer", Minimum: ptr(1), Maximum: ptr(5)} },
+			parse:  func(_, v *yaml.Node) { p.streamReplicas(v, q) }},
+		{name: "storage", def: "file",
+			doc: "NATS only: where the queue's stream keeps its items: `file` (survives a broker restart) or `memory`. " +
+				"Default: the storage of a stream that exists already, else file. A stream that exists with other storage is not changed: the run refuses.",
+			schema: func() *Schema { return &Schema{Type: "string", Enum: anys(StorageKinds)} },
+			parse: func(_, v *yaml.Node) {
+				if s, ok := p.oneOf(v, "storage", StorageKinds, &q.StoragePos, "(file or memory)", "unknown storage %q"); ok {
+					q.Storage = s
+				}
+			}},
 		{name: "ack_wait", def: DefaultAckWait.String(),
 			doc: "NATS only: how long the broker waits for word from a reader holding an item before it delivers the item again. " +
 				"pcrun tells the broker it is still working every half of this while a step runs. A Go duration such as 30s, longer than 0.",
@@ -135,6 +149,22 @@ func (p *parser) natsURL(v *yaml.Node, q *Queue) {
 		return
 	}
 	q.URL = p.value(v, "url")
+}
+
+// StorageKinds are the values of a NATS queue's `storage`.
+var StorageKinds = []string{"file", "memory"}
+
+// streamReplicas reads `replicas` of a NATS queue: 1 to 5.
+func (p *parser) streamReplicas(v *yaml.Node, q *Queue) {
+	n, ok := p.integer(v, "replicas")
+	switch {
+	case !ok:
+	case n < 1 || n > 5:
+		p.diags.Errorf(p.pos(v), CodeRange, "a JetStream stream has 1 to 5 replicas; 3 survives the loss of one server",
+			"replicas must be from 1 to 5, not %d", n)
+	default:
+		q.Replicas, q.ReplicasPos = n, p.pos(v)
+	}
 }
 
 // maxDeliver reads `max_deliver`: at least 1.

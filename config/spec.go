@@ -41,6 +41,10 @@ type Queue struct {
 	MaxDeliverPos Pos
 	AckWait       time.Duration // how long a reader may hold an item without word before it is redelivered; 0: DefaultAckWait
 	AckWaitPos    Pos
+	Replicas      int // servers keeping the stream, 1 to 5; 0: an existing stream's, else 1
+	ReplicasPos   Pos
+	Storage       string // "file" or "memory"; "": an existing stream's, else file
+	StoragePos    Pos
 
 	natsKeys []keyAt // the NATS settings the file gives, for the check on memory queues
 }

@@ -48,6 +48,10 @@ type Queue struct {
 	Subject    string
 	MaxDeliver int
 	AckWait    time.Duration
+	// Replicas and Storage are what the file declares for the stream
+	// (0 and "": whatever an existing stream has, else 1 and file).
+	Replicas int
+	Storage  string
 }
 
 // Queue returns the queue named name, or nil.

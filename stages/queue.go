@@ -33,6 +33,7 @@ func (c *compiler) queue(pl *config.Pipeline, q *config.Queue) *Queue {
 		out.Subject = "pcrun." + token(pl.Name) + "." + token(q.Name)
 	}
 	out.MaxDeliver, out.AckWait = q.MaxDeliver, q.AckWait
+	out.Replicas, out.Storage = q.Replicas, q.Storage
 	if out.MaxDeliver == 0 {
 		out.MaxDeliver = config.DefaultMaxDeliver
 	}

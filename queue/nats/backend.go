@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -217,18 +218,62 @@ func bucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream
 
 // openNats connects to a queue's broker (reusing brokers by URL) and makes
 // sure the stream and its consumer exist. The run registers it (roster.go).
-// updateStream brings an existing stream to cfg's limits, keeping what
-// the file does not declare and whoever made the stream chose: its
-// replicas, storage and placement (a stream made with 3 replicas stays
-// replicated; a memory stream stays in memory).
-func (b *natsBroker) updateStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+// updateStream brings an existing stream to cfg's limits. What the file
+// does not declare stays as whoever made the stream chose (its replicas,
+// storage, placement: a stream made with 3 replicas stays replicated);
+// what it declares and the stream has otherwise is never changed: the run
+// refuses, naming the difference.
+func (b *natsBroker) updateStream(ctx context.Context, s jetstream.Stream, cfg jetstream.StreamConfig, q *stages.Queue) (jetstream.Stream, error) {
+	have := s.CachedInfo().Config
+	if q.Replicas != 0 && have.Replicas != q.Replicas {
+		return nil, fmt.Errorf("it exists with %d replica(s), and the file says replicas: %d; pcrun does not change a stream's replicas: "+
+			"change them with the nats CLI (nats stream edit %s --replicas %d), or remove `replicas` to use the stream as it is",
+			have.Replicas, q.Replicas, cfg.Name, q.Replicas)
+	}
+	if want := storageOf(q.Storage); q.Storage != "" && have.Storage != want {
+		return nil, fmt.Errorf("it exists on %s storage, and the file says storage: %s; a stream's storage cannot change: "+
+			"remove `storage` to use the stream as it is, or delete the stream (nats stream rm %s) to make it again",
+			storageName(have.Storage), q.Storage, cfg.Name)
+	}
+	cfg.Replicas, cfg.Storage, cfg.Placement = have.Replicas, have.Storage, have.Placement
+	if have.MaxMsgs == cfg.MaxMsgs && have.Retention == cfg.Retention && have.Discard == cfg.Discard &&
+		slices.Equal(have.Subjects, cfg.Subjects) {
+		return s, nil // as it should be: processes starting together change nothing
+	}
+	return b.js.UpdateStream(ctx, cfg)
+}
+
+// stream returns the queue's stream, made with cfg if there is none, or
+// brought to cfg's limits (updateStream).
+func (b *natsBroker) stream(ctx context.Context, cfg jetstream.StreamConfig, q *stages.Queue) (jetstream.Stream, error) {
 	s, err := b.js.Stream(ctx, cfg.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		s, err = b.js.CreateStream(ctx, cfg)
+		if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return s, err
+		}
+		s, err = b.js.Stream(ctx, cfg.Name) // another process made it meanwhile
+	}
 	if err != nil {
 		return nil, err
 	}
-	have := s.CachedInfo().Config
-	cfg.Replicas, cfg.Storage, cfg.Placement = have.Replicas, have.Storage, have.Placement
-	return b.js.UpdateStream(ctx, cfg)
+	return b.updateStream(ctx, s, cfg, q)
+}
+
+// storageOf is the JetStream storage of a queue's `storage` (file when
+// it says none).
+func storageOf(s string) jetstream.StorageType {
+	if s == "memory" {
+		return jetstream.MemoryStorage
+	}
+	return jetstream.FileStorage
+}
+
+func storageName(t jetstream.StorageType) string {
+	if t == jetstream.MemoryStorage {
+		return "memory"
+	}
+	return "file"
 }
 
 func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, q *stages.Queue) (*natsQueue, error) {
@@ -247,12 +292,9 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.En
 	scfg := jetstream.StreamConfig{
 		Name: q.Stream, Subjects: []string{q.Subject},
 		Retention: jetstream.WorkQueuePolicy, MaxMsgs: maxMsgs, Discard: jetstream.DiscardNew,
-		Storage: jetstream.FileStorage,
+		Storage: storageOf(q.Storage), Replicas: max(q.Replicas, 1),
 	}
-	stream, err := b.js.CreateStream(ctx, scfg)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		stream, err = b.updateStream(ctx, scfg)
-	}
+	stream, err := b.stream(ctx, scfg, q)
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: stream %s on %s: %v", q.Name, q.Stream, stages.Redacted(q.URL), err)
 	}

@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"sort"
@@ -207,5 +208,43 @@ consumers: [{name: c}]
 `, s.ClientURL(), pipeline.Options{})
 	if o.err == nil || !strings.Contains(o.err.Error(), "JetStream is not enabled on this broker") {
 		t.Errorf("err = %v", o.err)
+	}
+}
+
+// TestNatsDeclaredStorage: `storage: memory` makes the stream in memory;
+// a file that then declares other storage, or replicas the stream does
+// not have, is refused with the difference named, and the stream is left
+// as it is.
+func TestNatsDeclaredStorage(t *testing.T) {
+	url := startNats(t)
+	js := jsClient(t, url)
+	const src = `
+name: declared
+queues: {main: {backend: nats, url: "${url}", %s}}
+producers: [{name: p, count: 3, item: "${i}"}]
+consumers: [{name: c, do: [print: "${worker} Ate ${item}"]}]
+`
+	o := runNats(t, fmt.Sprintf(src, "storage: memory"), url, pipeline.Options{})
+	if o.err != nil || len(eaten(o.stdout)) != 3 {
+		t.Fatalf("err = %v, eaten %v\n%s", o.err, eaten(o.stdout), o.stderr)
+	}
+	s, err := js.Stream(t.Context(), "PCRUN_declared_main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.CachedInfo().Config.Storage; st != jetstream.MemoryStorage {
+		t.Errorf("storage %v, want memory", st)
+	}
+	for decl, want := range map[string]string{
+		"storage: file": "it exists on memory storage, and the file says storage: file; a stream's storage cannot change",
+		"replicas: 2":   "it exists with 1 replica(s), and the file says replicas: 2; pcrun does not change a stream's replicas",
+	} {
+		o := runNats(t, fmt.Sprintf(src, decl), url, pipeline.Options{})
+		if o.err == nil || !strings.Contains(o.err.Error(), want) {
+			t.Errorf("%s: err = %v, want one saying %q", decl, o.err, want)
+		}
+	}
+	if st := s.CachedInfo().Config.Storage; st != jetstream.MemoryStorage {
+		t.Errorf("storage %v after the refused runs, want memory still", st)
 	}
 }
