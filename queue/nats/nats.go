@@ -294,8 +294,8 @@ func (q *natsQueue) get(ctx context.Context) (queue.Item, error) {
 			}
 			if it.Marker {
 				q.settle(d, true)
-				d.msg.Ack() // a marker is consumed when taken
-				q.acked.Add(1)
+				q.acked.Add(1) // before the broker knows: see Ack
+				d.msg.Ack()    // a marker is consumed when taken
 				return it, nil
 			}
 			q.taken.Add(1)
@@ -337,8 +337,11 @@ func (q *natsQueue) Ack(it queue.Item) {
 		return
 	}
 	q.settle(d, true)
-	d.msg.Ack()
+	// Counted before the broker hears of it: once it has, a writer here
+	// may put into the room the ack made, and the depth this process
+	// estimates (put - acked) must not count the item twice meanwhile.
 	q.acked.Add(1)
+	d.msg.Ack()
 }
 
 // Shared reports whether other processes share the queue: then an item
@@ -429,8 +432,8 @@ func (q *natsQueue) Drain() []queue.Item {
 	for _, d := range ds {
 		it := q.item(d)
 		q.settle(d, true)
+		q.acked.Add(1) // before the broker knows: see Ack
 		d.msg.Ack()
-		q.acked.Add(1)
 		if !it.Marker {
 			out = append(out, it)
 		}
