@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"unicode/utf8"
 )
@@ -21,6 +22,17 @@ var Formats = []string{FormatText, FormatJSON, FormatGitHub}
 // Sources maps a file name to its content, so text output can quote the
 // offending line. A missing file just means no quote.
 type Sources map[string][]byte
+
+// Load reads and parses the pipeline file at path, as Load does, keeping
+// its text in s so that diagnostics can quote the offending line.
+func (s Sources) Load(path string) (*Pipeline, Diagnostics) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Load(path) // reports the read error in the usual form
+	}
+	s[path] = data
+	return Parse(path, data)
+}
 
 // line returns line n (1-based) of file without its newline.
 func (s Sources) line(file string, n int) (string, bool) {

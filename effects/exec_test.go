@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/effects"
+	"github.com/pcrun/pcrun/internal/testpipe"
 	"github.com/pcrun/pcrun/stages"
 )
 
@@ -152,47 +153,5 @@ func pgidIn(t *testing.T, dir string) int {
 	return n
 }
 
-// groupGone waits (up to a generous bound) for every process of the
-// group to be gone, or to be zombies waiting for init to reap them.
-func groupGone(t *testing.T, pgid int) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		err := syscall.Kill(-pgid, 0)
-		if errors.Is(err, syscall.ESRCH) || onlyZombies(pgid) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("process group %d is still alive (kill: %v)", pgid, err)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// onlyZombies reports whether /proc shows the group's processes all dead
-// (state Z or X); false when /proc cannot tell.
-func onlyZombies(pgid int) bool {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	if len(stats) == 0 {
-		return false
-	}
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // gone meanwhile
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(string(b[i+1:]))
-		if len(fields) < 3 {
-			continue
-		}
-		if g, _ := strconv.Atoi(fields[2]); g == pgid && fields[0] != "Z" && fields[0] != "X" {
-			return false
-		}
-	}
-	return true
-}
+// groupGone is internal/testpipe's.
+var groupGone = testpipe.GroupGone

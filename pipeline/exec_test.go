@@ -10,13 +10,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/testpipe"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
@@ -190,68 +189,6 @@ consumers: [{name: c, on_error: skip, do: [{exec: [yes]}]}]
 	})
 }
 
-// pgidsIn reads the process group ids the children wrote, one file each.
-func pgidsIn(t *testing.T, dir string) []int {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
-	var out []int
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		out = append(out, n)
-	}
-	return out
-}
-
-// groupGone waits (up to a generous bound) for every process of the
-// group to be gone: none left, or (where /proc tells) only zombies
-// waiting for init to reap them.
-func groupGone(t *testing.T, pgid int) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		err := syscall.Kill(-pgid, 0)
-		if errors.Is(err, syscall.ESRCH) || onlyZombies(pgid) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("process group %d is still alive (kill: %v)", pgid, err)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// onlyZombies reports whether /proc shows the group's processes all dead
-// (state Z or X); false when /proc cannot tell.
-func onlyZombies(pgid int) bool {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	if len(stats) == 0 {
-		return false
-	}
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // gone meanwhile
-		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		fields := strings.Fields(string(b[i+1:]))
-		if i < 0 || len(fields) < 3 {
-			continue
-		}
-		if g, _ := strconv.Atoi(fields[2]); g == pgid && fields[0] != "Z" && fields[0] != "X" {
-			return false
-		}
-	}
-	return true
-}
-
 // hangScript writes its process group (the shell's pid: it leads the
 // group) to DIR/ITEM.pid, starts a grandchild that hangs, and hangs.
 const hangScript = `'echo $$ > "$1/$2.tmp" && mv "$1/$2.tmp" "$1/$2.pid"; sleep 1000 & sleep 1000'`
@@ -361,3 +298,9 @@ consumers:
 		t.Errorf("ledger %+v, lines %q", res.Total, lines)
 	}
 }
+
+// The process helpers of internal/testpipe.
+var (
+	pgidsIn   = testpipe.PgidsIn
+	groupGone = testpipe.GroupGone
+)

@@ -1,7 +1,6 @@
 package pipeline_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,25 +12,20 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/pcrun/pcrun/config"
+	"github.com/pcrun/pcrun/internal/testpipe"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
-	"github.com/pcrun/pcrun/stages"
 )
 
-// compile parses and compiles a pipeline, failing the test on any error.
-func compile(t *testing.T, src string) *stages.Graph {
-	t.Helper()
-	pl, ds := config.Parse("test.yaml", []byte(src))
-	if ds.HasErrors() {
-		t.Fatalf("parse: %v", ds)
-	}
-	g, ds := stages.Compile(pl, stages.Options{Environ: []string{}})
-	if ds.HasErrors() {
-		t.Fatalf("compile: %v", ds)
-	}
-	return g
-}
+// The helpers of internal/testpipe, under the names these tests use.
+var (
+	compile = testpipe.Compile
+	eaten   = testpipe.Eaten
+	items   = testpipe.Items
+	totals  = testpipe.Totals
+)
+
+const twoProducers = testpipe.TwoProducers
 
 type outcome struct {
 	res    *observe.Result
@@ -44,58 +38,9 @@ type outcome struct {
 // run runs src to its end; call it inside a synctest bubble.
 func run(t *testing.T, src string, signals <-chan os.Signal) outcome {
 	t.Helper()
-	g := compile(t, src)
-	var out, errb bytes.Buffer
-	start := time.Now()
-	res, err := pipeline.Run(t.Context(), g, pipeline.Options{Stdout: &out, Stderr: &errb, Signals: signals})
-	o := outcome{res: res, err: err, stderr: errb.String(), took: time.Since(start)}
-	if s := strings.TrimSuffix(out.String(), "\n"); s != "" {
-		o.stdout = strings.Split(s, "\n")
-	}
-	if berr := res.Balanced(); berr != nil {
-		t.Fatalf("ledger: %v", berr)
-	}
-	return o
+	o := testpipe.Run(t, src, signals)
+	return outcome{res: o.Res, err: o.Err, stdout: o.Stdout, stderr: o.Stderr, took: o.Took}
 }
-
-// eaten returns the items named in lines "<worker> Ate <item>", sorted.
-func eaten(lines []string) []string {
-	var out []string
-	for _, l := range lines {
-		if _, item, ok := strings.Cut(l, " Ate "); ok {
-			out = append(out, item)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func items(prefix string, n int) []string {
-	var out []string
-	for i := range n {
-		out = append(out, fmt.Sprintf("%s %d", prefix, i))
-	}
-	return out
-}
-
-func totals(r *observe.Result) string {
-	l := r.Total
-	return fmt.Sprintf("produced=%d done=%d failed=%d abandoned=%d", l.Produced, l.Done+l.Filtered, l.Failed, l.Abandoned)
-}
-
-const twoProducers = `
-queues: {main: {capacity: %d}}
-shutdown: {strategy: %s}
-producers:
-  - {name: kelly, count: 5, delay: 1s, item: "watermelon ${i}", print: "${name} Produced ${item}"}
-  - {name: kelly2, count: 5, delay: 700ms, item: "Blueberry ${i}"}
-consumers:
-  - name: peter
-    replicas: 3
-    do:
-      - sleep: 1500ms
-      - print: "${worker} Ate ${item}"
-`
 
 // Every strategy that ends by itself consumes every item exactly once.
 func TestStrategiesConsumeEverything(t *testing.T) {

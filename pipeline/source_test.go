@@ -18,6 +18,7 @@ import (
 
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/effects"
+	"github.com/pcrun/pcrun/internal/testpipe"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
 	"github.com/pcrun/pcrun/stages"
@@ -415,7 +416,7 @@ producers:
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		err := syscall.Kill(-pgid, 0)
-		if errors.Is(err, syscall.ESRCH) || onlyZombies(pgid) {
+		if errors.Is(err, syscall.ESRCH) || testpipe.OnlyZombies(pgid) {
 			break
 		}
 		if time.Now().After(deadline) {

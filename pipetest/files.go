@@ -165,22 +165,12 @@ func orphansIn(dir string) ([]string, error) {
 // nil when the file cannot be read or parsed. src receives the contents of
 // the files read, so diagnostics can quote the offending line.
 func Load(file string, src config.Sources) (*config.Pipeline, config.Diagnostics) {
-	pl, ds := read(file, src)
+	pl, ds := src.Load(file)
 	if pl != nil {
 		ds = append(ds, loadTests(file, pl, src)...)
 		ds = append(ds, stages.Check(pl, stages.Options{})...)
 	}
 	return pl, ds
-}
-
-// read reads and parses one pipeline file, keeping its source.
-func read(path string, src config.Sources) (*config.Pipeline, config.Diagnostics) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return config.Load(path) // reports the read error in the usual form
-	}
-	src[path] = data
-	return config.Parse(path, data)
 }
 
 // loadTests adds the cases of the pipeline file's sibling test file

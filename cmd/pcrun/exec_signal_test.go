@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pcrun/pcrun/internal/exitcode"
+	"github.com/pcrun/pcrun/internal/testpipe"
 )
 
 // TestSignalStopsChildren: the built binary, with exec steps running
@@ -91,26 +91,5 @@ func childGroups(t *testing.T, dir string) []int {
 	return out
 }
 
-// groupDead reports whether /proc shows every process of the group dead
-// (zombies waiting for init to reap them); false when /proc cannot tell.
-func groupDead(pgid int) bool {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	if len(stats) == 0 {
-		return false
-	}
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		i := bytes.LastIndexByte(b, ')')
-		if err != nil || i < 0 {
-			continue
-		}
-		fields := strings.Fields(string(b[i+1:]))
-		if len(fields) < 3 {
-			continue
-		}
-		if g, _ := strconv.Atoi(fields[2]); g == pgid && fields[0] != "Z" && fields[0] != "X" {
-			return false
-		}
-	}
-	return true
-}
+// groupDead is internal/testpipe's OnlyZombies.
+var groupDead = testpipe.OnlyZombies

@@ -11,17 +11,6 @@ import (
 	"github.com/pcrun/pcrun/stages"
 )
 
-// load reads and parses one pipeline file, keeping its source so
-// diagnostics can quote the offending line.
-func load(path string, src config.Sources) (*config.Pipeline, config.Diagnostics) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return config.Load(path) // reports the read error in the usual form
-	}
-	src[path] = data
-	return config.Parse(path, data)
-}
-
 // writeDiags writes diagnostics for people: with the source line and a
 // caret, in colour when w is a terminal and NO_COLOR is not set.
 func writeDiags(w io.Writer, ds config.Diagnostics, src config.Sources) {
@@ -48,7 +37,7 @@ func compileFile(file string, sets []string, src config.Sources) (*stages.Graph,
 
 // compileFileWith is compileFile with compile options (compileOptions).
 func compileFileWith(file string, sets []string, src config.Sources, opts stages.Options) (*stages.Graph, config.Diagnostics, error) {
-	pl, ds := load(file, src)
+	pl, ds := src.Load(file)
 	if pl == nil {
 		return nil, ds, nil
 	}
