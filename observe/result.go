@@ -144,9 +144,12 @@ type Result struct {
 	Shared bool `json:"shared,omitempty"`
 	// Received sums the queues' Received: the items taken here from
 	// shared NATS queues (a shared run only).
-	Received *Received     `json:"received,omitempty"`
-	Stages   []StageStats  `json:"stages"`
-	Queues   []QueueLedger `json:"queues"`
+	Received *Received `json:"received,omitempty"`
+	// Run is the whole run's ledger as far as its processes recorded it,
+	// when the queues keep such a record (a shared run on NATS).
+	Run    *Whole        `json:"run,omitempty"`
+	Stages []StageStats  `json:"stages"`
+	Queues []QueueLedger `json:"queues"`
 	// Stop says why producers stopped early: "", "deadline", "interrupt",
 	// "failure" or "deadlock".
 	Stop     string   `json:"stop,omitempty"`

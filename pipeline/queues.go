@@ -29,6 +29,7 @@ func (r *run) openQueues(ctx context.Context) error {
 	env := &queue.Env{
 		Pipeline: r.g.Name, Graph: r.g, Strategy: r.g.Strategy, Shared: r.shared(), Fresh: r.opts.Fresh,
 		Stages: r.stageNames(), Since: func() time.Duration { return r.clock.Since() }, Log: r.opts.Log, Abort: r.abortRun,
+		Part: r.part,
 	}
 	if r.obs != nil {
 		env.Observe = r.obs.Observe

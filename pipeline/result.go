@@ -65,9 +65,8 @@ func (r *run) queueLedger(res *observe.Result, q *stages.Queue) observe.QueueLed
 	ql.Shared = true
 	ql.Ledger = observe.Ledger{Produced: st.Put, Abandoned: qc.abandoned.Load(), HandedOff: qc.handedOff.Load()}
 	if len(r.specs[q.Name].Readers) > 0 {
-		ql.Received = &observe.Received{Taken: rc.taken.Load(), Done: rc.done.Load(), Filtered: rc.filtered.Load(),
-			Failed: rc.failed.Load(), Skipped: rc.skipped.Load(), DeadLettered: rc.deadLettered.Load(),
-			HandedBack: rc.handedOff.Load()}
+		received := receivedOf(rc)
+		ql.Received = &received
 		if res.Received == nil {
 			res.Received = new(observe.Received)
 		}

@@ -236,6 +236,9 @@ func checkRun(g *stages.Graph, opts Options) error {
 
 // open opens the run's queues and the files its write steps write.
 func (r *run) open(ctx context.Context) error {
+	for range len(r.g.Producers) + len(r.g.Consumers) + 1 {
+		r.stats = append(r.stats, new(counters)) // before the queues: a backend may read them (queue.Env.Part)
+	}
 	if err := r.openQueues(ctx); err != nil { // queues.go
 		return err
 	}
@@ -244,9 +247,6 @@ func (r *run) open(ctx context.Context) error {
 		return err
 	}
 	r.files = files
-	for range len(r.g.Producers) + len(r.g.Consumers) + 1 {
-		r.stats = append(r.stats, new(counters))
-	}
 	return nil
 }
 
@@ -273,23 +273,34 @@ func (r *run) execute(ctx context.Context) (stop error, deadlock *DeadlockError)
 func (r *run) end(elapsed time.Duration, stop error, deadlock *DeadlockError) (*observe.Result, error) {
 	res := r.result(elapsed, stop)
 	defer r.watch.End(res)
+	err := r.settle(res, stop, deadlock)
+	if err == nil {
+		err = r.broken()
+	}
+	r.record(res, err)
+	return res, err
+}
+
+// settle checks the ledger of a run that ended with res, writes the spill
+// file, and returns the run's error.
+func (r *run) settle(res *observe.Result, stop error, deadlock *DeadlockError) error {
 	r.event(observe.Event{Kind: observe.EventEnd, Stage: r.g.Name, Msg: res.Total.Format(res.Shared), Depth: -1})
 	if err := res.Balanced(); err != nil {
 		r.opts.Log.Error(err.Error())
-		return res, err
+		return err
 	}
 	if r.writeErr != nil { // lines of done items may be lost: as a spill file that could not be written
 		r.opts.Log.Error(r.writeErr.Error())
-		return res, r.writeErr
+		return r.writeErr
 	}
 	if r.opts.Spill != nil {
 		n, err := r.spill.write(r.opts.Spill)
 		res.Spilled = n
 		if err != nil {
-			return res, fmt.Errorf("writing the spill file: %w", err)
+			return fmt.Errorf("writing the spill file: %w", err)
 		}
 	}
-	return res, outcome(res, stop, deadlock)
+	return outcome(res, stop, deadlock)
 }
 
 // outcome is the error Run (and Simulate) returns for a run that ended

@@ -95,6 +95,28 @@ type Env struct {
 	Log     *slog.Logger
 	// Abort stops the run at once: its queues cannot go on.
 	Abort func(error)
+	// Part reads this process's part of the run so far (see
+	// observe.Part), for a backend that records it where the run's other
+	// processes read it; safe to call from any goroutine once the set has
+	// started. Nil when the run does not say.
+	Part func() observe.Part
+}
+
+// Recorder is a Set that records each process's part of a run spread over
+// several processes, where the others read it (NATS: the run's key-value
+// bucket). Finish records this process's last part and how it ended
+// (state: finished, failed, interrupted or deadlocked) and returns the
+// whole run as far as its processes recorded it, nil if it cannot tell.
+type Recorder interface {
+	Finish(part observe.Part, state string) *observe.Whole
+}
+
+// Failing is a Set that can find a run broken beyond this process: a
+// writer of a shared queue lost with its process, so the items it had not
+// put yet are missing. Err says so once the set has found out; nil until
+// then. The run ends normally (its readers drain what was put), and fails.
+type Failing interface {
+	Err() error
 }
 
 // Event sends e to the observer, if any, stamped with the run's time.

@@ -34,6 +34,9 @@ func Text(out io.Writer, r *observe.Result) error {
 	if r.Received != nil {
 		fmt.Fprintf(&w, "pcrun: %s: %s\n", r.Pipeline, r.Received)
 	}
+	if r.Run != nil {
+		fmt.Fprintf(&w, "pcrun: %s: whole run so far: %s\n", r.Pipeline, r.Run)
+	}
 	var failedParts bool // show the skipped and dead-lettered columns
 	for _, s := range r.Stages {
 		failedParts = failedParts || s.Skipped > 0 || s.DeadLettered > 0

@@ -174,9 +174,10 @@ func TestStatusReportsQueues(t *testing.T) {
 	if code != exitcode.OK {
 		t.Fatalf("exit %d, want 0\n%s", code, stderr)
 	}
-	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("want a header and 3 rows:\n%s", stdout)
+	table, run, _ := strings.Cut(stdout, "\n\n")
+	lines := strings.Split(table, "\n")
+	if len(lines) != 4 || run != "run: no process has recorded itself yet\n" {
+		t.Fatalf("want a header and 3 rows, then the run's record (none):\n%s", stdout)
 	}
 	for i, want := range [][]string{
 		{"queue", "stream", "messages", "capacity", "pending", "ack", "pending", "redelivered", "writers", "ended", "readers", "url"},

@@ -27,14 +27,19 @@ func statusCommand(e *env) *cli.Command {
 		Description: "For each queue with `backend: nats`: its stream's messages, the items its readers\n" +
 			"have not taken yet (pending), taken but not finished (ack pending), delivered more than\n" +
 			"once (redelivered), and, from the current run's record on the broker, which writer stages\n" +
-			"have finished and which reader stages run in how many processes. Memory queues live\n" +
-			"inside a running pcrun and are not reported.\n" +
+			"have finished and which reader stages run in how many processes. Then the run as a whole:\n" +
+			"its ledger summed over every process's record (produced, done, filtered, failed,\n" +
+			"abandoned, in flight, redelivered), and each process with its host, pid, stages and state\n" +
+			"(running; finished, failed, interrupted or deadlocked; gone when its heartbeat stopped).\n" +
+			"Memory queues live inside a running pcrun and are not reported.\n" +
 			"Exit 0 reported (a stream no run has created yet is reported as missing), 1 a broker\n" +
-			"could not be reached or answered with an error, 2 usage error or invalid pipeline file.",
+			"could not be reached or answered with an error, 2 usage error or invalid pipeline file.\n" +
+			"With --wait: the run's exit code once it has ended (0, 1, 3 or 130), as `pcrun run` exits.",
 		ArgsUsage: "FILE",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "output `FORMAT`: text or json (on stdout)"},
 			&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable), as the run does, if a url uses vars"},
+			&cli.BoolFlag{Name: "wait", Usage: "wait until the run has ended (every process finished, failed or gone), report it, and exit with the run's exit code"},
 		},
 		Action: func(c *cli.Context) error { return statusAction(c, e) }, OnUsageError: onUsageError,
 	}
@@ -52,11 +57,14 @@ type (
 type Status struct {
 	Pipeline string        `json:"pipeline"`
 	Queues   []QueueStatus `json:"queues"`
+	// Run is the current run as its processes recorded it: nil when
+	// its brokers could not say.
+	Run *natsq.RunStatus `json:"run,omitempty"`
 }
 
 // statusAction reports the state of the pipeline's NATS queues: exit 1
 // when a broker could not be asked about one of them.
-func statusAction(c *cli.Context, _ *env) error {
+func statusAction(c *cli.Context, e *env) error {
 	format, file, err := statusArgs(c)
 	if err != nil {
 		return err
@@ -74,15 +82,45 @@ func statusAction(c *cli.Context, _ *env) error {
 		}
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
-	defer cancel()
-	st.Queues = natsq.Statuses(ctx, g.Name, queues, statusTimeout)
+	if c.Bool("wait") {
+		if err := waitRun(c.Context, e.signals, c.App.ErrWriter, g.Name, queues); err != nil {
+			return err
+		}
+	}
+	st.Queues, st.Run = askBrokers(g.Name, queues, c.App.ErrWriter)
 	if format == "json" {
 		writeStatusJSON(c.App.Writer, st)
 	} else {
 		writeStatusText(c.App.Writer, st)
 	}
-	return queueErrors(c.App.ErrWriter, st)
+	if err := queueErrors(c.App.ErrWriter, st); err != nil {
+		return err
+	}
+	if c.Bool("wait") && st.Run != nil {
+		return runCode(*st.Run)
+	}
+	return nil
+}
+
+// askBrokers asks the brokers about the queues and the run; a run that could
+// not be read is said on stderr.
+func askBrokers(pipeline string, queues []*stages.Queue, stderr io.Writer) ([]QueueStatus, *natsq.RunStatus) {
+	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+	defer cancel()
+	qs := natsq.Statuses(ctx, pipeline, queues, statusTimeout)
+	reached := false
+	for _, q := range qs {
+		reached = reached || q.Error == ""
+	}
+	if !reached {
+		return qs, nil // each queue says why
+	}
+	run, err := natsq.Run(ctx, pipeline, queues, statusTimeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "pcrun: the run's record: %v\n", err)
+		return qs, nil
+	}
+	return qs, &run
 }
 
 // statusArgs returns the output format and the one file of status.
@@ -178,6 +216,7 @@ func writeStatusText(w io.Writer, st Status) {
 		}
 	}
 	tw.Flush()
+	writeRunText(w, st.Run)
 }
 
 // writersEnded is the writers column: "1/2 (kelly)" names the writer

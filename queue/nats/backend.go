@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,6 +34,8 @@ type set struct {
 	env     *queue.Env
 	brokers map[string]*natsBroker // by URL
 	queues  []*natsQueue
+	rec     *recorder      // this process's record on the brokers (procs.go); nil before Start
+	wg      sync.WaitGroup // the heartbeat
 }
 
 // Open connects to the brokers of the specs' queues (one connection per
@@ -74,6 +77,11 @@ func (s *set) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	for _, q := range s.env.Graph.Queues {
+		if b := s.brokers[q.URL]; b != nil && q.Backend == config.NATS && !slices.Contains(b.streams, q.Stream) {
+			b.streams = append(b.streams, q.Stream)
+		}
+	}
 	for _, nq := range s.queues {
 		if !nq.b.joined {
 			nq.b.joined = true
@@ -82,7 +90,10 @@ func (s *set) Start(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	if len(s.queues) == 0 {
+		return nil
+	}
+	return s.startRecording(ctx)
 }
 
 // resetAll purges the streams of every NATS queue of the pipeline, those
@@ -147,6 +158,7 @@ func (s *set) Idle(ctx context.Context) bool {
 // Close withdraws this process's readers from queues that have not
 // ended, stops the queues' goroutines and closes the connections.
 func (s *set) Close() {
+	s.stopRecording()
 	for _, nq := range s.queues {
 		nq.shutdown() // first: the pump may register again (checkGen)
 		nq.withdraw()
@@ -157,8 +169,10 @@ func (s *set) Close() {
 }
 
 var (
-	_ queue.Queue  = (*natsQueue)(nil)
-	_ queue.Shared = (*natsQueue)(nil)
+	_ queue.Queue    = (*natsQueue)(nil)
+	_ queue.Shared   = (*natsQueue)(nil)
+	_ queue.Recorder = (*set)(nil)
+	_ queue.Failing  = (*set)(nil)
 )
 
 // connectNats returns the connection to a broker, connecting the first

@@ -61,6 +61,9 @@ func (b *natsBroker) join(ctx context.Context) error {
 			if gen, err = b.currentGen(ctx); err != nil {
 				return err
 			}
+			if gen, err = b.renewIfEnded(ctx, gen); err != nil { // rungen.go
+				return err
+			}
 		}
 		if err := b.registerAll(ctx, gen); err != nil {
 			return err

@@ -90,6 +90,9 @@ type RosterEntry struct {
 	Replicas int  `json:"replicas"`
 	Finished bool `json:"finished,omitempty"` // writers: every replica has finished writing
 	Late     bool `json:"late,omitempty"`     // readers: registered after the queue ended
+	// Gone: writers: its process stopped without finishing, and other
+	// processes took it for dead (procs.go); Finished is set too.
+	Gone bool `json:"gone,omitempty"`
 }
 
 // StageEnded reports whether writer stage has registered and every
@@ -213,6 +216,7 @@ type brokerState struct {
 	lastCheck atomic.Int64
 	queues    []*natsQueue
 	joined    bool         // registered (run's goroutine only)
+	streams   []string     // the streams of every NATS queue of the pipeline on this broker
 	notice    func(string) // a line on stderr
 }
 
@@ -294,8 +298,15 @@ func (q *natsQueue) register(ctx context.Context, gen string) error {
 	q.wmu.Lock()
 	defer q.wmu.Unlock()
 	var unmarked, ended bool
+	var absent []string // writer stages of the file not registered yet
 	err := q.b.updateRoster(ctx, rosterKey(gen, q.key), false, func(r *Roster) error {
 		unmarked, ended = r.Ended, r.Ended
+		absent = absent[:0]
+		for _, s := range q.spec.Writers {
+			if _, ok := q.writers[s]; !ok && !r.registered(s) {
+				absent = append(absent, s)
+			}
+		}
 		if r.Ended && len(q.writers) > 0 {
 			return &LateWriterError{Queue: q.spec.Name, Stages: slices.Sorted(maps.Keys(q.writers))}
 		}
@@ -333,7 +344,21 @@ func (q *natsQueue) register(ctx context.Context, gen string) error {
 	q.unmarked.Store(unmarked)
 	q.ended.Store(ended)
 	q.registered = true
+	if len(q.readers) > 0 && !ended && len(absent) > 0 {
+		q.env.Log.Info(fmt.Sprintf("queue %s: waiting for %s, which write to it, to start in another process", q.spec.Name, joinNames(absent)),
+			"queue", q.spec.Name)
+	}
 	return nil
+}
+
+// registered reports whether a process has registered writer stage.
+func (r *Roster) registered(stage string) bool {
+	for _, stages := range r.Writers {
+		if _, ok := stages[stage]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // finishStage records that every replica of writer stage in this process

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pcrun/pcrun/internal/exitcode"
+	"github.com/pcrun/pcrun/observe"
+	natsq "github.com/pcrun/pcrun/queue/nats"
+)
+
+// The whole run across real processes: each process's record on the
+// broker (its part of the ledger, its heartbeat), `pcrun status` and
+// `status --wait` reading them, a writer process that dies, and a run
+// started after an earlier one ended.
+
+// statusJSON runs `pcrun status --format json` (with --wait if wait) on
+// the e2e file and returns its exit code and report.
+func statusJSON(t *testing.T, file, url string, wait bool) (int, Status) {
+	t.Helper()
+	args := []string{"status", "--format", "json", "--set", "url=" + url}
+	if wait {
+		args = append(args, "--wait")
+	}
+	p := startPcrun(t, append(args, file)...)
+	p.wait(t, 90*time.Second)
+	var st Status
+	if err := json.Unmarshal([]byte(p.stdout.text()), &st); err != nil {
+		t.Fatalf("status: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout.text(), p.stderr.text())
+	}
+	return p.code, st
+}
+
+// Status is the JSON of `pcrun status`, as far as these tests read it.
+type Status struct {
+	Run *natsq.RunStatus `json:"run"`
+}
+
+// TestNatsE2EWholeRun: `status --wait`, started before any process of
+// the run, waits for the run to end and exits 0; the run's ledger is the
+// sum of the three processes' parts, and the last consumer to finish
+// prints the whole run in its summary.
+func TestNatsE2EWholeRun(t *testing.T) {
+	t.Parallel()
+	const n = 20
+	file, url := e2eSetup(t, n, "10ms", "")
+	waiter := make(chan Status, 1)
+	codes := make(chan int, 1)
+	go func() {
+		code, st := statusJSON(t, file, url, true)
+		codes <- code
+		waiter <- st
+	}()
+	c1, c2 := startConsumer(t, file, url), startConsumer(t, file, url)
+	waitReaders(t, url, c1, c2)
+	prod := startProducer(t, file, url)
+	exitsOK(t, "producer", prod)
+	exitsOK(t, "consumer 1", c1)
+	exitsOK(t, "consumer 2", c2)
+	var st Status
+	select {
+	case code := <-codes:
+		st = <-waiter
+		if code != exitcode.OK {
+			t.Errorf("status --wait: exit %d, want 0", code)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("status --wait did not return within 60s of the run's end")
+	}
+	run := st.Run
+	if run == nil || !run.Ended || run.Code != 0 || len(run.Processes) != 3 {
+		t.Fatalf("status --wait: run %+v; want ended, code 0, 3 processes", run)
+	}
+	want := observe.Whole{Processes: 3, Produced: n, Done: n}
+	if run.Ledger != want {
+		t.Errorf("whole run %+v, want %+v", run.Ledger, want)
+	}
+	for _, p := range run.Processes {
+		if p.Live() != "finished" || p.PID == 0 || p.Host == "" || len(p.Stages) != 1 {
+			t.Errorf("process %+v: want finished, with host, pid and its one stage", p)
+		}
+	}
+	var last *observe.Whole
+	for _, c := range []*proc{c1, c2} {
+		res := summary(t, c)
+		if res.Run == nil {
+			t.Errorf("a consumer's summary has no whole run")
+			continue
+		}
+		if res.Run.Produced != n {
+			t.Errorf("a consumer's whole run: %+v, want %d produced", res.Run, n)
+		}
+		if res.Run.Running == 0 {
+			last = res.Run
+		}
+	}
+	if last == nil || *last != want {
+		t.Errorf("the last consumer to finish saw the whole run as %+v, want %+v", last, want)
+	}
+}
+
+// TestNatsE2EKilledProducer: the producer process is SIGKILLed mid-run.
+// Its heartbeat stops; the consumers take it for dead once its lease has
+// passed, drain what it put, and exit 1 naming it, instead of waiting
+// forever; `status --wait` exits 1 and shows it gone.
+func TestNatsE2EKilledProducer(t *testing.T) {
+	t.Parallel()
+	file, url := e2eSetup(t, 1000, "20ms", "")
+	c1, c2 := startConsumer(t, file, url), startConsumer(t, file, url)
+	waitReaders(t, url, c1, c2)
+	prod := startProducer(t, file, url)
+	c1.waitFor(t, c1.stdout, "the first consumer's items", 3, ateRE.MatchString, 30*time.Second)
+	prod.signal(t, syscall.SIGKILL)
+	prod.wait(t, 10*time.Second)
+	for i, c := range []*proc{c1, c2} {
+		c.wait(t, 60*time.Second)
+		stderr := c.stderr.text()
+		if c.code != exitcode.Failed || !strings.Contains(stderr, "writer p (of queue main) in process ") ||
+			!strings.Contains(stderr, "stopped without finishing") {
+			t.Errorf("consumer %d: exit %d, want 1 with the lost writer named; stderr:\n%s", i+1, c.code, stderr)
+		}
+	}
+	code, st := statusJSON(t, file, url, true)
+	if code != exitcode.Failed || st.Run == nil || st.Run.Code != 1 || st.Run.Ledger.Gone != 1 {
+		t.Fatalf("status --wait: exit %d, run %+v; want 1, one process gone", code, st.Run)
+	}
+	for _, p := range st.Run.Processes {
+		if slices.Equal(p.Stages, []string{"p"}) && p.Live() != "gone" {
+			t.Errorf("the producer's record: %+v, want gone", p)
+		}
+	}
+	t.Logf("whole run: %s", st.Run.Ledger)
+}
+
+// TestNatsE2ENextRun: after a run has ended, consumers started before the
+// next run's producer wait for it (saying so) rather than finding the
+// earlier run's queue ended; every item of the second run is consumed
+// once.
+func TestNatsE2ENextRun(t *testing.T) {
+	t.Parallel()
+	const n = 10
+	file, url := e2eSetup(t, n, "1ms", "")
+	c := startConsumer(t, file, url)
+	waitReaders(t, url, c)
+	exitsOK(t, "first producer", startProducer(t, file, url))
+	exitsOK(t, "first consumer", c)
+	c1, c2 := startConsumer(t, file, url), startConsumer(t, file, url)
+	waitReaders(t, url, c1, c2)
+	for i, c := range []*proc{c1, c2} {
+		select {
+		case <-c.done:
+			t.Fatalf("consumer %d of the second run exited (code %d) before its producer started:\n%s", i+1, c.code, c.stderr.text())
+		default:
+		}
+	}
+	prod := startProducer(t, file, url)
+	exitsOK(t, "second producer", prod)
+	exitsOK(t, "consumer 1", c1)
+	exitsOK(t, "consumer 2", c2)
+	ate := slices.Concat(c1.stdout.items(ateRE), c2.stdout.items(ateRE))
+	if got := sorted(ate); !slices.Equal(got, sorted(numberedItems(n))) {
+		t.Errorf("the second run consumed %v, want each of %d items once", got, n)
+	}
+	said := c1.stderr.text() + c2.stderr.text()
+	if !strings.Contains(said, "the previous run on ") || !strings.Contains(said, "waiting for p, which write to it, to start") {
+		t.Errorf("the consumers did not say they started a new run and wait for its producer:\n%s", said)
+	}
+}

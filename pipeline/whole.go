@@ -1,0 +1,75 @@
+package pipeline
+
+import (
+	"errors"
+
+	"github.com/pcrun/pcrun/observe"
+	"github.com/pcrun/pcrun/queue"
+)
+
+// A run spread over several processes keeps, through its queue backend,
+// each process's part of the ledger where the others read it
+// (queue.Recorder); and a backend may find the run broken beyond this
+// process (queue.Failing).
+
+// part is this process's part of the run so far (queue.Env.Part).
+func (r *run) part() observe.Part {
+	var p observe.Part
+	for _, c := range r.stats {
+		p.Ledger.Add(c.ledger())
+	}
+	for _, rc := range r.received {
+		p.Received.Add(receivedOf(rc))
+	}
+	return p
+}
+
+// receivedOf reads the accounting of the items taken from a shared queue.
+func receivedOf(rc *counters) observe.Received {
+	return observe.Received{Taken: rc.taken.Load(), Done: rc.done.Load(), Filtered: rc.filtered.Load(),
+		Failed: rc.failed.Load(), Skipped: rc.skipped.Load(), DeadLettered: rc.deadLettered.Load(),
+		HandedBack: rc.handedOff.Load()}
+}
+
+// broken is the first error of a queue set that found the run broken
+// beyond this process; nil when none did.
+func (r *run) broken() error {
+	for _, set := range r.sets {
+		if f, ok := set.(queue.Failing); ok {
+			if err := f.Err(); err != nil {
+				r.opts.Log.Error(err.Error())
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// record gives the recorders among the queue sets this process's final
+// part and how it ended, and puts the whole run as they know it in res.
+func (r *run) record(res *observe.Result, err error) {
+	p := observe.Part{Ledger: res.Total}
+	if res.Received != nil {
+		p.Received = *res.Received
+	}
+	for _, set := range r.sets {
+		if rec, ok := set.(queue.Recorder); ok {
+			if w := rec.Finish(p, stateOf(err)); w != nil {
+				res.Run = w
+			}
+		}
+	}
+}
+
+// stateOf names how a run that returned err ended, as recorders keep it.
+func stateOf(err error) string {
+	switch {
+	case err == nil:
+		return "finished"
+	case errors.Is(err, ErrInterrupted):
+		return "interrupted"
+	case errors.As(err, new(*DeadlockError)):
+		return "deadlocked"
+	}
+	return "failed"
+}

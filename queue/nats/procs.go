@@ -1,0 +1,346 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pcrun/pcrun/observe"
+)
+
+// Every process of a run keeps a record of itself in the run's key-value
+// bucket on each broker its NATS queues use, under
+//
+//	<gen>.p.<process>   its ProcessRecord (JSON): host, pid, stages, state,
+//	                    its part of the run's ledger, and a heartbeat.
+//
+// While it runs, the process rewrites its record every beatEvery (the
+// heartbeat, with its ledger so far); when its run ends, it writes its
+// final part and how it ended. Summing the records gives the whole run's
+// ledger (`pcrun status`, each process's summary).
+//
+// A writer that stops beating without ending (SIGKILL, its host lost) is
+// found out by the readers of its queues: a process that reads a queue
+// watches the record of every writer of that queue that has not finished;
+// one whose record has not changed for leaseFor, as this process's own
+// clock measures it (clocks of hosts may differ), is taken for dead: its
+// record's state becomes "gone" (a compare-and-set: a process that beat
+// meanwhile is not), its unfinished writer stages are marked finished and
+// gone in the rosters, and the queue ends by the usual rule. The readers
+// drain what was put and the run fails, naming the lost writer. A process
+// taken for dead that was only paused finds its record gone at its next
+// beat and stops: its queues have ended without it.
+
+// A var so tests may shorten them.
+var (
+	beatEvery = time.Second
+	leaseFor  = 6 * time.Second
+)
+
+// Process states in records. A record in stateRunning whose heartbeat
+// stopped is shown as gone by `pcrun status`.
+const (
+	stateRunning = "running"
+	stateGone    = "gone"
+)
+
+// errTakenForDead stops a process whose record another process marked
+// gone: its heartbeat had stopped for longer than leaseFor.
+var errTakenForDead = errors.New("the other processes of the run took this process for dead (its heartbeat on the broker " +
+	"stopped for longer than the lease) and ended its queues without it; this process stops")
+
+// ProcessRecord is one process of a run, as kept on the broker.
+type ProcessRecord struct {
+	ID     string   `json:"id"` // host/pid/unique, as in rosters
+	Host   string   `json:"host"`
+	PID    int      `json:"pid"`
+	Stages []string `json:"stages"`
+	// State is running, then finished, failed, interrupted or
+	// deadlocked as its run ended; gone when other processes took it for
+	// dead (Note says who and why).
+	State   string        `json:"state"`
+	Note    string        `json:"note,omitempty"`
+	Started time.Time     `json:"started"`
+	Beat    time.Time     `json:"beat"` // its last heartbeat, by its own clock
+	Lease   time.Duration `json:"lease_ns"`
+	Part    observe.Part  `json:"part"`
+}
+
+func procKey(gen, proc string) string { return gen + ".p." + kvToken(proc) }
+
+// final reports whether the process has ended, one way or another.
+func (p *ProcessRecord) final() bool { return p.State != stateRunning }
+
+// recorder is what a set keeps of its record on each broker.
+type recorder struct {
+	rec   ProcessRecord
+	revs  map[*natsBroker]recRev // where the record is, on each broker
+	seen  map[string]sighting    // by record key: the writers watched (liveness)
+	read  time.Time              // the last time the watched records could be read
+	lost  []string               // the writers taken for dead, for Err
+	stop  chan struct{}
+	found chan struct{} // closed when the heartbeats began (tests)
+}
+
+type recRev struct {
+	gen string
+	rev uint64
+}
+
+// sighting is when this process last saw a watched record change.
+type sighting struct {
+	rev   uint64
+	since time.Time
+}
+
+// startRecording writes this process's first record and starts the
+// heartbeat, which also watches the writers of the queues read here.
+func (s *set) startRecording(ctx context.Context) error {
+	host, _ := os.Hostname()
+	stages := map[string]bool{}
+	for _, q := range s.queues {
+		for st := range q.writers {
+			stages[st] = true
+		}
+		for st := range q.readers {
+			stages[st] = true
+		}
+	}
+	now := time.Now()
+	s.rec = &recorder{
+		rec: ProcessRecord{ID: s.queues[0].proc, Host: host, PID: os.Getpid(), Stages: slices.Sorted(maps.Keys(stages)),
+			State: stateRunning, Started: now, Lease: leaseFor},
+		revs: map[*natsBroker]recRev{}, seen: map[string]sighting{}, read: now, stop: make(chan struct{}),
+	}
+	if err := s.beat(ctx); err != nil {
+		return err
+	}
+	s.wg.Go(s.tend)
+	return nil
+}
+
+// tend beats every beatEvery and watches the writers, until stopped.
+func (s *set) tend() {
+	t := time.NewTicker(beatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.rec.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), beatEvery*5)
+		if err := s.beat(ctx); errors.Is(err, errTakenForDead) {
+			cancel()
+			s.env.Abort(err)
+			return
+		} else if err != nil {
+			s.env.Log.Debug("heartbeat: "+err.Error(), "err", err.Error())
+		}
+		s.watchWriters(ctx)
+		cancel()
+	}
+}
+
+// stopRecording stops the heartbeat and waits for it; idempotent.
+func (s *set) stopRecording() {
+	if s.rec == nil {
+		return
+	}
+	select {
+	case <-s.rec.stop:
+	default:
+		close(s.rec.stop)
+	}
+	s.wg.Wait()
+}
+
+// part is this process's part of the run so far.
+func (s *set) part() observe.Part {
+	var p observe.Part
+	if s.env.Part != nil {
+		p = s.env.Part()
+	}
+	for _, q := range s.queues {
+		p.Redelivered += q.redelivered.Load()
+	}
+	return p
+}
+
+// beat writes the record, with the part so far, on every broker.
+func (s *set) beat(ctx context.Context) error {
+	s.rec.rec.Part, s.rec.rec.Beat = s.part(), time.Now()
+	return s.writeRecord(ctx)
+}
+
+// writeRecord writes the record on every broker, in the broker's current
+// generation: created there the first time, then updated by revision, so
+// that a process that took this one for dead is noticed.
+func (s *set) writeRecord(ctx context.Context) error {
+	data, err := json.Marshal(&s.rec.rec)
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, b := range s.brokers {
+		gen := b.generation()
+		if gen == "" {
+			continue
+		}
+		at, key := s.rec.revs[b], procKey(gen, s.rec.rec.ID)
+		var rev uint64
+		if at.gen != gen {
+			rev, err = b.kv.Put(ctx, key, data) // a new generation (joined, or our first)
+		} else {
+			rev, err = b.kv.Update(ctx, key, data, at.rev)
+		}
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+			if rec, _, gerr := getRecord(ctx, b.kv, key); gerr == nil && rec != nil && rec.State == stateGone {
+				return errTakenForDead
+			}
+			rev, err = b.kv.Put(ctx, key, data)
+		}
+		if err != nil {
+			first = cmpOr(first, fmt.Errorf("writing this process's record on %s: %v", b.redacted(), err))
+			continue
+		}
+		s.rec.revs[b] = recRev{gen: gen, rev: rev}
+	}
+	return first
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// getRecord reads one process record and its revision; nil when missing.
+func getRecord(ctx context.Context, kv jetstream.KeyValue, key string) (*ProcessRecord, uint64, error) {
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	r := new(ProcessRecord)
+	if err := json.Unmarshal(e.Value(), r); err != nil {
+		return nil, 0, fmt.Errorf("key %s: %v", key, err)
+	}
+	return r, e.Revision(), nil
+}
+
+// ReadRecords reads the records of generation gen's processes; the
+// second result is when each was last written, by the broker's clock.
+func ReadRecords(ctx context.Context, kv jetstream.KeyValue, gen string) ([]ProcessRecord, []time.Time, error) {
+	lister, err := kv.ListKeysFiltered(ctx, gen+".p.*")
+	if err != nil {
+		return nil, nil, err
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys) // a listing may repeat a key
+	var recs []ProcessRecord
+	var when []time.Time
+	for _, k := range keys {
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		var r ProcessRecord
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			return nil, nil, fmt.Errorf("key %s: %v", k, err)
+		}
+		recs = append(recs, r)
+		when = append(when, e.Created())
+	}
+	return recs, when, nil
+}
+
+// Finish writes this process's final record (its part, how it ended)
+// and returns the whole run as its processes recorded it: see
+// queue.Recorder.
+func (s *set) Finish(part observe.Part, state string) *observe.Whole {
+	if s.rec == nil {
+		return nil
+	}
+	s.stopRecording()
+	for _, q := range s.queues {
+		part.Redelivered += q.redelivered.Load()
+	}
+	s.rec.rec.Part, s.rec.rec.State, s.rec.rec.Beat = part, state, time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	defer cancel()
+	if err := s.writeRecord(ctx); err != nil {
+		s.env.Log.Warn(err.Error()+"; the run's record on the broker misses this process's end", "err", err.Error())
+	}
+	return s.whole(ctx)
+}
+
+// whole sums the records of this process's generation on its brokers
+// (a process recorded on several brokers counts once).
+func (s *set) whole(ctx context.Context) *observe.Whole {
+	w := new(observe.Whole)
+	seen := map[string]bool{}
+	for _, b := range s.brokers {
+		recs, _, err := ReadRecords(ctx, b.kv, b.generation())
+		if err != nil {
+			return nil
+		}
+		for _, r := range recs {
+			if !seen[r.ID] {
+				seen[r.ID] = true
+				w.Count(r.State == stateRunning, r.State == stateGone)
+				w.Add(r.Part)
+			}
+		}
+	}
+	return w
+}
+
+// Err names the writers of queues read here that were taken for dead:
+// the items they had not put are missing, and the run fails.
+func (s *set) Err() error {
+	seen := map[string]bool{}
+	var lost []string
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, q := range s.queues {
+		if len(q.readers) == 0 {
+			continue
+		}
+		r, err := q.roster(ctx)
+		if err != nil || r == nil {
+			continue
+		}
+		for _, proc := range slices.Sorted(maps.Keys(r.Writers)) {
+			for _, st := range slices.Sorted(maps.Keys(r.Writers[proc])) {
+				if e := r.Writers[proc][st]; e.Gone && !seen[proc+st] {
+					seen[proc+st] = true
+					lost = append(lost, fmt.Sprintf("%s (of queue %s) in process %s", st, q.spec.Name, proc))
+				}
+			}
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	return fmt.Errorf("writer %s stopped without finishing (no heartbeat on the broker for %s: killed, or its host lost); "+
+		"the items it had not put are missing: restart it, or start a new run with --fresh", strings.Join(lost, ", "), leaseFor)
+}
