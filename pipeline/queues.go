@@ -27,9 +27,9 @@ func (r *run) shared() bool { return r.opts.Shared || len(r.opts.Only) > 0 }
 // in graph order, then starts them. On error, what was opened is closed.
 func (r *run) openQueues(ctx context.Context) error {
 	env := &queue.Env{
-		Pipeline: r.g.Name, Graph: r.g, Strategy: r.g.Strategy, Shared: r.shared(), Fresh: r.opts.Fresh,
+		Pipeline: r.g.Name, Graph: r.g, Strategy: r.g.Strategy, Shared: r.shared(), Fresh: r.opts.Fresh, RunID: r.opts.RunID,
 		Stages: r.stageNames(), Since: func() time.Duration { return r.clock.Since() }, Log: r.opts.Log, Abort: r.abortRun,
-		Part: r.part,
+		Part: r.part, Local: r.localStages(),
 	}
 	if r.obs != nil {
 		env.Observe = r.obs.Observe

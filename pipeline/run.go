@@ -65,6 +65,11 @@ type Options struct {
 	// (`--fresh`); one that started before it joins the new generation if
 	// it has done nothing yet, and otherwise stops (queue/nats/roster.go).
 	Fresh bool
+	// RunID names one run of the pipeline among others on the same
+	// brokers (`--run-id`): its NATS streams, subjects and keys carry it,
+	// so two runs with different ids never touch each other's items. ""
+	// is the pipeline's default run.
+	RunID string
 	// Observers watch the run (observe.Observer): its start with live
 	// counters (progress bars, metrics), its events (`--events`, the
 	// timeline), every item put (`pcrun test`), its result. An observer

@@ -24,6 +24,22 @@ func (r *run) part() observe.Part {
 	return p
 }
 
+// localStages names the stages whose workers run in this process.
+func (r *run) localStages() []string {
+	var out []string
+	for _, p := range r.g.Producers {
+		if r.selected(p.Name) {
+			out = append(out, p.Name)
+		}
+	}
+	for _, c := range r.g.Consumers {
+		if r.selected(c.Name) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
 // receivedOf reads the accounting of the items taken from a shared queue.
 func receivedOf(rc *counters) observe.Received {
 	return observe.Received{Taken: rc.taken.Load(), Done: rc.done.Load(), Filtered: rc.filtered.Load(),

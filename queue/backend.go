@@ -85,8 +85,12 @@ type Env struct {
 	// queues; Fresh: this process starts a new run of it anyway (see
 	// pipeline.Options).
 	Shared, Fresh bool
-	// Stages names the ledger rows (Item.Origin) by their stage.
-	Stages []string
+	// RunID names the run among others of the pipeline on the same
+	// brokers ("" the default run); see pipeline.Options.
+	RunID string
+	// Stages names the ledger rows (Item.Origin) by their stage; Local
+	// names the stages whose workers run in this process.
+	Stages, Local []string
 	// Observe receives the queues' events (puts, takes, waits, closes),
 	// nil when nothing observes the run; Since is the time since the
 	// run started, for them and for the waits of items.

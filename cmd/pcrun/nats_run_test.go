@@ -19,10 +19,10 @@ import (
 // started after an earlier one ended.
 
 // statusJSON runs `pcrun status --format json` (with --wait if wait) on
-// the e2e file and returns its exit code and report.
-func statusJSON(t *testing.T, file, url string, wait bool) (int, Status) {
+// the e2e file, with flags, and returns its exit code and report.
+func statusJSON(t *testing.T, file, url string, wait bool, flags ...string) (int, Status) {
 	t.Helper()
-	args := []string{"status", "--format", "json", "--set", "url=" + url}
+	args := append([]string{"status", "--format", "json", "--set", "url=" + url}, flags...)
 	if wait {
 		args = append(args, "--wait")
 	}
@@ -168,5 +168,28 @@ func TestNatsE2ENextRun(t *testing.T) {
 	said := c1.stderr.text() + c2.stderr.text()
 	if !strings.Contains(said, "the previous run on ") || !strings.Contains(said, "waiting for p, which write to it, to start") {
 		t.Errorf("the consumers did not say they started a new run and wait for its producer:\n%s", said)
+	}
+}
+
+// TestNatsE2ERunID: `--run-id` (or PCRUN_RUN_ID) names a run; status
+// reports the run it is given, and an id that cannot name streams is bad
+// usage.
+func TestNatsE2ERunID(t *testing.T) {
+	t.Parallel()
+	const n = 5
+	file, url := e2eSetup(t, n, "1ms", "")
+	run := startPcrun(t, "run", "--run-id", "r1", "--set", "url="+url, file)
+	exitsOK(t, "the run r1", run)
+	code, st := statusJSON(t, file, url, false, "--run-id", "r1")
+	if code != exitcode.OK || st.Run == nil || !st.Run.Ended || st.Run.Ledger != (observe.Whole{Processes: 1, Produced: n, Done: n}) {
+		t.Errorf("status --run-id r1: exit %d, run %+v; want the run ended with %d items done", code, st.Run, n)
+	}
+	if _, st = statusJSON(t, file, url, false); st.Run == nil || len(st.Run.Processes) != 0 {
+		t.Errorf("status of the default run: %+v, want no process", st.Run)
+	}
+	bad := startPcrun(t, "run", "--run-id", "a.b", "--set", "url="+url, file)
+	bad.wait(t, 30*time.Second)
+	if bad.code != exitcode.Usage || !strings.Contains(bad.stderr.text(), `invalid run id "a.b"`) {
+		t.Errorf("--run-id a.b: exit %d, stderr:\n%s", bad.code, bad.stderr.text())
 	}
 }

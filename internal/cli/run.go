@@ -35,6 +35,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "spill", Usage: "write every abandoned item, and where each producer stopped, to `FILE` (JSON lines; overrides shutdown.spill)"},
 		&cli.StringFlag{Name: "resume", Usage: "continue an interrupted run from its spill `FILE`: put its items back, start producers where they stopped"},
 		&cli.StringSliceFlag{Name: "only", Usage: "run the workers of these `STAGES` only (comma-separated, repeatable); the others run in other processes, connected by queues with backend: nats"},
+		&cli.StringFlag{Name: "run-id", EnvVars: []string{"PCRUN_RUN_ID"}, Usage: "name this run of the pipeline (`ID`: letters, digits, - and _): every process of one multi-process run gives the same id, and runs with different ids share brokers without touching each other's items (default: the pipeline's one run)"},
 		&cli.BoolFlag{Name: "fresh", Usage: "start a new multi-process run: purge the pipeline's NATS streams and its keys on the broker first (the first process of the run says it; a run of every stage always does)"},
 		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "live progress bars on stderr: `MODE` auto (on a terminal, not under CI, not with --quiet), always or never"},
 		&cli.StringFlag{Name: "events", Usage: "write the run's events to `FILE` as JSON lines (- for stderr; see docs/events.md)"},
@@ -133,6 +134,9 @@ func runOptions(c *cli.Context, g *stages.Graph, signals <-chan os.Signal) (pipe
 		return opts, nil, err
 	}
 	opts = pipeline.Options{Stdout: c.App.Writer, Stderr: c.App.ErrWriter, Signals: signals, Only: only, Fresh: c.Bool("fresh"), Stdin: c.App.Reader}
+	if opts.RunID, err = runID(c); err != nil {
+		return opts, nil, err
+	}
 	if path := c.String("resume"); path != "" {
 		if opts.Resume, err = readResume(path); err != nil {
 			return opts, nil, usagef("pcrun: error: %v", err)
@@ -279,4 +283,16 @@ func testFileOf(file string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// runID reads --run-id (or PCRUN_RUN_ID): a name that fits in the names
+// of streams and keys.
+func runID(c *cli.Context) (string, error) {
+	id := c.String("run-id")
+	if len(id) > 32 || strings.IndexFunc(id, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) >= 0 {
+		return "", usagef("pcrun: error: invalid run id %q\nhint: up to 32 letters, digits, - and _, the same in every process of the run, such as --run-id nightly-42", id)
+	}
+	return id, nil
 }

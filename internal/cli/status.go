@@ -39,6 +39,7 @@ func statusCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "output `FORMAT`: text or json (on stdout)"},
 			&cli.StringSliceFlag{Name: "set", Usage: "override a var: `NAME=VALUE` (repeatable), as the run does, if a url uses vars"},
+			&cli.StringFlag{Name: "run-id", EnvVars: []string{"PCRUN_RUN_ID"}, Usage: "report the run named `ID` (as given to pcrun run --run-id)"},
 			&cli.BoolFlag{Name: "wait", Usage: "wait until the run has ended (every process finished, failed or gone), report it, and exit with the run's exit code"},
 		},
 		Action: func(c *cli.Context) error { return statusAction(c, e) }, OnUsageError: onUsageError,
@@ -82,12 +83,17 @@ func statusAction(c *cli.Context, e *env) error {
 		}
 		return nil
 	}
+	id, err := runID(c)
+	if err != nil {
+		return err
+	}
+	scope, queues := natsq.Scope(g.Name, id, queues)
 	if c.Bool("wait") {
-		if err := waitRun(c.Context, e.signals, c.App.ErrWriter, g.Name, queues); err != nil {
+		if err := waitRun(c.Context, e.signals, c.App.ErrWriter, scope, queues); err != nil {
 			return err
 		}
 	}
-	st.Queues, st.Run = askBrokers(g.Name, queues, c.App.ErrWriter)
+	st.Queues, st.Run = askBrokers(scope, queues, c.App.ErrWriter)
 	if format == "json" {
 		writeStatusJSON(c.App.Writer, st)
 	} else {

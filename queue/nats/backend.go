@@ -34,6 +34,7 @@ type set struct {
 	env     *queue.Env
 	brokers map[string]*natsBroker // by URL
 	queues  []*natsQueue
+	scope   string         // the pipeline's name on the brokers, with the run id (scope.go)
 	rec     *recorder      // this process's record on the brokers (procs.go); nil before Start
 	wg      sync.WaitGroup // the heartbeat
 }
@@ -42,10 +43,10 @@ type set struct {
 // URL) and makes sure each queue's stream and consumer exist. Start
 // registers this process with them.
 func (backend) Open(ctx context.Context, env *queue.Env, specs []*queue.Spec) (queue.Set, error) {
-	s := &set{env: env, brokers: map[string]*natsBroker{}}
+	s := &set{env: env, brokers: map[string]*natsBroker{}, scope: scopeName(env.Pipeline, env.RunID)}
 	proc := processID()
 	for _, sp := range specs {
-		nq, err := openNats(ctx, s.brokers, env, sp.Queue)
+		nq, err := openNats(ctx, s.brokers, env, s.scope, scopedQueue(sp.Queue, env.RunID))
 		if err != nil {
 			s.Close()
 			return nil, err
@@ -78,8 +79,8 @@ func (s *set) Start(ctx context.Context) error {
 		}
 	}
 	for _, q := range s.env.Graph.Queues {
-		if b := s.brokers[q.URL]; b != nil && q.Backend == config.NATS && !slices.Contains(b.streams, q.Stream) {
-			b.streams = append(b.streams, q.Stream)
+		if b := s.brokers[q.URL]; b != nil && q.Backend == config.NATS && !slices.Contains(b.streams, scopedQueue(q, s.env.RunID).Stream) {
+			b.streams = append(b.streams, scopedQueue(q, s.env.RunID).Stream)
 		}
 	}
 	for _, nq := range s.queues {
@@ -106,6 +107,7 @@ func (s *set) resetAll(ctx context.Context) error {
 		if q.Backend != config.NATS {
 			continue
 		}
+		q = scopedQueue(q, s.env.RunID)
 		if _, ok := streams[q.URL]; !ok {
 			urls = append(urls, q.URL)
 			first[q.URL] = q.Name
@@ -113,11 +115,16 @@ func (s *set) resetAll(ctx context.Context) error {
 		streams[q.URL] = append(streams[q.URL], q.Stream)
 	}
 	for _, url := range urls {
-		b, err := connectNats(ctx, s.brokers, s.env.Pipeline, url, first[url])
+		b, err := connectNats(ctx, s.brokers, s.scope, url, first[url])
 		if err != nil {
 			return err
 		}
-		if err := b.resetAll(ctx, s.env.Pipeline, streams[url]); err != nil {
+		if !s.env.Shared && !s.env.Fresh {
+			if err := s.notRunning(ctx, b); err != nil {
+				return err
+			}
+		}
+		if err := b.resetAll(ctx, s.scope, streams[url]); err != nil {
 			return fmt.Errorf("--fresh: %v", err)
 		}
 	}
@@ -290,8 +297,8 @@ func storageName(t jetstream.StorageType) string {
 	return "file"
 }
 
-func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, q *stages.Queue) (*natsQueue, error) {
-	b, err := connectNats(ctx, brokers, env.Pipeline, q.URL, q.Name)
+func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, scope string, q *stages.Queue) (*natsQueue, error) {
+	b, err := connectNats(ctx, brokers, scope, q.URL, q.Name)
 	if err != nil {
 		return nil, err
 	}

@@ -105,18 +105,9 @@ type sighting struct {
 // heartbeat, which also watches the writers of the queues read here.
 func (s *set) startRecording(ctx context.Context) error {
 	host, _ := os.Hostname()
-	stages := map[string]bool{}
-	for _, q := range s.queues {
-		for st := range q.writers {
-			stages[st] = true
-		}
-		for st := range q.readers {
-			stages[st] = true
-		}
-	}
 	now := time.Now()
 	s.rec = &recorder{
-		rec: ProcessRecord{ID: s.queues[0].proc, Host: host, PID: os.Getpid(), Stages: slices.Sorted(maps.Keys(stages)),
+		rec: ProcessRecord{ID: s.queues[0].proc, Host: host, PID: os.Getpid(), Stages: s.env.Local,
 			State: stateRunning, Started: now, Lease: leaseFor},
 		revs: map[*natsBroker]recRev{}, seen: map[string]sighting{}, read: now, stop: make(chan struct{}),
 	}

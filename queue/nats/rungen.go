@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -98,4 +99,43 @@ func (b *natsBroker) purgeGen(ctx context.Context, gen string) {
 		return
 	}
 	_ = s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+b.kv.Bucket()+"."+strings.TrimSpace(gen)+".>"))
+}
+
+// RunningError refuses a run of every stage (which resets the pipeline's
+// queues as it starts) while processes of another run of the pipeline
+// are alive on the broker: resetting would take their items.
+type RunningError struct {
+	URL       string
+	Processes []ProcessStatus
+}
+
+func (e *RunningError) Error() string {
+	p := e.Processes[0]
+	more := ""
+	if len(e.Processes) > 1 {
+		more = fmt.Sprintf(" and %d other process(es)", len(e.Processes)-1)
+	}
+	return fmt.Sprintf("another run of this pipeline is running on %s (process %s, stages %s, started %s%s); "+
+		"starting this one would purge its queues: give this run its own --run-id, wait for that one to end "+
+		"(pcrun status --wait FILE), or reset it on purpose with --fresh",
+		e.URL, p.ID, strings.Join(p.Stages, ", "), p.Started.Format(time.RFC3339), more)
+}
+
+// notRunning refuses, with a *RunningError, to reset the queues on b
+// while a process of the run there is alive.
+func (s *set) notRunning(ctx context.Context, b *natsBroker) error {
+	run, err := ReadRun(ctx, []jetstream.KeyValue{b.kv})
+	if err != nil {
+		return fmt.Errorf("bucket %s on %s: %v", b.kv.Bucket(), b.redacted(), err)
+	}
+	var alive []ProcessStatus
+	for _, p := range run.Processes {
+		if p.Live() == stateRunning {
+			alive = append(alive, p)
+		}
+	}
+	if len(alive) == 0 {
+		return nil
+	}
+	return &RunningError{URL: b.redacted(), Processes: alive}
 }
