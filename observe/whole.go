@@ -16,6 +16,15 @@ type Part struct {
 	Ledger      Ledger   `json:"ledger"`   // the items this process produced
 	Received    Received `json:"received"` // the items it took from shared queues
 	Redelivered int64    `json:"redelivered"`
+	// Positions: for each producer stage and replica here, the index of
+	// the next item it would make (where a resumed run starts it).
+	Positions map[string]map[int]int64 `json:"positions,omitempty"`
+	// Made counts the items each producer stage here has made (its
+	// ledger's produced).
+	Made map[string]int64 `json:"made,omitempty"`
+	// Resumed: items this process makes again that the process whose
+	// run it resumed (after that one died) had counted already.
+	Resumed int64 `json:"resumed,omitempty"`
 }
 
 // Whole is the ledger of a run spread over processes, summed from what
@@ -44,7 +53,7 @@ type Whole struct {
 
 // Add adds one process's part.
 func (w *Whole) Add(p Part) {
-	w.Produced += p.Ledger.Produced
+	w.Produced += p.Ledger.Produced - p.Resumed
 	w.Done += p.Ledger.Done + p.Received.Done
 	w.Filtered += p.Ledger.Filtered + p.Received.Filtered
 	w.Failed += p.Ledger.Failed + p.Received.Failed

@@ -55,7 +55,10 @@ func (r *run) produceBatched(ctx context.Context, w *stages.ProducerWorker, coun
 				break
 			}
 		}
+		me := queue.WorkerFrom(ctx)
+		me.Index.Store(int64(first))
 		n, err := q.PutBatch(ctx, batch)
+		me.Index.Store(int64(first + n))
 		c.produced.Add(int64(n))
 		if r.puts != nil {
 			for _, it := range batch[:n] {

@@ -27,7 +27,7 @@ func (r *run) shared() bool { return r.opts.Shared || len(r.opts.Only) > 0 }
 // in graph order, then starts them. On error, what was opened is closed.
 func (r *run) openQueues(ctx context.Context) error {
 	env := &queue.Env{
-		Pipeline: r.g.Name, Graph: r.g, Strategy: r.g.Strategy, Shared: r.shared(), Fresh: r.opts.Fresh, RunID: r.opts.RunID,
+		Pipeline: r.g.Name, Graph: r.g, Strategy: r.g.Strategy, Shared: r.shared(), Fresh: r.opts.Fresh, RunID: r.opts.RunID, ResumeRun: r.opts.ResumeRun,
 		Stages: r.stageNames(), Since: func() time.Duration { return r.clock.Since() }, Log: r.opts.Log, Abort: r.abortRun,
 		Part: r.part, Local: r.localStages(),
 	}
@@ -47,6 +47,11 @@ func (r *run) openQueues(ctx context.Context) error {
 	for _, set := range r.sets {
 		if err := set.Start(ctx); err != nil {
 			return err
+		}
+		if res, ok := set.(queue.Resumer); ok && r.opts.ResumeRun {
+			if next := res.Positions(); next != nil {
+				r.opts.Resume = &Resume{Next: next}
+			}
 		}
 	}
 	return nil

@@ -70,6 +70,12 @@ type Options struct {
 	// so two runs with different ids never touch each other's items. ""
 	// is the pipeline's default run.
 	RunID string
+	// ResumeRun continues the brokers' current run after a process of it
+	// died (`--resume-run`): the run is joined even if it has ended, and
+	// producers of this process take over those of a dead process, each
+	// replica starting where that one's record on the broker says it got
+	// (see queue/nats/resume.go).
+	ResumeRun bool
 	// Observers watch the run (observe.Observer): its start with live
 	// counters (progress bars, metrics), its events (`--events`, the
 	// timeline), every item put (`pcrun test`), its result. An observer
@@ -161,6 +167,8 @@ type run struct {
 	sup                  *supervisor        // how the run stops (supervise.go)
 	sources              []ioeffects.Reader // by producer; nil for template producers (source.go)
 	jitter               func() float64     // a retry backoff's jitter (Options.Rand)
+	posMu                sync.Mutex
+	positions            []position // the producer replicas started (whole.go)
 }
 
 // Run runs the graph to its end and returns its result; it blocks until
@@ -279,10 +287,13 @@ func (r *run) end(elapsed time.Duration, stop error, deadlock *DeadlockError) (*
 	res := r.result(elapsed, stop)
 	defer r.watch.End(res)
 	err := r.settle(res, stop, deadlock)
+	state := stateOf(err)
 	if err == nil {
-		err = r.broken()
+		if err = r.broken(); err != nil {
+			state = "cut" // a writer elsewhere was lost: see queue.Failing
+		}
 	}
-	r.record(res, err)
+	r.record(res, state)
 	return res, err
 }
 

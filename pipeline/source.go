@@ -76,6 +76,7 @@ func (r *run) closeSources() {
 func (r *run) sourceProducer(p *stages.Producer, replica, row int) {
 	w := p.Worker(replica)
 	me := newWorker(w.Name(), p.Name, queue.Producer, r.stats[row])
+	r.producing(p.Name, replica, me)
 	rd := &reading{r: r, p: p, w: w, me: me, ctx: me.in(r.soft), q: r.queues[p.To], row: row, src: r.sources[row]}
 	hard := me.in(r.hard)
 	r.sources[row] = nil // this worker finishes it

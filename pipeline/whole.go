@@ -21,6 +21,25 @@ func (r *run) part() observe.Part {
 	for _, rc := range r.received {
 		p.Received.Add(receivedOf(rc))
 	}
+	for i, pr := range r.g.Producers {
+		if r.selected(pr.Name) && i < len(r.stats) {
+			if p.Made == nil {
+				p.Made = map[string]int64{}
+			}
+			p.Made[pr.Name] = r.stats[i].produced.Load()
+		}
+	}
+	r.posMu.Lock() // positions after Made: a position never counts an item Made does not
+	for _, pos := range r.positions {
+		if p.Positions == nil {
+			p.Positions = map[string]map[int]int64{}
+		}
+		if p.Positions[pos.stage] == nil {
+			p.Positions[pos.stage] = map[int]int64{}
+		}
+		p.Positions[pos.stage][pos.replica] = pos.w.Index.Load()
+	}
+	r.posMu.Unlock()
 	return p
 }
 
@@ -38,6 +57,20 @@ func (r *run) localStages() []string {
 		}
 	}
 	return out
+}
+
+// position is a producer replica at work, for Part.Positions.
+type position struct {
+	stage   string
+	replica int
+	w       *worker
+}
+
+// producing records that a producer replica has started.
+func (r *run) producing(stage string, replica int, w *worker) {
+	r.posMu.Lock()
+	r.positions = append(r.positions, position{stage, replica, w})
+	r.posMu.Unlock()
 }
 
 // receivedOf reads the accounting of the items taken from a shared queue.
@@ -62,15 +95,17 @@ func (r *run) broken() error {
 }
 
 // record gives the recorders among the queue sets this process's final
-// part and how it ended, and puts the whole run as they know it in res.
-func (r *run) record(res *observe.Result, err error) {
-	p := observe.Part{Ledger: res.Total}
+// part and how it ended (state), and puts the whole run as they know it
+// in res.
+func (r *run) record(res *observe.Result, state string) {
+	now := r.part()
+	p := observe.Part{Ledger: res.Total, Positions: now.Positions, Made: now.Made}
 	if res.Received != nil {
 		p.Received = *res.Received
 	}
 	for _, set := range r.sets {
 		if rec, ok := set.(queue.Recorder); ok {
-			if w := rec.Finish(p, stateOf(err)); w != nil {
+			if w := rec.Finish(p, state); w != nil {
 				res.Run = w
 			}
 		}

@@ -26,6 +26,7 @@ func (r *run) producer(p *stages.Producer, replica, row int) {
 	w := p.Worker(replica)
 	c := r.stats[row]
 	me := newWorker(w.Name(), p.Name, queue.Producer, c)
+	r.producing(p.Name, replica, me)
 	ctx := me.in(r.soft)
 	hard := me.in(r.hard)
 	q := r.queues[p.To]
@@ -375,12 +376,14 @@ func (r *run) produceOne(ctx context.Context, w *stages.ProducerWorker, me *work
 	}
 	c.produced.Add(1)
 	id := r.ids.Add(1)
+	me.Index.Store(int64(i))
 	if err := r.put(ctx, q, queue.Item{ID: id, Origin: int32(row), Value: v}); err != nil {
 		c.abandoned.Add(1)
 		r.abandonedEvent(&me.Worker, p.To, id)
 		r.spillItem(p.To, row, id, v)
 		return true, false
 	}
+	me.Index.Store(int64(i) + 1)
 	if r.puts != nil {
 		r.puts.Put(p.To, v)
 	}

@@ -88,6 +88,10 @@ type Env struct {
 	// RunID names the run among others of the pipeline on the same
 	// brokers ("" the default run); see pipeline.Options.
 	RunID string
+	// ResumeRun: join the brokers' current run even if it has ended, and
+	// take over a dead process that ran this process's producers
+	// (`--resume-run`); see pipeline.Options.
+	ResumeRun bool
 	// Stages names the ledger rows (Item.Origin) by their stage; Local
 	// names the stages whose workers run in this process.
 	Stages, Local []string
@@ -109,10 +113,19 @@ type Env struct {
 // Recorder is a Set that records each process's part of a run spread over
 // several processes, where the others read it (NATS: the run's key-value
 // bucket). Finish records this process's last part and how it ended
-// (state: finished, failed, interrupted or deadlocked) and returns the
+// (state: finished, failed, interrupted or deadlocked; cut when it ended
+// well but a writer elsewhere was lost, see Failing) and returns the
 // whole run as far as its processes recorded it, nil if it cannot tell.
 type Recorder interface {
 	Finish(part observe.Part, state string) *observe.Whole
+}
+
+// Resumer is a Set that can say where the producer replicas of a run that
+// resumes another (Env.ResumeRun) start: the index of the first item each
+// makes, by stage and replica; nil when it resumes nothing. Called once,
+// after Start.
+type Resumer interface {
+	Positions() map[string]map[int]int
 }
 
 // Failing is a Set that can find a run broken beyond this process: a

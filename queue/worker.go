@@ -22,6 +22,12 @@ type Worker struct {
 	// Idle and Blocked, when not nil, add up the nanoseconds the worker
 	// waits for an item (or a join), and to put into a full queue.
 	Idle, Blocked *atomic.Int64
+	// Index, for a producer replica, is the index (its `i`) of the item
+	// it is putting, and once the put returned, of the next one: a
+	// backend may name an item by its stage, replica and index (the same
+	// item when a run is resumed), and record how far a producer got. A
+	// batch put (Batcher) holds the items from Index on.
+	Index atomic.Int64
 }
 
 // Kind says what a worker is.

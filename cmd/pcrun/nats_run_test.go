@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/internal/exitcode"
 	"github.com/pcrun/pcrun/observe"
 	natsq "github.com/pcrun/pcrun/queue/nats"
+	"github.com/pcrun/pcrun/stages"
 )
 
 // The whole run across real processes: each process's record on the
@@ -192,4 +194,93 @@ func TestNatsE2ERunID(t *testing.T) {
 	if bad.code != exitcode.Usage || !strings.Contains(bad.stderr.text(), `invalid run id "a.b"`) {
 		t.Errorf("--run-id a.b: exit %d, stderr:\n%s", bad.code, bad.stderr.text())
 	}
+}
+
+// TestNatsE2EResumedProducer: the producer process is SIGKILLed mid-run;
+// the consumers find it gone and exit 1. A producer and consumers
+// restarted with --resume-run continue the same run: the new producer
+// starts where the dead one's record says it got (less the publishes
+// that may not have been stored), the items the dead one had stored are
+// not stored again (same message ids), and every item is consumed
+// exactly once over both rounds. status --wait then exits 0: the lost
+// writer was resumed.
+func TestNatsE2EResumedProducer(t *testing.T) {
+	t.Parallel()
+	const n = 600 // at 20ms each in 4 workers: 3s, several heartbeats
+	file, url := e2eSetup(t, n, "20ms", "")
+	c1, c2 := startConsumer(t, file, url), startConsumer(t, file, url)
+	waitReaders(t, url, c1, c2)
+	prod := startProducer(t, file, url)
+	// Once its record on the broker says how far it got, and some way on.
+	waitPosition(t, url, 150) // past the 128 items a resumed producer makes again
+	prod.signal(t, syscall.SIGKILL)
+	prod.wait(t, 10*time.Second)
+	for i, c := range []*proc{c1, c2} {
+		c.wait(t, 60*time.Second)
+		if c.code != exitcode.Failed {
+			t.Fatalf("consumer %d of the first round: exit %d, want 1\n%s", i+1, c.code, c.stderr.text())
+		}
+	}
+	c3 := startPcrun(t, "run", "--only", "c", "--resume-run", "--summary", "json", "--set", "url="+url, file)
+	c4 := startPcrun(t, "run", "--only", "c", "--resume-run", "--summary", "json", "--set", "url="+url, file)
+	again := startPcrun(t, "run", "--only", "p", "--resume-run", "--summary", "json", "--set", "url="+url, file)
+	exitsOK(t, "the resumed producer", again)
+	exitsOK(t, "consumer 3", c3)
+	exitsOK(t, "consumer 4", c4)
+	var ate []string
+	for _, c := range []*proc{c1, c2, c3, c4} {
+		ate = append(ate, c.stdout.items(ateRE)...)
+	}
+	if got := sorted(ate); !slices.Equal(got, sorted(numberedItems(n))) {
+		missing, twice := diffOnce(got, numberedItems(n))
+		t.Errorf("consumed %d items over both rounds, want each of %d once: missing %v, twice %v", len(got), n, missing, twice)
+	}
+	res := summary(t, again)
+	if res.Total.Produced >= n || res.Total.Produced == 0 {
+		t.Errorf("the resumed producer made %d items: want it to start where the dead one got, not at 0", res.Total.Produced)
+	}
+	code, st := statusJSON(t, file, url, true)
+	if code != exitcode.OK || st.Run == nil || st.Run.Ledger.Done != n || st.Run.Ledger.Produced != n || st.Run.Ledger.InFlight != 0 {
+		t.Errorf("status --wait: exit %d, run %+v; want 0 and the whole run's %d items produced and done once", code, st.Run, n)
+	}
+	t.Logf("the resumed producer made %d items; whole run: %s", res.Total.Produced, st.Run.Ledger)
+}
+
+// waitPosition waits until the record of the e2e producer's process on
+// the broker says its replica got past item min.
+func waitPosition(t *testing.T, url string, min int64) {
+	t.Helper()
+	queues := []*stages.Queue{{Name: e2eQueue, Backend: config.NATS, URL: url}}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		run, err := natsq.Run(t.Context(), e2ePipeline, queues, 5*time.Second)
+		for _, p := range run.Processes {
+			if p.Part.Positions["p"][1] > min {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not after 60s: the producer's record on the broker at position %d or more (run %+v, %v)", min, run, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// diffOnce returns the items of want missing from got, and those got
+// has more than once.
+func diffOnce(got, want []string) (missing, twice []string) {
+	count := map[string]int{}
+	for _, g := range got {
+		count[g]++
+	}
+	for _, w := range want {
+		switch count[w] {
+		case 0:
+			missing = append(missing, w)
+		case 1:
+		default:
+			twice = append(twice, w)
+		}
+	}
+	return missing, twice
 }

@@ -36,6 +36,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "resume", Usage: "continue an interrupted run from its spill `FILE`: put its items back, start producers where they stopped"},
 		&cli.StringSliceFlag{Name: "only", Usage: "run the workers of these `STAGES` only (comma-separated, repeatable); the others run in other processes, connected by queues with backend: nats"},
 		&cli.StringFlag{Name: "run-id", EnvVars: []string{"PCRUN_RUN_ID"}, Usage: "name this run of the pipeline (`ID`: letters, digits, - and _): every process of one multi-process run gives the same id, and runs with different ids share brokers without touching each other's items (default: the pipeline's one run)"},
+		&cli.BoolFlag{Name: "resume-run", Usage: "continue the run on the NATS brokers after a process of it died: join it even if it has ended, and take over the dead process's producers from where its record on the broker says they got (give it to every process restarted)"},
 		&cli.BoolFlag{Name: "fresh", Usage: "start a new multi-process run: purge the pipeline's NATS streams and its keys on the broker first (the first process of the run says it; a run of every stage always does)"},
 		&cli.StringFlag{Name: "progress", Value: "auto", Usage: "live progress bars on stderr: `MODE` auto (on a terminal, not under CI, not with --quiet), always or never"},
 		&cli.StringFlag{Name: "events", Usage: "write the run's events to `FILE` as JSON lines (- for stderr; see docs/events.md)"},
@@ -137,6 +138,7 @@ func runOptions(c *cli.Context, g *stages.Graph, signals <-chan os.Signal) (pipe
 	if opts.RunID, err = runID(c); err != nil {
 		return opts, nil, err
 	}
+	opts.ResumeRun = c.Bool("resume-run")
 	if path := c.String("resume"); path != "" {
 		if opts.Resume, err = readResume(path); err != nil {
 			return opts, nil, usagef("pcrun: error: %v", err)

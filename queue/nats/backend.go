@@ -34,9 +34,12 @@ type set struct {
 	env     *queue.Env
 	brokers map[string]*natsBroker // by URL
 	queues  []*natsQueue
-	scope   string         // the pipeline's name on the brokers, with the run id (scope.go)
-	rec     *recorder      // this process's record on the brokers (procs.go); nil before Start
-	wg      sync.WaitGroup // the heartbeat
+	scope   string    // the pipeline's name on the brokers, with the run id (scope.go)
+	rec     *recorder // this process's record on the brokers (procs.go); nil before Start
+	// resumedItems counts the items this process makes again that the
+	// process it resumes had counted (resume.go).
+	resumedItems int64
+	wg           sync.WaitGroup // the heartbeat
 }
 
 // Open connects to the brokers of the specs' queues (one connection per
@@ -86,6 +89,9 @@ func (s *set) Start(ctx context.Context) error {
 	for _, nq := range s.queues {
 		if !nq.b.joined {
 			nq.b.joined = true
+			if err := s.resumeOn(ctx, nq.b); err != nil {
+				return err
+			}
 			if err := nq.b.join(ctx); err != nil {
 				return err
 			}
@@ -94,7 +100,17 @@ func (s *set) Start(ctx context.Context) error {
 	if len(s.queues) == 0 {
 		return nil
 	}
-	return s.startRecording(ctx)
+	if err := s.startRecording(ctx); err != nil {
+		return err
+	}
+	for _, b := range s.brokers {
+		if b.resumed != nil {
+			if err := s.markResumed(ctx, b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // resetAll purges the streams of every NATS queue of the pipeline, those

@@ -61,8 +61,10 @@ func (b *natsBroker) join(ctx context.Context) error {
 			if gen, err = b.currentGen(ctx); err != nil {
 				return err
 			}
-			if gen, err = b.renewIfEnded(ctx, gen); err != nil { // rungen.go
-				return err
+			if !b.keepRun {
+				if gen, err = b.renewIfEnded(ctx, gen); err != nil { // rungen.go
+					return err
+				}
 			}
 		}
 		if err := b.registerAll(ctx, gen); err != nil {

@@ -148,7 +148,7 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 		return err
 	}
 	q.b.touched.Store(true)
-	msg, id, err := q.message(it)
+	msg, id, err := q.message(ctx, it)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 }
 
 // message is the item as it travels, and its Nats-Msg-Id.
-func (q *natsQueue) message(it queue.Item) (msg *nats.Msg, id string, err error) {
+func (q *natsQueue) message(ctx context.Context, it queue.Item) (msg *nats.Msg, id string, err error) {
 	msg = nats.NewMsg(q.spec.Subject)
 	msg.Header.Set(genHeader, q.b.generation())
 	if it.Marker {
@@ -188,6 +188,9 @@ func (q *natsQueue) message(it queue.Item) (msg *nats.Msg, id string, err error)
 	msg.Data, err = json.Marshal(natsWire{ID: it.ID, Run: q.runID, Origin: q.env.Stages[it.Origin], Value: v})
 	if err != nil {
 		return nil, "", err
+	}
+	if id := q.producerMsgID(ctx); id != "" { // resume.go
+		return msg, id, nil
 	}
 	return msg, q.runID + "." + strconv.FormatUint(it.ID, 10), nil
 }

@@ -50,6 +50,7 @@ var (
 const (
 	stateRunning = "running"
 	stateGone    = "gone"
+	stateCut     = "cut" // ended well, but a writer of a queue it read was lost
 )
 
 // errTakenForDead stops a process whose record another process marked
@@ -163,6 +164,7 @@ func (s *set) part() observe.Part {
 	for _, q := range s.queues {
 		p.Redelivered += q.redelivered.Load()
 	}
+	p.Resumed = s.resumedItems
 	return p
 }
 
@@ -275,6 +277,7 @@ func (s *set) Finish(part observe.Part, state string) *observe.Whole {
 	for _, q := range s.queues {
 		part.Redelivered += q.redelivered.Load()
 	}
+	part.Resumed = s.resumedItems
 	s.rec.rec.Part, s.rec.rec.State, s.rec.rec.Beat = part, state, time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()

@@ -217,6 +217,8 @@ type brokerState struct {
 	queues    []*natsQueue
 	joined    bool         // registered (run's goroutine only)
 	streams   []string     // the streams of every NATS queue of the pipeline on this broker
+	keepRun   bool         // join the current run even if it has ended (--resume-run)
+	resumed   *resumption  // the dead process this one takes over (resume.go)
 	notice    func(string) // a line on stderr
 }
 
@@ -300,6 +302,7 @@ func (q *natsQueue) register(ctx context.Context, gen string) error {
 	var unmarked, ended bool
 	var absent []string // writer stages of the file not registered yet
 	err := q.b.updateRoster(ctx, rosterKey(gen, q.key), false, func(r *Roster) error {
+		q.takeOver(r) // resume.go
 		unmarked, ended = r.Ended, r.Ended
 		absent = absent[:0]
 		for _, s := range q.spec.Writers {

@@ -119,8 +119,11 @@ func (st *RunStatus) sum() {
 			interrupted = true
 		case "deadlocked":
 			deadlocked = true
-		case "finished":
-		default:
+		case "finished", stateResumed, stateCut:
+			// A process cut short by a lost writer does not fail the
+			// run by itself: the lost writer does while it is gone,
+			// and no more once it was resumed (resume.go).
+		default: // failed, gone
 			failed = true
 		}
 	}
