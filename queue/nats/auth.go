@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -171,4 +172,17 @@ func hasUserInfo(urls string) bool {
 		}
 	}
 	return false
+}
+
+// asyncCause returns what the broker said of a request that err says
+// timed out: a request the user may not publish is never answered, and
+// the broker reports the permissions violation to the connection only.
+func asyncCause(nc *nats.Conn, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+		return err
+	}
+	if last := nc.LastError(); errors.Is(last, nats.ErrPermissionViolation) {
+		return last
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package nats_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -182,4 +183,18 @@ func TestNatsCredentials(t *testing.T) {
 
 	junk := writeTemp(t, "junk.creds", []byte("user=bob\n"))
 	checkErr(t, runAuth(t, url, "credentials: "+junk), "credentials "+junk+": not a credentials file", "nsc generate creds")
+}
+
+// TestNatsPermissions: a user the broker does not allow JetStream is told
+// so, naming the broker's permissions, not its credentials. The request
+// the broker refuses is never answered: the run's context has no
+// deadline, as in `pcrun run`, and JetStream's own timeout ends it.
+func TestNatsPermissions(t *testing.T) {
+	url := startAuthServer(t, &server.Options{Users: []*server.User{{Username: "bob", Password: "pw",
+		Permissions: &server.Permissions{Publish: &server.SubjectPermission{Deny: []string{"$JS.API.>"}}}}}})
+	g := compile(t, strings.ReplaceAll(strings.Replace(authYAML, "KEYS", "ack_wait: 30s", 1), "${url}", strings.Replace(url, "nats://", "nats://bob:pw@", 1)))
+	var out, errb bytes.Buffer
+	_, err := pipeline.Run(t.Context(), g, pipeline.Options{Stdout: &out, Stderr: &errb})
+	checkErr(t, natsOutcome{err: err}, "nats: permissions violation: Permissions Violation for Publish to \"$JS.API.",
+		"(the broker's permissions do not let this user use JetStream and the pipeline's bucket)")
 }

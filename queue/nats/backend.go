@@ -182,6 +182,7 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline s
 	}
 	kv, err := bucket(ctx, js, bucketName(pipeline))
 	if err != nil {
+		err = asyncCause(nc, err)
 		nc.Close()
 		return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v%s",
 			queue, stages.Redacted(url), bucketName(pipeline), err, brokerHint(err))
