@@ -29,76 +29,77 @@ import (
 
 // certs are the PEM files of a throwaway CA, a server certificate for
 // 127.0.0.1 and a client certificate, both signed by it, and of another
-// CA that signed neither.
+// CA and a client certificate it signed.
 type certs struct {
-	ca, serverCert, serverKey, clientCert, clientKey, otherCA string
+	ca, serverCert, serverKey, clientCert, clientKey string
+	otherCA, strangerCert, strangerKey               string
+}
+
+// pki writes certificates and keys into a directory.
+type pki struct {
+	t      *testing.T
+	dir    string
+	serial int64
+}
+
+func (p *pki) write(name, kind string, der []byte) string {
+	path := filepath.Join(p.dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
+		p.t.Fatal(err)
+	}
+	return path
+}
+
+// sign makes a key and a certificate for it from tmpl, signed by parent
+// and parentKey (self-signed when nil), and writes both as name.pem and
+// name-key.pem.
+func (p *pki) sign(name string, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, string, string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serial++
+	tmpl.SerialNumber, tmpl.Subject = big.NewInt(p.serial), pkix.Name{CommonName: name}
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return cert, key, p.write(name+".pem", "CERTIFICATE", der), p.write(name+"-key.pem", "PRIVATE KEY", keyDER)
+}
+
+func caTemplate() *x509.Certificate {
+	return &x509.Certificate{IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+}
+
+func clientTemplate() *x509.Certificate {
+	return &x509.Certificate{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
 }
 
 // makeCerts writes a throwaway PKI into a temporary directory.
 func makeCerts(t *testing.T) certs {
 	t.Helper()
-	dir := t.TempDir()
-	write := func(name, kind string, der []byte) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	keyDER := func(k *ecdsa.PrivateKey) []byte {
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der
-	}
-	serial := int64(0)
-	template := func(cn string) *x509.Certificate {
-		serial++
-		return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	}
-	sign := func(tmpl, parent *x509.Certificate, pub, priv any) (*x509.Certificate, []byte) {
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cert, der
-	}
-	newCA := func(cn string) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
-		k := newKey()
-		tmpl := template(cn)
-		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
-		cert, der := sign(tmpl, tmpl, &k.PublicKey, k)
-		return cert, k, der
-	}
+	p := &pki{t: t, dir: t.TempDir()}
 	var c certs
-	ca, caKey, caDER := newCA("pcrun test CA")
-	c.ca = write("ca.pem", "CERTIFICATE", caDER)
-	_, _, otherDER := newCA("another CA")
-	c.otherCA = write("other-ca.pem", "CERTIFICATE", otherDER)
-	sk := newKey()
-	st := template("broker")
-	st.IPAddresses, st.DNSNames = []net.IP{net.ParseIP("127.0.0.1")}, []string{"localhost"}
-	st.ExtKeyUsage, st.KeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, x509.KeyUsageDigitalSignature
-	_, der := sign(st, ca, &sk.PublicKey, caKey)
-	c.serverCert, c.serverKey = write("server.pem", "CERTIFICATE", der), write("server-key.pem", "PRIVATE KEY", keyDER(sk))
-	ck := newKey()
-	ct := template("worker")
-	ct.ExtKeyUsage, ct.KeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, x509.KeyUsageDigitalSignature
-	_, der = sign(ct, ca, &ck.PublicKey, caKey)
-	c.clientCert, c.clientKey = write("client.pem", "CERTIFICATE", der), write("client-key.pem", "PRIVATE KEY", keyDER(ck))
+	ca, caKey, caPEM, _ := p.sign("ca", caTemplate(), nil, nil)
+	other, otherKey, otherPEM, _ := p.sign("other-ca", caTemplate(), nil, nil)
+	c.ca, c.otherCA = caPEM, otherPEM
+	server := &x509.Certificate{IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	_, _, c.serverCert, c.serverKey = p.sign("server", server, ca, caKey)
+	_, _, c.clientCert, c.clientKey = p.sign("client", clientTemplate(), ca, caKey)
+	_, _, c.strangerCert, c.strangerKey = p.sign("stranger", clientTemplate(), other, otherKey)
 	return c
 }
 
@@ -124,7 +125,7 @@ type secureRun struct {
 }
 
 // startSecureBroker starts `pcrun broker` with args and env, and returns
-// its host:port and the ready line with the lines that follow it.
+// its host:port and its stderr up to its notes for clients.
 func startSecureBroker(t *testing.T, env []string, args ...string) (hostPort, notes string) {
 	t.Helper()
 	cmd := exec.Command(pcrunBinary(t), append([]string{"broker", "--port", "0", "--memory"}, args...)...)
@@ -132,6 +133,8 @@ func startSecureBroker(t *testing.T, env []string, args ...string) (hostPort, no
 	p := startCommand(t, cmd)
 	ready := regexp.MustCompile(`^pcrun: broker ready at (?:nats|tls)://(\S+); store `)
 	p.waitFor(t, p.stderr, "broker ready", 1, ready.MatchString, 20*time.Second)
+	// Every broker here tells its clients how to connect, after the ready line.
+	p.waitFor(t, p.stderr, "notes for clients", 1, hasSubstr("pcrun: broker: clients "), 10*time.Second)
 	text := p.stderr.text()
 	return ready.FindStringSubmatch(text[strings.Index(text, "pcrun: broker ready"):])[1], text
 }
@@ -201,8 +204,8 @@ func TestBrokerToken(t *testing.T) {
 func TestBrokerUserPassword(t *testing.T) {
 	t.Parallel()
 	hostPort, notes := startSecureBroker(t, []string{"PCRUN_BROKER_PASSWORD=pw-1618"}, "--user", "bob")
-	if strings.Contains(notes, "pw-1618") || !strings.Contains(notes, "clients authenticate as bob") {
-		t.Errorf("the broker printed its password, or not who clients authenticate as:\n%s", notes)
+	if strings.Contains(notes, "pw-1618") || !strings.Contains(notes, "clients authenticate as bob") || strings.Contains(notes, "warning") {
+		t.Errorf("the broker printed its password, a warning, or not who clients authenticate as:\n%s", notes)
 	}
 	url := "nats://bob:${env.PW}@%s"
 	runSecure(t, hostPort, secureRun{name: "right password", url: url, env: []string{"PW=pw-1618"}})
@@ -239,7 +242,17 @@ func TestBrokerTLSClientCert(t *testing.T) {
 	for _, r := range []secureRun{
 		{name: "client cert", url: "tls://%s", keys: fmt.Sprintf(", tls: {ca: %s, cert: %s, key: %s}", c.ca, c.clientCert, c.clientKey)},
 		{name: "no client cert", url: "tls://%s", keys: ", tls: {ca: " + c.ca + "}", code: exitcode.Failed,
-			message: regexp.MustCompile("\\(the broker requires a client certificate: give `tls.cert` and `tls.key`\\)")},
+			// The broker's refusal arrives as its alert, or as the
+			// connection closing before the alert could be read.
+			message: regexp.MustCompile("(certificate required \\(the broker requires a client certificate|" +
+				"closed by remote after TLS handshake.* \\(the broker closed the connection right after the TLS handshake, " +
+				"as one that requires a client certificate does): give `tls.cert` and `tls.key`\\)")},
+		{name: "stranger's client cert", url: "tls://%s", keys: fmt.Sprintf(", tls: {ca: %s, cert: %s, key: %s}", c.ca, c.strangerCert, c.strangerKey),
+			code: exitcode.Failed,
+			// Not one the broker asks for, the certificate is not sent.
+			message: regexp.MustCompile("(certificate required \\(the broker requires a client certificate, and the one of `tls.cert` was not sent, " +
+				"as it is not one the broker asks for: is it|closed by remote after TLS handshake.* \\(the broker closed the connection right after " +
+				"the TLS handshake, as one that refuses the client certificate does: is `tls.cert`) signed by an authority the broker trusts\\?\\)")},
 	} {
 		runSecure(t, hostPort, r)
 	}

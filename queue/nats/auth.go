@@ -138,10 +138,24 @@ func connectHint(err error, urls string, a stages.NATSAuth) string {
 		return " (the broker's certificate is not for the host in the queue's `url`: connect by a name the certificate has)"
 	case errors.As(err, &invalid):
 		return " (the broker's certificate is not valid: it has expired, or cannot serve a TLS server)"
-	case strings.Contains(err.Error(), "tls: certificate required"):
+	case strings.Contains(err.Error(), "tls: certificate required") && a.Cert == "":
 		return " (the broker requires a client certificate: give `tls.cert` and `tls.key`)"
+	case strings.Contains(err.Error(), "tls: certificate required"):
+		// A client sends its certificate only when it is one the broker
+		// asks for, by the authorities it names.
+		return " (the broker requires a client certificate, and the one of `tls.cert` was not sent, as it is not one the broker asks for: " +
+			"is it signed by an authority the broker trusts?)"
 	case strings.Contains(err.Error(), "tls: unknown certificate authority"), strings.Contains(err.Error(), "tls: bad certificate"):
 		return " (the broker does not accept the client certificate of `tls.cert`: it is not signed by an authority the broker trusts)"
+	case errors.Is(err, nats.ErrTLS) && strings.Contains(err.Error(), "closed by remote after TLS handshake"):
+		// With TLS 1.3 the client's handshake ends before the broker has
+		// checked its certificate: the broker's refusal may arrive as
+		// the connection closing, before its alert can be read.
+		if a.Cert == "" {
+			return " (the broker closed the connection right after the TLS handshake, as one that requires a client certificate does: give `tls.cert` and `tls.key`)"
+		}
+		return " (the broker closed the connection right after the TLS handshake, as one that refuses the client certificate does: " +
+			"is `tls.cert` signed by an authority the broker trusts?)"
 	}
 	return ""
 }

@@ -146,7 +146,13 @@ func (l *serverLog) Noticef(format string, args ...any) {
 		l.print("", format, args)
 	}
 }
-func (l *serverLog) Warnf(format string, args ...any)  { l.print("warning: ", format, args) }
+func (l *serverLog) Warnf(format string, args ...any) {
+	// The password is given when the server starts, not written in a
+	// configuration file: the advice to hash it there does not apply.
+	if format != "Plaintext passwords detected, use nkeys or bcrypt" {
+		l.print("warning: ", format, args)
+	}
+}
 func (l *serverLog) Errorf(format string, args ...any) { l.print("error: ", format, args) }
 func (l *serverLog) Debugf(string, ...any)             {}
 func (l *serverLog) Tracef(string, ...any)             {}
