@@ -194,6 +194,8 @@ func TestBrokerToken(t *testing.T) {
 		{name: "right token", url: url, env: []string{"TOKEN=tok-3141"}},
 		{name: "wrong token", url: url, env: []string{"TOKEN=tok-2718"}, code: exitcode.Failed,
 			message: regexp.MustCompile("(?i)authorization violation \\(the broker refused the user and password, or token, in the queue's `url`\\)")},
+		{name: "tls without TLS", url: url, keys: ", tls: {}", env: []string{"TOKEN=tok-3141"}, code: exitcode.Failed,
+			message: regexp.MustCompile("secure connection not available \\(the broker does not offer TLS: remove the queue's `tls`")},
 		{name: "no token", url: "nats://%s", code: exitcode.Failed,
 			message: regexp.MustCompile("(?i)authorization violation \\(the broker requires credentials: give them in the queue's `url`")},
 	} {
