@@ -40,13 +40,20 @@ func dial(url string, a stages.NATSAuth, extra ...nats.Option) (*nats.Conn, erro
 func authOptions(a stages.NATSAuth) ([]nats.Option, error) {
 	var opts []nats.Option
 	if a.Credentials != "" {
-		jwt, seed, err := readCreds(a.Credentials)
+		b, err := os.ReadFile(a.Credentials)
+		if err != nil {
+			return nil, fmt.Errorf("credentials: %v", err)
+		}
+		jwt, seed, err := parseCreds(b)
 		if err != nil {
 			return nil, fmt.Errorf("credentials %s: %v (write it with `nsc generate creds`)", a.Credentials, err)
 		}
 		opts = append(opts, nats.UserJWTAndSeed(jwt, seed))
 	}
 	if a.NKey != "" {
+		if _, err := os.ReadFile(a.NKey); err != nil {
+			return nil, fmt.Errorf("nkey: %v", err)
+		}
 		o, err := nats.NkeyOptionFromSeed(a.NKey)
 		if err != nil {
 			return nil, fmt.Errorf("nkey %s: %v (the file holds a user's seed, SU..., as `nk -gen user` writes it)", a.NKey, err)
@@ -63,13 +70,9 @@ func authOptions(a stages.NATSAuth) ([]nats.Option, error) {
 	return opts, nil
 }
 
-// readCreds reads a .creds file: a user's JWT and nkey seed, each
+// parseCreds parses a .creds file: a user's JWT and nkey seed, each
 // between its BEGIN and END lines.
-func readCreds(path string) (jwt, seed string, err error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", "", err
-	}
+func parseCreds(b []byte) (jwt, seed string, err error) {
 	jwt, err = nkeys.ParseDecoratedJWT(b)
 	switch {
 	case err != nil:
@@ -96,7 +99,7 @@ func tlsConfig(a stages.NATSAuth) (*tls.Config, error) {
 	if a.CA != "" {
 		pem, err := os.ReadFile(a.CA)
 		if err != nil {
-			return nil, fmt.Errorf("tls.ca %s: %v", a.CA, err)
+			return nil, fmt.Errorf("tls.ca: %v", err)
 		}
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
