@@ -62,7 +62,7 @@ const (
 	CodeConflict       = "conflicting-fields" // two keys that contradict each other
 	CodeDeadLetterLoop = "dead-letter-loop"   // a consumer dead-letters into the queue it reads
 	CodeBackoffOverMax = "backoff-over-max"   // on_error.retry backoff longer than max_backoff
-	CodeURL            = "bad-url"            // a NATS queue's url that is not nats:// or tls://
+	CodeURL            = "bad-url"            // a NATS queue's url that is not nats:// or tls://, or a file its connection needs that cannot be read
 	CodeShellItem      = "shell-item"         // a shell script that pastes `item` into itself
 	CodeSource         = "bad-source"         // a producer source that cannot be read: stdin twice, an empty path or command
 	CodeSelection      = "bad-selection"      // `run --only` names no stage of the file, or cuts a memory queue

@@ -29,6 +29,7 @@ func (p *parser) queues(n *yaml.Node) []Queue {
 		q := newQueue(name, pos)
 		if resolve(v).Tag != "!!null" {
 			p.mapping(v, fmt.Sprintf("queue `%s`", name), p.queueFields(&q))
+			p.checkNATSAuth(&q)
 		}
 		if q.Backend != NATS {
 			for _, k := range q.natsKeys {
@@ -78,6 +79,7 @@ func (p *parser) natsFields(q *Queue) []field {
 				"with vars and `env`, so credentials can stay out of the file: \"nats://${env.NATS_USER}:${env.NATS_PASS}@broker:4222\".",
 			schema: func() *Schema { return &Schema{Type: "string"} },
 			parse:  func(_, v *yaml.Node) { p.natsURL(v, q) }},
+		p.credentialsField(q), p.nkeyField(q), p.tlsField(q),
 		{name: "stream",
 			doc: "NATS only: the JetStream stream holding the queue. Default: `PCRUN_<pipeline>_<queue>`, with characters other than " +
 				"letters, digits, _ and - replaced by _. Letters, digits, _ and - only.",

@@ -45,8 +45,22 @@ type Queue struct {
 	ReplicasPos   Pos
 	Storage       string // "file" or "memory"; "": an existing stream's, else file
 	StoragePos    Pos
+	// How the connection to the broker proves who it is and checks whom it
+	// talks to (natsauth.go): file names, templates that stages evaluate
+	// once and check. Nil: not given.
+	Credentials *Value // a .creds file: a user's JWT and nkey seed
+	NKey        *Value // a file holding an nkey seed
+	TLS         *TLS
 
 	natsKeys []keyAt // the NATS settings the file gives, for the check on memory queues
+}
+
+// TLS is a NATS queue's `tls`: files of PEM data, each a template.
+type TLS struct {
+	Pos  Pos    // the `tls` value
+	CA   *Value // the authorities the broker's certificate must come from; nil: the system's
+	Cert *Value // this client's certificate, given with Key
+	Key  *Value // the certificate's private key
 }
 
 // keyAt is a key of a mapping and where the file writes it.

@@ -52,6 +52,9 @@ type Queue struct {
 	// (0 and "": whatever an existing stream has, else 1 and file).
 	Replicas int
 	Storage  string
+	// Auth is how the connection to the broker authenticates and checks
+	// the broker (queue_auth.go); the same for every queue of one URL.
+	Auth NATSAuth
 }
 
 // Queue returns the queue named name, or nil.
@@ -83,6 +86,7 @@ func (c *compiler) link(g *Graph, pl *config.Pipeline) {
 		g.Queues = append(g.Queues, c.queue(pl, &pl.Queues[i]))
 	}
 	c.checkStreams(g, pl)
+	c.checkAuth(g, pl)
 	for _, p := range g.Producers {
 		if q := g.Queue(p.To); q != nil {
 			q.Writers = append(q.Writers, p.Name)

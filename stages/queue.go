@@ -44,6 +44,7 @@ func (c *compiler) queue(pl *config.Pipeline, q *config.Queue) *Queue {
 	if q.URL != nil {
 		out.URL = c.natsURL(q.URL)
 	}
+	out.Auth = c.auth(q)
 	return out
 }
 

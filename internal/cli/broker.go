@@ -20,14 +20,18 @@ func brokerCommand(e *env) *cli.Command {
 		Description: "Listens on loopback by default: use --host 0.0.0.0 (or an address of this host)\n" +
 			"so that other hosts can connect. Prints the client URL on stderr once ready and\n" +
 			"runs until SIGINT or SIGTERM, then shuts down cleanly and exits 0. Exit 2 when\n" +
-			"the server cannot start (the port is in use, the store directory is unusable).",
-		Flags: []cli.Flag{
+			"the server cannot start (the port is in use, the store directory is unusable).\n\n" +
+			"With --token, or --user and --password, clients must authenticate (queues give the\n" +
+			"secret in their url, e.g. url: \"nats://${env.PCRUN_BROKER_TOKEN}@HOST:4222\"); with\n" +
+			"--tls-cert and --tls-key they connect with TLS (queue key tls.ca), and with --tls-ca\n" +
+			"they must present a certificate (queue keys tls.cert and tls.key).",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "host", Value: "127.0.0.1", Usage: "listen on `ADDRESS` (0.0.0.0: every interface)"},
 			&cli.IntFlag{Name: "port", Value: 4222, Usage: "listen on `PORT`; 0 picks a free port (the ready line says which)"},
 			&cli.StringFlag{Name: "store-dir", Usage: "keep JetStream streams in `DIR` (default: pcrun/broker under the user cache directory)"},
 			&cli.BoolFlag{Name: "memory", Usage: "keep nothing after exit: streams live in a temporary directory removed at shutdown"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log the server's notices to stderr"},
-		},
+		}, brokerAuthFlags()...),
 		Action: func(c *cli.Context) error { return brokerAction(c, e) }, OnUsageError: onUsageError,
 	}
 }
@@ -39,12 +43,17 @@ func brokerAction(c *cli.Context, e *env) error {
 	if err := brokerArgs(c, port); err != nil {
 		return err
 	}
+	cfg := natsq.ServerConfig{Host: host, Port: port, Log: stderr, Verbose: c.Bool("verbose")}
+	if err := brokerAuth(c, &cfg); err != nil {
+		return err
+	}
 	dir, note, cleanup, err := brokerStore(c.String("store-dir"), c.Bool("memory"))
 	if err != nil {
 		return usagef("pcrun: error: %v", err)
 	}
 	defer cleanup()
-	b, err := natsq.StartServer(natsq.ServerConfig{Host: host, Port: port, StoreDir: dir, Log: stderr, Verbose: c.Bool("verbose")})
+	cfg.StoreDir = dir
+	b, err := natsq.StartServer(cfg)
 	var se *natsq.StartError
 	switch {
 	case errors.As(err, &se):
@@ -53,9 +62,10 @@ func brokerAction(c *cli.Context, e *env) error {
 		return usagef("pcrun: error: broker: %v", err)
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		note += "; listening on every interface: clients use nats://THIS-HOST:" + fmt.Sprint(b.Port())
+		note += "; listening on every interface: clients use " + strings.SplitN(b.URL(), ":", 2)[0] + "://THIS-HOST:" + fmt.Sprint(b.Port())
 	}
 	fmt.Fprintf(stderr, "pcrun: broker ready at %s; store %s\n", b.URL(), note)
+	brokerClientNotes(stderr, cfg, b.URL())
 	<-e.signals
 	fmt.Fprintln(stderr, "pcrun: broker: signal received, shutting down")
 	b.Stop()
@@ -66,7 +76,7 @@ func brokerAction(c *cli.Context, e *env) error {
 // brokerArgs checks broker's arguments and flags before anything starts.
 func brokerArgs(c *cli.Context, port int) error {
 	if c.NArg() > 0 {
-		return usagef("pcrun: error: unexpected argument %q\nhint: pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory]", c.Args().First())
+		return usagef("pcrun: error: unexpected argument %q\nhint: pcrun broker [--host ADDRESS] [--port PORT] [--store-dir DIR | --memory] [--token T | --user U --password P] [--tls-cert F --tls-key F [--tls-ca F]]", c.Args().First())
 	}
 	if port < 0 || port > 65535 {
 		return usagef("pcrun: error: --port %d: not a TCP port\nhint: use 1 to 65535, or 0 for a free port", port)

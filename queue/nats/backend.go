@@ -118,7 +118,7 @@ func (s *set) Start(ctx context.Context) error {
 func (s *set) resetAll(ctx context.Context) error {
 	var urls []string
 	streams := map[string][]string{}
-	first := map[string]string{} // a queue on each broker, for messages
+	first := map[string]*stages.Queue{} // a queue on each broker, for messages
 	for _, q := range s.env.Graph.Queues {
 		if q.Backend != config.NATS {
 			continue
@@ -126,12 +126,12 @@ func (s *set) resetAll(ctx context.Context) error {
 		q = scopedQueue(q, s.env.RunID)
 		if _, ok := streams[q.URL]; !ok {
 			urls = append(urls, q.URL)
-			first[q.URL] = q.Name
+			first[q.URL] = q
 		}
 		streams[q.URL] = append(streams[q.URL], q.Stream)
 	}
 	for _, url := range urls {
-		b, err := connectNats(ctx, s.brokers, s.scope, url, first[url])
+		b, err := connectNats(ctx, s.brokers, s.scope, first[url])
 		if err != nil {
 			return err
 		}
@@ -198,16 +198,19 @@ var (
 	_ queue.Failing  = (*set)(nil)
 )
 
-// connectNats returns the connection to a broker, connecting the first
-// time, and makes sure the pipeline's bucket exists there.
-func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline, url, queue string) (*natsBroker, error) {
+// connectNats returns the connection to q's broker, connecting the first
+// time, and makes sure the pipeline's bucket exists there. The queues of
+// one URL share the connection: stages refuses a file whose queues of
+// one URL connect differently (checkAuth), so the first one's Auth is
+// every one's.
+func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline string, q *stages.Queue) (*natsBroker, error) {
+	url, queue := q.URL, q.Name
 	if b := brokers[url]; b != nil {
 		return b, nil
 	}
-	nc, err := nats.Connect(url, nats.Name("pcrun "+pipeline), nats.MaxReconnects(-1))
+	nc, err := dial(url, q.Auth, nats.Name("pcrun "+pipeline), nats.MaxReconnects(-1))
 	if err != nil {
-		return nil, fmt.Errorf("queue %s: cannot connect to the NATS broker at %s: %v (start one with `pcrun broker`)",
-			queue, stages.Redacted(url), err)
+		return nil, fmt.Errorf("queue %s: cannot connect to the NATS broker at %s: %v", queue, stages.Redacted(url), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -216,6 +219,7 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline, 
 	}
 	kv, err := bucket(ctx, js, bucketName(pipeline))
 	if err != nil {
+		err = asyncCause(nc, err)
 		nc.Close()
 		return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v%s",
 			queue, stages.Redacted(url), bucketName(pipeline), err, brokerHint(err))
@@ -314,7 +318,7 @@ func storageName(t jetstream.StorageType) string {
 }
 
 func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, scope string, q *stages.Queue) (*natsQueue, error) {
-	b, err := connectNats(ctx, brokers, scope, q.URL, q.Name)
+	b, err := connectNats(ctx, brokers, scope, q)
 	if err != nil {
 		return nil, err
 	}

@@ -149,7 +149,7 @@ func Run(ctx context.Context, pipeline string, queues []*stages.Queue, timeout t
 			continue
 		}
 		done[q.URL] = true
-		nc, err := nats.Connect(q.URL, nats.Name("pcrun status"), nats.Timeout(timeout), nats.MaxReconnects(0))
+		nc, err := dial(q.URL, q.Auth, nats.Name("pcrun status"), nats.Timeout(timeout), nats.MaxReconnects(0))
 		if err != nil {
 			return RunStatus{}, fmt.Errorf("cannot connect to %s: %v", stages.Redacted(q.URL), err)
 		}

@@ -27,6 +27,14 @@ type ServerConfig struct {
 	// Verbose, one "pcrun: broker: " line each. Nil discards them.
 	Log     io.Writer
 	Verbose bool
+	// Clients authenticate with Token, or as User with Password; with
+	// neither, anyone who reaches the port may use the server. Every
+	// client is in the server's one account, which has JetStream.
+	Token, User, Password string
+	// With TLSCert and TLSKey (PEM files), clients connect with TLS; with
+	// TLSCA too, each must present a certificate signed by an authority
+	// of that file.
+	TLSCert, TLSKey, TLSCA string
 }
 
 // Server is a running embedded NATS server with JetStream.
@@ -49,14 +57,27 @@ func StartServer(c ServerConfig) (*Server, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	s, err := server.NewServer(&server.Options{
+	opts := &server.Options{
 		ServerName: "pcrun",
 		Host:       c.Host,
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   c.StoreDir,
 		NoSigs:     true,
-	})
+		// Without accounts, every client is in the global account, which
+		// JetStream is enabled for: authentication changes nothing there.
+		Authorization: c.Token,
+		Username:      c.User,
+		Password:      c.Password,
+	}
+	if c.TLSCert != "" || c.TLSKey != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: c.TLSCert, KeyFile: c.TLSKey, CaFile: c.TLSCA, Verify: c.TLSCA != ""})
+		if err != nil {
+			return nil, fmt.Errorf("TLS: %v", err)
+		}
+		opts.TLS, opts.TLSConfig, opts.TLSVerify = true, tc, c.TLSCA != ""
+	}
+	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +103,8 @@ func StartServer(c ServerConfig) (*Server, error) {
 	return srv, nil
 }
 
-// URL is the URL clients connect to.
+// URL is the URL clients connect to, without credentials: tls:// when
+// the server requires TLS.
 func (s *Server) URL() string { return s.s.ClientURL() }
 
 // Port is the port listened on (the one port 0 picked).
@@ -124,7 +146,13 @@ func (l *serverLog) Noticef(format string, args ...any) {
 		l.print("", format, args)
 	}
 }
-func (l *serverLog) Warnf(format string, args ...any)  { l.print("warning: ", format, args) }
+func (l *serverLog) Warnf(format string, args ...any) {
+	// The password is given when the server starts, not written in a
+	// configuration file: the advice to hash it there does not apply.
+	if format != "Plaintext passwords detected, use nkeys or bcrypt" {
+		l.print("warning: ", format, args)
+	}
+}
 func (l *serverLog) Errorf(format string, args ...any) { l.print("error: ", format, args) }
 func (l *serverLog) Debugf(string, ...any)             {}
 func (l *serverLog) Tracef(string, ...any)             {}

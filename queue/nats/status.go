@@ -84,7 +84,7 @@ func Statuses(ctx context.Context, pipeline string, queues []*stages.Queue, time
 		nc, ok := conns[q.URL]
 		if err := connErrs[q.URL]; !ok && err == nil {
 			var err error
-			nc, err = nats.Connect(q.URL, nats.Name("pcrun status"), nats.Timeout(timeout), nats.MaxReconnects(0))
+			nc, err = dial(q.URL, q.Auth, nats.Name("pcrun status"), nats.Timeout(timeout), nats.MaxReconnects(0))
 			if err != nil {
 				connErrs[q.URL] = err
 			} else {
