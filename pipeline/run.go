@@ -294,6 +294,9 @@ func (r *run) end(elapsed time.Duration, stop error, deadlock *DeadlockError) (*
 		}
 	}
 	r.record(res, state)
+	if err == nil {
+		err = cutShort(res.Run)
+	}
 	return res, err
 }
 

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/queue"
@@ -110,6 +111,33 @@ func (r *run) record(res *observe.Result, state string) {
 			}
 		}
 	}
+}
+
+// CutShortError fails a process whose own part of a run spread over
+// several went well, while the run as a whole, as far as its processes
+// recorded it when this one ended, lost items elsewhere: abandoned, or
+// failed with `on_error: stop`. No process reports success for a run
+// that was cut short.
+type CutShortError struct {
+	Abandoned, Stopped int64
+}
+
+func (e *CutShortError) Error() string {
+	return fmt.Sprintf("the run was cut short elsewhere: %d item(s) abandoned and %d failed with on_error: stop in other processes; "+
+		"this process's part finished, the run's did not (pcrun status FILE shows which process)", e.Abandoned, e.Stopped)
+}
+
+// cutShort is a *CutShortError when the whole run w lost items; nil when
+// it did not, or is unknown.
+func cutShort(w *observe.Whole) error {
+	if w == nil {
+		return nil
+	}
+	stopped := w.Failed - w.Skipped - w.DeadLettered
+	if w.Abandoned == 0 && stopped <= 0 {
+		return nil
+	}
+	return &CutShortError{Abandoned: w.Abandoned, Stopped: max(stopped, 0)}
 }
 
 // stateOf names how a run that returned err ended, as recorders keep it.

@@ -221,8 +221,11 @@ func TestNatsE2EResumedProducer(t *testing.T) {
 			t.Fatalf("consumer %d of the first round: exit %d, want 1\n%s", i+1, c.code, c.stderr.text())
 		}
 	}
+	// The new consumers first: they wait for the lost writer to be
+	// taken over instead of finding the queue ended.
 	c3 := startPcrun(t, "run", "--only", "c", "--resume-run", "--summary", "json", "--set", "url="+url, file)
 	c4 := startPcrun(t, "run", "--only", "c", "--resume-run", "--summary", "json", "--set", "url="+url, file)
+	waitReaders(t, url, c3, c4)
 	again := startPcrun(t, "run", "--only", "p", "--resume-run", "--summary", "json", "--set", "url="+url, file)
 	exitsOK(t, "the resumed producer", again)
 	exitsOK(t, "consumer 3", c3)
@@ -283,4 +286,39 @@ func diffOnce(got, want []string) (missing, twice []string) {
 		}
 	}
 	return missing, twice
+}
+
+// TestNatsE2ECutShort: the producer process is interrupted while it waits
+// to put into the full queue, so its items from then on are abandoned.
+// The consumers drain what was put; their own parts go well, yet they exit
+// 1, saying the run was cut short elsewhere: no process reports success
+// for a run that lost items. status --wait exits 130.
+func TestNatsE2ECutShort(t *testing.T) {
+	t.Parallel()
+	file, url := e2eSetup(t, 1000, "2s", "")
+	c1, c2 := startConsumer(t, file, url), startConsumer(t, file, url)
+	waitReaders(t, url, c1, c2)
+	prod := startProducer(t, file, url)
+	// The queue holds 4 and each of the 4 consumer replicas holds one for
+	// 2s: once all four have started one, the producer waits in its
+	// fifth put, and does for all but an instant of every 2s.
+	c1.waitFor(t, c1.stdout, "the first consumer's starts", 2, startRE.MatchString, 30*time.Second)
+	c2.waitFor(t, c2.stdout, "the second consumer's starts", 2, startRE.MatchString, 30*time.Second)
+	prod.signal(t, syscall.SIGINT)
+	prod.wait(t, 30*time.Second)
+	if prod.code != exitcode.Interrupted {
+		t.Fatalf("producer: exit %d, want 130\n%s", prod.code, prod.stderr.text())
+	}
+	if res := summary(t, prod); res.Total.Abandoned == 0 {
+		t.Fatalf("the producer abandoned nothing (%s): the test needs it interrupted in a put", res.Total)
+	}
+	for i, c := range []*proc{c1, c2} {
+		c.wait(t, 60*time.Second)
+		if c.code != exitcode.Failed || !strings.Contains(c.stderr.text(), "the run was cut short elsewhere") {
+			t.Errorf("consumer %d: exit %d, want 1 saying the run was cut short; stderr:\n%s", i+1, c.code, c.stderr.text())
+		}
+	}
+	if code, st := statusJSON(t, file, url, true); code != exitcode.Interrupted {
+		t.Errorf("status --wait: exit %d, want 130; run %+v", code, st.Run)
+	}
 }

@@ -432,6 +432,9 @@ func (q *natsQueue) WriterDone(ctx context.Context, stage string) error {
 	if !stageDone {
 		return nil
 	}
+	if q.b.beforeEnd != nil {
+		q.b.beforeEnd(ctx)
+	}
 	ended, markers, err := q.finishStageNow(ctx, stage)
 	switch {
 	case errors.Is(err, errReset):
@@ -456,7 +459,7 @@ func (q *natsQueue) finishStageNow(ctx context.Context, stage string) (ended boo
 // has registered and finished, in whichever processes it ran (join).
 func (q *natsQueue) producersDone(ctx context.Context, producers map[string]bool) bool {
 	r, err := q.roster(ctx)
-	if err != nil || r == nil {
+	if err != nil || r == nil || q.awaitsResume(r) {
 		return false
 	}
 	for _, s := range q.spec.Writers {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -82,6 +83,7 @@ func (p *ProcessRecord) final() bool { return p.State != stateRunning }
 
 // recorder is what a set keeps of its record on each broker.
 type recorder struct {
+	mu    sync.Mutex // the heartbeat, and a writer stage's end (beforeEnd), write the record
 	rec   ProcessRecord
 	revs  map[*natsBroker]recRev // where the record is, on each broker
 	seen  map[string]sighting    // by record key: the writers watched (liveness)
@@ -114,6 +116,16 @@ func (s *set) startRecording(ctx context.Context) error {
 	}
 	if err := s.beat(ctx); err != nil {
 		return err
+	}
+	for _, b := range s.brokers {
+		// Before a writer stage's end is on the broker, what it did
+		// (items abandoned, say) is: the readers that end with it
+		// see it in the whole run.
+		b.beforeEnd = func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), beatEvery*5)
+			defer cancel()
+			_ = s.beat(ctx)
+		}
 	}
 	s.wg.Go(s.tend)
 	return nil
@@ -170,6 +182,8 @@ func (s *set) part() observe.Part {
 
 // beat writes the record, with the part so far, on every broker.
 func (s *set) beat(ctx context.Context) error {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
 	s.rec.rec.Part, s.rec.rec.Beat = s.part(), time.Now()
 	return s.writeRecord(ctx)
 }
@@ -274,6 +288,8 @@ func (s *set) Finish(part observe.Part, state string) *observe.Whole {
 		return nil
 	}
 	s.stopRecording()
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
 	for _, q := range s.queues {
 		part.Redelivered += q.redelivered.Load()
 	}

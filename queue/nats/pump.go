@@ -107,7 +107,7 @@ func (q *natsQueue) closedAndDrained() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if !q.ended.Load() {
-		if r, err := q.roster(ctx); err != nil || r == nil || !r.Ended {
+		if r, err := q.roster(ctx); err != nil || r == nil || !r.Ended || q.awaitsResume(r) {
 			return false
 		}
 		q.ended.Store(true)

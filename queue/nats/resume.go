@@ -153,6 +153,24 @@ func (s *set) markResumed(ctx context.Context, b *natsBroker) error {
 	return nil
 }
 
+// awaitsResume reports whether this process, started with --resume-run,
+// is to wait for a lost writer of the queue to be taken over rather than
+// take the queue's end: r ended because a writer was gone, and no
+// process has resumed it yet.
+func (q *natsQueue) awaitsResume(r *Roster) bool {
+	if !q.b.keepRun || !r.Ended {
+		return false
+	}
+	for _, stages := range r.Writers {
+		for _, e := range stages {
+			if e.Gone {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // takeOver, in a roster being registered in, replaces the dead process's
 // writer entries with this process's and opens the queue again if it
 // ended because that writer was gone.

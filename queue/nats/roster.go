@@ -215,11 +215,12 @@ type brokerState struct {
 	touched   atomic.Bool // something was put, fetched or finished in this generation
 	lastCheck atomic.Int64
 	queues    []*natsQueue
-	joined    bool         // registered (run's goroutine only)
-	streams   []string     // the streams of every NATS queue of the pipeline on this broker
-	keepRun   bool         // join the current run even if it has ended (--resume-run)
-	resumed   *resumption  // the dead process this one takes over (resume.go)
-	notice    func(string) // a line on stderr
+	joined    bool                  // registered (run's goroutine only)
+	streams   []string              // the streams of every NATS queue of the pipeline on this broker
+	keepRun   bool                  // join the current run even if it has ended (--resume-run)
+	beforeEnd func(context.Context) // writes this process's record (procs.go); nil before it has one
+	resumed   *resumption           // the dead process this one takes over (resume.go)
+	notice    func(string)          // a line on stderr
 }
 
 func (b *natsBroker) redacted() string { return stages.Redacted(b.url) }
@@ -301,9 +302,11 @@ func (q *natsQueue) register(ctx context.Context, gen string) error {
 	defer q.wmu.Unlock()
 	var unmarked, ended bool
 	var absent []string // writer stages of the file not registered yet
+	var waiting bool    // for a process resuming a lost writer (resume.go)
 	err := q.b.updateRoster(ctx, rosterKey(gen, q.key), false, func(r *Roster) error {
-		q.takeOver(r) // resume.go
-		unmarked, ended = r.Ended, r.Ended
+		q.takeOver(r)               // resume.go
+		waiting = q.awaitsResume(r) // resume.go
+		unmarked, ended = r.Ended && !waiting, r.Ended && !waiting
 		absent = absent[:0]
 		for _, s := range q.spec.Writers {
 			if _, ok := q.writers[s]; !ok && !r.registered(s) {
@@ -329,7 +332,7 @@ func (q *natsQueue) register(ctx context.Context, gen string) error {
 			}
 			m := map[string]RosterEntry{}
 			for s, n := range q.readers {
-				m[s] = RosterEntry{Replicas: n, Late: r.Ended}
+				m[s] = RosterEntry{Replicas: n, Late: ended}
 			}
 			r.Readers[q.proc] = m
 		}
@@ -347,6 +350,10 @@ func (q *natsQueue) register(ctx context.Context, gen string) error {
 	q.unmarked.Store(unmarked)
 	q.ended.Store(ended)
 	q.registered = true
+	if waiting && len(q.readers) > 0 {
+		q.env.Log.Info(fmt.Sprintf("queue %s: waiting for a process started with --resume-run to take over its lost writer", q.spec.Name),
+			"queue", q.spec.Name)
+	}
 	if len(q.readers) > 0 && !ended && len(absent) > 0 {
 		q.env.Log.Info(fmt.Sprintf("queue %s: waiting for %s, which write to it, to start in another process", q.spec.Name, joinNames(absent)),
 			"queue", q.spec.Name)
