@@ -322,30 +322,6 @@ func (r *run) settle(res *observe.Result, stop error, deadlock *DeadlockError) e
 	return outcome(res, stop, deadlock)
 }
 
-// outcome is the error Run (and Simulate) returns for a run that ended
-// with res, stopped early for stop (nil if it was not), deadlocked or not.
-func outcome(res *observe.Result, stop error, deadlock *DeadlockError) error {
-	l := res.Total
-	stopped := l.Failed - l.Skipped - l.DeadLettered // failed with on_error: stop
-	switch {
-	case deadlock != nil:
-		return deadlock
-	case errors.Is(stop, ErrInterrupted):
-		return ErrInterrupted
-	case errors.As(stop, new(*abortError)):
-		return stop
-	case stopped > 0 || l.Abandoned > 0:
-		first := ""
-		if len(res.Failures) > 0 {
-			first = res.Failures[0]
-		}
-		return &FailedError{Failed: stopped, Abandoned: l.Abandoned, First: first}
-	case stop != nil && !errors.Is(stop, ErrDeadline) && !errors.Is(stop, errFinished):
-		return stop
-	}
-	return nil
-}
-
 // startWorkers registers every worker with the queues' trackers, then
 // starts them. Registering first means no worker can see the others as
 // stalled before they have started.
