@@ -84,7 +84,11 @@ func writeRunText(w io.Writer, run *natsq.RunStatus) {
 	fmt.Fprintln(tw, "process\thost\tpid\tstages\tstate\tproduced\ttaken\tdone\tlast heard\t")
 	for _, p := range run.Processes {
 		heard := p.Silent.Round(time.Second).String() + " ago"
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\t\n", p.ID, p.Host, p.PID, strings.Join(p.Stages, ","), p.Live(),
+		state := p.Live()
+		if state == "gone" {
+			state += " since " + p.Heard.Local().Format(time.TimeOnly)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\t\n", p.ID, p.Host, p.PID, strings.Join(p.Stages, ","), state,
 			p.Part.Ledger.Produced, p.Part.Received.Taken, p.Part.Ledger.Done+p.Part.Received.Done, heard)
 	}
 	tw.Flush()

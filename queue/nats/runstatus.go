@@ -39,6 +39,8 @@ type ProcessStatus struct {
 	// process last wrote its own, by the broker's clock: a running
 	// process whose silence passed its lease is shown gone.
 	Silent time.Duration `json:"silent_ns"`
+	// Heard is when the broker stored the record last (its clock).
+	Heard time.Time `json:"heard"`
 }
 
 // Live reports the state shown for the process: its record's, or gone
@@ -77,7 +79,7 @@ func ReadRun(ctx context.Context, kvs []jetstream.KeyValue) (RunStatus, error) {
 		for i, r := range recs {
 			if !seen[r.ID] {
 				seen[r.ID] = true
-				st.Processes = append(st.Processes, ProcessStatus{ProcessRecord: r, Silent: now.Sub(when[i])})
+				st.Processes = append(st.Processes, ProcessStatus{ProcessRecord: r, Silent: now.Sub(when[i]), Heard: when[i]})
 			}
 		}
 	}
