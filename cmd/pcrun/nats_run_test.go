@@ -135,6 +135,11 @@ func TestNatsE2EKilledProducer(t *testing.T) {
 			t.Errorf("the producer's record: %+v, want gone", p)
 		}
 	}
+	text := startPcrun(t, "status", "--set", "url="+url, file)
+	text.wait(t, 30*time.Second)
+	if out := text.stdout.text(); !strings.Contains(out, "ended (exit 1)") || !strings.Contains(out, "gone since ") {
+		t.Errorf("status: want the run ended (exit 1) and the producer gone since a time:\n%s", out)
+	}
 	t.Logf("whole run: %s", st.Run.Ledger)
 }
 
