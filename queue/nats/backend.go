@@ -1,10 +1,12 @@
 // Package nats is the NATS JetStream queue backend (`backend: nats`):
 // queues that live on a broker, shared by the pcrun processes of one run
 // (nats.go), the rosters by which those processes find each other and end
-// the queues together (roster.go), what `pcrun status` reads ([Statuses],
-// status.go) and the embedded server `pcrun broker` runs ([StartServer],
-// server.go). Every import of github.com/nats-io in pcrun's code is under
-// this directory.
+// the queues together (roster.go) in the pipeline's key-value bucket
+// (bucket.go: its replicas and storage follow the queues'), what `pcrun
+// status` reads ([Statuses], status.go) and the embedded server `pcrun broker`
+// runs ([StartServer], server.go). Every import of github.com/nats-io in
+// pcrun's code is under this directory; natstest starts nats-server
+// clusters for tests.
 package nats
 
 import (
@@ -102,8 +104,11 @@ func (s *set) resetAll(ctx context.Context) error {
 		streams[q.URL] = append(streams[q.URL], q.Stream)
 	}
 	for _, url := range urls {
-		b, err := connectNats(ctx, s.brokers, s.env.Pipeline, url, first[url])
+		b, err := connectNats(ctx, s.brokers, s.env, url, first[url])
 		if err != nil {
+			return err
+		}
+		if err := b.openBucket(ctx, s.env, first[url]); err != nil {
 			return err
 		}
 		if err := b.resetAll(ctx, s.env.Pipeline, streams[url]); err != nil {
@@ -162,12 +167,14 @@ var (
 )
 
 // connectNats returns the connection to a broker, connecting the first
-// time, and makes sure the pipeline's bucket exists there.
-func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline, url, queue string) (*natsBroker, error) {
+// time. The pipeline's bucket there is made (or checked) after the
+// queues' streams (openBucket): a stream's difference from the file is
+// named first.
+func connectNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, url, queue string) (*natsBroker, error) {
 	if b := brokers[url]; b != nil {
 		return b, nil
 	}
-	nc, err := nats.Connect(url, nats.Name("pcrun "+pipeline), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(url, nats.Name("pcrun "+env.Pipeline), nats.MaxReconnects(-1))
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: cannot connect to the NATS broker at %s: %v (start one with `pcrun broker`)",
 			queue, stages.Redacted(url), err)
@@ -177,13 +184,14 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline, 
 		nc.Close()
 		return nil, fmt.Errorf("queue %s: %v", queue, err)
 	}
-	kv, err := bucket(ctx, js, bucketName(pipeline))
-	if err != nil {
+	// Whether the broker has JetStream at all, asked first: the streams
+	// are looked up before the bucket, and nothing in their errors says
+	// so.
+	if _, err := js.AccountInfo(ctx); err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v%s",
-			queue, stages.Redacted(url), bucketName(pipeline), err, brokerHint(err))
+		return nil, fmt.Errorf("queue %s: the broker at %s: %v%s", queue, stages.Redacted(url), err, brokerHint(err))
 	}
-	b := &natsBroker{url: url, nc: nc, js: js, kv: kv}
+	b := &natsBroker{url: url, nc: nc, js: js}
 	brokers[url] = b
 	return b, nil
 }
@@ -199,21 +207,6 @@ func brokerHint(err error) string {
 		return " (the broker's permissions do not let this user use JetStream and the pipeline's bucket)"
 	}
 	return ""
-}
-
-// bucket returns the pipeline's key-value bucket, making it (on file
-// storage) when there is none. One that exists is used as it is: never
-// updated, so the replicas and storage it was made with stay.
-func bucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, name)
-	if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return kv, err
-	}
-	kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Storage: jetstream.FileStorage})
-	if errors.Is(err, jetstream.ErrBucketExists) { // another process made it meanwhile
-		return js.KeyValue(ctx, name)
-	}
-	return kv, err
 }
 
 // openNats connects to a queue's broker (reusing brokers by URL) and makes
@@ -277,7 +270,7 @@ func storageName(t jetstream.StorageType) string {
 }
 
 func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, q *stages.Queue) (*natsQueue, error) {
-	b, err := connectNats(ctx, brokers, env.Pipeline, q.URL, q.Name)
+	b, err := connectNats(ctx, brokers, env, q.URL, q.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -308,6 +301,9 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.En
 	}
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: consumer of stream %s: %v", q.Name, q.Stream, err)
+	}
+	if err := b.openBucket(ctx, env, q.Name); err != nil {
+		return nil, err
 	}
 	nq := &natsQueue{spec: q, b: b, stream: stream, cons: cons, runID: nuid.Next(), key: kvToken(q.Name), env: env, shared: env.Shared,
 		writers: map[string]int{}, localLeft: map[string]int{}, readers: map[string]int{},
