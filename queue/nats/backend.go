@@ -2,8 +2,9 @@
 // queues that live on a broker, shared by the pcrun processes of one run
 // (nats.go), the rosters by which those processes find each other and end
 // the queues together (roster.go) in the pipeline's key-value bucket
-// (bucket.go: its replicas and storage follow the queues'), what `pcrun
-// status` reads ([Statuses], status.go) and the embedded server `pcrun broker`
+// (bucket.go: its replicas and storage follow the queues'), the requests
+// retried while a cluster elects a leader (retry.go), what `pcrun status`
+// reads ([Statuses], status.go) and the embedded server `pcrun broker`
 // runs ([StartServer], server.go). Every import of github.com/nats-io in
 // pcrun's code is under this directory; natstest starts nats-server
 // clusters for tests.
@@ -184,24 +185,26 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, env *queue
 		nc.Close()
 		return nil, fmt.Errorf("queue %s: %v", queue, err)
 	}
-	// Whether the broker has JetStream at all, asked first: the streams
-	// are looked up before the bucket, and nothing in their errors says
-	// so.
-	if _, err := js.AccountInfo(ctx); err != nil {
+	// Whether the broker has JetStream at all, asked once: later, a
+	// request nothing answers (nats.ErrNoResponders) is a cluster
+	// electing a leader, retried (retry.go), not a broker without it.
+	what := fmt.Sprintf("queue %s: asking the broker at %s for its JetStream account", queue, stages.Redacted(url))
+	if _, err := retrying(ctx, env.Log, what, js.AccountInfo); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("queue %s: the broker at %s: %v%s", queue, stages.Redacted(url), err, brokerHint(err))
 	}
-	b := &natsBroker{url: url, nc: nc, js: js}
+	b := &natsBroker{url: url, nc: nc, js: js, log: env.Log}
 	brokers[url] = b
 	return b, nil
 }
 
 // brokerHint says, for the errors whose cause is known, what to do about
-// it: "" for the others (a guess would mislead).
+// it: "" for the others (a guess would mislead). No responders is not
+// among them: a cluster electing a leader gives it too; connectNats asks
+// the broker whether JetStream is there, which it then says.
 func brokerHint(err error) string {
 	switch {
-	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
-		errors.Is(err, nats.ErrNoResponders):
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
 		return " (JetStream is not enabled on this broker: start nats-server with -js, or use `pcrun broker`)"
 	case errors.Is(err, nats.ErrPermissionViolation):
 		return " (the broker's permissions do not let this user use JetStream and the pipeline's bucket)"
@@ -287,7 +290,8 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.En
 		Retention: jetstream.WorkQueuePolicy, MaxMsgs: maxMsgs, Discard: jetstream.DiscardNew,
 		Storage: storageOf(q.Storage), Replicas: max(q.Replicas, 1),
 	}
-	stream, err := b.stream(ctx, scfg, q)
+	where := fmt.Sprintf("queue %s: looking up stream %s on %s", q.Name, q.Stream, stages.Redacted(q.URL))
+	stream, err := retrying(ctx, env.Log, where, func(ctx context.Context) (jetstream.Stream, error) { return b.stream(ctx, scfg, q) })
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: stream %s on %s: %v", q.Name, q.Stream, stages.Redacted(q.URL), err)
 	}
@@ -295,10 +299,14 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.En
 		Durable: natsConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: q.AckWait,
 		MaxDeliver: -1, // pcrun counts deliveries itself (overDelivered): the broker never drops an item silently
 	}
-	cons, err := stream.CreateConsumer(ctx, ccfg)
-	if errors.Is(err, jetstream.ErrConsumerExists) {
-		cons, err = stream.UpdateConsumer(ctx, ccfg)
-	}
+	where = fmt.Sprintf("queue %s: making the consumer of stream %s on %s", q.Name, q.Stream, stages.Redacted(q.URL))
+	cons, err := retrying(ctx, env.Log, where, func(ctx context.Context) (jetstream.Consumer, error) {
+		cons, err := stream.CreateConsumer(ctx, ccfg)
+		if errors.Is(err, jetstream.ErrConsumerExists) {
+			cons, err = stream.UpdateConsumer(ctx, ccfg)
+		}
+		return cons, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: consumer of stream %s: %v", q.Name, q.Stream, err)
 	}

@@ -129,7 +129,10 @@ func (b *natsBroker) openBucket(ctx context.Context, env *queue.Env, queue strin
 		return nil
 	}
 	name, want := bucketName(env.Pipeline), wantBucket(env.Graph, b.url)
-	kv, err := bucket(ctx, b.js, name, want)
+	what := fmt.Sprintf("queue %s: looking up key-value bucket %s on %s", queue, name, b.redacted())
+	kv, err := retrying(ctx, env.Log, what, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return bucket(ctx, b.js, name, want)
+	})
 	if err != nil {
 		return fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v%s", queue, b.redacted(), name, err, brokerHint(err))
 	}
