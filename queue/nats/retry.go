@@ -129,6 +129,14 @@ func getKey(ctx context.Context, kv jetstream.KeyValue, key string) (jetstream.K
 	return kv.Get(ctx, key)
 }
 
+// readGenRetried reads the generation (readGen) through a cluster's
+// leader elections: a bucket just made with replicas answers no read for
+// a moment.
+func (b *natsBroker) readGenRetried(ctx context.Context) (string, error) {
+	what := fmt.Sprintf("reading key %s of bucket %s on %s", genKey, b.kv.Bucket(), b.redacted())
+	return retrying(ctx, b.log, what, func(ctx context.Context) (string, error) { return readGen(ctx, b.kv) })
+}
+
 // putKey creates key (rev 0) or updates it from revision rev, waiting at
 // most attemptTimeout for the answer.
 func putKey(ctx context.Context, kv jetstream.KeyValue, key string, data []byte, rev uint64) error {
