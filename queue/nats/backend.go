@@ -188,8 +188,12 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, env *queue
 	// Whether the broker has JetStream at all, asked once: later, a
 	// request nothing answers (nats.ErrNoResponders) is a cluster
 	// electing a leader, retried (retry.go), not a broker without it.
-	what := fmt.Sprintf("queue %s: asking the broker at %s for its JetStream account", queue, stages.Redacted(url))
-	if _, err := retrying(ctx, env.Log, what, js.AccountInfo); err != nil {
+	// Any other failure (no answer in time, a user without the right to
+	// ask) is left to the requests that follow.
+	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	_, err = js.AccountInfo(actx)
+	cancel()
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 		nc.Close()
 		return nil, fmt.Errorf("queue %s: the broker at %s: %v%s", queue, stages.Redacted(url), err, brokerHint(err))
 	}
