@@ -92,9 +92,10 @@ func Start(t testing.TB, n int) *Cluster {
 	}
 	dir := t.TempDir()
 	c := &Cluster{t: t}
+	ports := freePorts(t, 2*n)
 	for i := range n {
 		name := "n" + strconv.Itoa(i+1)
-		c.Nodes = append(c.Nodes, &Node{Name: name, Port: freePort(t), ClusterPort: freePort(t),
+		c.Nodes = append(c.Nodes, &Node{Name: name, Port: ports[2*i], ClusterPort: ports[2*i+1],
 			Store: filepath.Join(dir, name), log: filepath.Join(dir, name+".log")})
 	}
 	t.Cleanup(func() {
@@ -249,15 +250,20 @@ func (c *Cluster) StreamLeader(ctx context.Context, js jetstream.JetStream, stre
 	return -1, fmt.Errorf("stream %s is led by %q, not a node of this cluster", stream, info.Cluster.Leader)
 }
 
-// freePort returns a loopback port nothing listens on now.
-func freePort(t testing.TB) int {
+// freePorts returns n distinct loopback ports nothing listens on now:
+// each is held until all are found, so none is handed out twice.
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 func tail(b []byte, n int) []byte {
