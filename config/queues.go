@@ -107,12 +107,14 @@ func (p *parser) natsFields(q *Queue) []field {
 			parse:  func(_, v *yaml.Node) { p.maxDeliver(v, q) }},
 		{name: "replicas", def: 1,
 			doc: "NATS only: how many servers of a JetStream cluster keep the queue's stream, from 1 to 5 (3 survives the loss of one). " +
-				"Default: the replicas of a stream that exists already, else 1. A stream that exists with other replicas is not changed: the run refuses.",
+				"Default: the replicas of a stream that exists already, else 1. A stream that exists with other replicas is not changed: the run refuses. " +
+				"The pipeline's key-value bucket on the broker is made with the largest replicas of its NATS queues there.",
 			schema: func() *Schema { return &Schema{Type: "integer", Minimum: ptr(1), Maximum: ptr(5)} },
 			parse:  func(_, v *yaml.Node) { p.streamReplicas(v, q) }},
 		{name: "storage", def: "file",
 			doc: "NATS only: where the queue's stream keeps its items: `file` (survives a broker restart) or `memory`. " +
-				"Default: the storage of a stream that exists already, else file. A stream that exists with other storage is not changed: the run refuses.",
+				"Default: the storage of a stream that exists already, else file. A stream that exists with other storage is not changed: the run refuses. " +
+				"The pipeline's key-value bucket on the broker is on memory only when all its NATS queues there say memory.",
 			schema: func() *Schema { return &Schema{Type: "string", Enum: anys(StorageKinds)} },
 			parse: func(_, v *yaml.Node) {
 				if s, ok := p.oneOf(v, "storage", StorageKinds, &q.StoragePos, "(file or memory)", "unknown storage %q"); ok {

@@ -215,6 +215,21 @@ func TestRunSetVar(t *testing.T) {
 	})
 }
 
+// TestRunSetVarWithCommas: a value given with --set keeps its commas (a
+// list of broker URLs is one value); --only still takes names separated
+// by commas.
+func TestRunSetVarWithCommas(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		code, stdout, stderr := runMain(t, "run", "--set", "food=kiwi,lime", "--only", "kelly,kelly2,peter", "../../examples/fruit.yaml")
+		if code != exitcode.OK {
+			t.Fatalf("exit %d, want 0\n%s", code, stderr)
+		}
+		if lines := stdoutLines(t, stdout); !slices.Contains(lines, "kelly Produced kiwi,lime 0") {
+			t.Errorf("stdout has no line %q:\n%s", "kelly Produced kiwi,lime 0", stdout)
+		}
+	})
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string

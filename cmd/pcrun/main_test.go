@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/pcrun/pcrun/queue/nats/natstest"
 )
 
 // pcrunBin is the pcrun binary built once by TestMain for the subprocess
@@ -38,6 +40,7 @@ func TestMain(m *testing.M) {
 	pcrunBin, buildErr = buildPcrun(dir)
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		os.RemoveAll(dir)
+		natstest.Remove()
 		os.Exit(code)
 	}))
 }

@@ -52,6 +52,10 @@ func newApp(signals <-chan os.Signal, stdout, stderr io.Writer) *cli.App {
 		Action:          func(c *cli.Context) error { return runAction(c, e) }, // pcrun FILE is pcrun run FILE
 		ExitErrHandler:  func(*cli.Context, error) {},                          // Main decides the exit code, and never calls os.Exit
 		OnUsageError:    onUsageError,
+		// A value keeps its commas: --set url=nats://a:4222,nats://b:4222
+		// is one var (a list of brokers), not two values. --only splits
+		// its stage names itself (onlyStages).
+		DisableSliceFlagSeparator: true,
 		// One command per file: run.go, validate.go, ...
 		Commands: []*cli.Command{
 			runCommand(e),

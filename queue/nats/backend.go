@@ -1,10 +1,13 @@
 // Package nats is the NATS JetStream queue backend (`backend: nats`):
 // queues that live on a broker, shared by the pcrun processes of one run
 // (nats.go), the rosters by which those processes find each other and end
-// the queues together (roster.go), what `pcrun status` reads ([Statuses],
-// status.go) and the embedded server `pcrun broker` runs ([StartServer],
-// server.go). Every import of github.com/nats-io in pcrun's code is under
-// this directory.
+// the queues together (roster.go) in the pipeline's key-value bucket
+// (bucket.go: its replicas and storage follow the queues'), the requests
+// retried while a cluster elects a leader (retry.go), what `pcrun status`
+// reads ([Statuses], status.go) and the embedded server `pcrun broker`
+// runs ([StartServer], server.go). Every import of github.com/nats-io in
+// pcrun's code is under this directory; natstest starts nats-server
+// clusters for tests.
 package nats
 
 import (
@@ -131,8 +134,11 @@ func (s *set) resetAll(ctx context.Context) error {
 		streams[q.URL] = append(streams[q.URL], q.Stream)
 	}
 	for _, url := range urls {
-		b, err := connectNats(ctx, s.brokers, s.scope, first[url])
+		b, err := connectNats(ctx, s.brokers, s.env, s.scope, first[url])
 		if err != nil {
+			return err
+		}
+		if err := b.openBucket(ctx, s.env, s.scope, first[url].Name); err != nil {
 			return err
 		}
 		if !s.env.Shared && !s.env.Fresh {
@@ -199,16 +205,17 @@ var (
 )
 
 // connectNats returns the connection to q's broker, connecting the first
-// time, and makes sure the pipeline's bucket exists there. The queues of
-// one URL share the connection: stages refuses a file whose queues of
-// one URL connect differently (checkAuth), so the first one's Auth is
-// every one's.
-func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline string, q *stages.Queue) (*natsBroker, error) {
+// time. The queues of one URL share the connection: stages refuses a
+// file whose queues of one URL connect differently (checkAuth), so the
+// first one's Auth is every one's. The pipeline's bucket there is made
+// (or checked) after the queues' streams (openBucket): a stream's
+// difference from the file is named first.
+func connectNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, scope string, q *stages.Queue) (*natsBroker, error) {
 	url, queue := q.URL, q.Name
 	if b := brokers[url]; b != nil {
 		return b, nil
 	}
-	nc, err := dial(url, q.Auth, nats.Name("pcrun "+pipeline), nats.MaxReconnects(-1))
+	nc, err := dial(url, q.Auth, nats.Name("pcrun "+scope), nats.MaxReconnects(-1))
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: cannot connect to the NATS broker at %s: %v", queue, stages.Redacted(url), err)
 	}
@@ -217,44 +224,35 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, pipeline s
 		nc.Close()
 		return nil, fmt.Errorf("queue %s: %v", queue, err)
 	}
-	kv, err := bucket(ctx, js, bucketName(pipeline))
-	if err != nil {
-		err = asyncCause(nc, err)
+	// Whether the broker has JetStream at all, asked once: later, a
+	// request nothing answers (nats.ErrNoResponders) is a cluster
+	// electing a leader, retried (retry.go), not a broker without it.
+	// Any other failure (no answer in time, a user without the right to
+	// ask) is left to the requests that follow.
+	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	_, err = js.AccountInfo(actx)
+	cancel()
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
 		nc.Close()
-		return nil, fmt.Errorf("queue %s: the broker at %s: key-value bucket %s: %v%s",
-			queue, stages.Redacted(url), bucketName(pipeline), err, brokerHint(err))
+		return nil, fmt.Errorf("queue %s: the broker at %s: %v%s", queue, stages.Redacted(url), err, brokerHint(err))
 	}
-	b := &natsBroker{url: url, nc: nc, js: js, kv: kv}
+	b := &natsBroker{url: url, nc: nc, js: js, log: env.Log}
 	brokers[url] = b
 	return b, nil
 }
 
 // brokerHint says, for the errors whose cause is known, what to do about
-// it: "" for the others (a guess would mislead).
+// it: "" for the others (a guess would mislead). No responders is not
+// among them: a cluster electing a leader gives it too; connectNats asks
+// the broker whether JetStream is there, which it then says.
 func brokerHint(err error) string {
 	switch {
-	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount),
-		errors.Is(err, nats.ErrNoResponders):
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
 		return " (JetStream is not enabled on this broker: start nats-server with -js, or use `pcrun broker`)"
 	case errors.Is(err, nats.ErrPermissionViolation):
 		return " (the broker's permissions do not let this user use JetStream and the pipeline's bucket)"
 	}
 	return ""
-}
-
-// bucket returns the pipeline's key-value bucket, making it (on file
-// storage) when there is none. One that exists is used as it is: never
-// updated, so the replicas and storage it was made with stay.
-func bucket(ctx context.Context, js jetstream.JetStream, name string) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, name)
-	if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return kv, err
-	}
-	kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: name, Storage: jetstream.FileStorage})
-	if errors.Is(err, jetstream.ErrBucketExists) { // another process made it meanwhile
-		return js.KeyValue(ctx, name)
-	}
-	return kv, err
 }
 
 // openNats connects to a queue's broker (reusing brokers by URL) and makes
@@ -318,7 +316,7 @@ func storageName(t jetstream.StorageType) string {
 }
 
 func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.Env, scope string, q *stages.Queue) (*natsQueue, error) {
-	b, err := connectNats(ctx, brokers, scope, q)
+	b, err := connectNats(ctx, brokers, env, scope, q)
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +333,11 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.En
 		Retention: jetstream.WorkQueuePolicy, MaxMsgs: maxMsgs, Discard: jetstream.DiscardNew,
 		Storage: storageOf(q.Storage), Replicas: max(q.Replicas, 1),
 	}
-	stream, err := b.stream(ctx, scfg, q)
+	where := fmt.Sprintf("queue %s: looking up stream %s on %s", q.Name, q.Stream, stages.Redacted(q.URL))
+	stream, err := retrying(ctx, env.Log, where, func(ctx context.Context) (jetstream.Stream, error) {
+		s, err := b.stream(ctx, scfg, q)
+		return s, asyncCause(b.nc, err) // a permissions violation is no election: not retried
+	})
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: stream %s on %s: %v", q.Name, q.Stream, stages.Redacted(q.URL), err)
 	}
@@ -343,12 +345,19 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.En
 		Durable: natsConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: q.AckWait,
 		MaxDeliver: -1, // pcrun counts deliveries itself (overDelivered): the broker never drops an item silently
 	}
-	cons, err := stream.CreateConsumer(ctx, ccfg)
-	if errors.Is(err, jetstream.ErrConsumerExists) {
-		cons, err = stream.UpdateConsumer(ctx, ccfg)
-	}
+	where = fmt.Sprintf("queue %s: making the consumer of stream %s on %s", q.Name, q.Stream, stages.Redacted(q.URL))
+	cons, err := retrying(ctx, env.Log, where, func(ctx context.Context) (jetstream.Consumer, error) {
+		cons, err := stream.CreateConsumer(ctx, ccfg)
+		if errors.Is(err, jetstream.ErrConsumerExists) {
+			cons, err = stream.UpdateConsumer(ctx, ccfg)
+		}
+		return cons, asyncCause(b.nc, err)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: consumer of stream %s: %v", q.Name, q.Stream, err)
+	}
+	if err := b.openBucket(ctx, env, scope, q.Name); err != nil {
+		return nil, err
 	}
 	nq := &natsQueue{spec: q, b: b, stream: stream, cons: cons, runID: nuid.Next(), key: kvToken(q.Name), env: env, shared: env.Shared,
 		writers: map[string]int{}, localLeft: map[string]int{}, readers: map[string]int{},

@@ -70,7 +70,7 @@ func (b *natsBroker) join(ctx context.Context) error {
 		if err := b.registerAll(ctx, gen); err != nil {
 			return err
 		}
-		now, err := readGen(ctx, b.kv)
+		now, err := b.readGenRetried(ctx)
 		if err != nil {
 			return fmt.Errorf("bucket %s on %s: %v", b.kv.Bucket(), b.redacted(), err)
 		}
@@ -82,19 +82,25 @@ func (b *natsBroker) join(ctx context.Context) error {
 }
 
 // currentGen reads the generation, creating one when there is none.
+// Reads and the creation are retried through a cluster's elections
+// (retry.go): a creation whose answer was lost is read back.
 func (b *natsBroker) currentGen(ctx context.Context) (string, error) {
+	retry := episode{log: b.log, what: fmt.Sprintf("creating key %s of bucket %s on %s", genKey, b.kv.Bucket(), b.redacted())}
 	for {
-		gen, err := readGen(ctx, b.kv)
+		gen, err := b.readGenRetried(ctx)
 		if err != nil {
 			return "", fmt.Errorf("bucket %s on %s: %v", b.kv.Bucket(), b.redacted(), err)
 		}
 		if gen == "" {
 			gen = nuid.Next()
-			if _, err := b.kv.Create(ctx, genKey, []byte(gen)); errors.Is(err, jetstream.ErrKeyExists) {
-				continue // another process created it first
-			} else if err != nil {
+			err := putKey(ctx, b.kv, genKey, []byte(gen), 0)
+			switch {
+			case errors.Is(err, jetstream.ErrKeyExists), err != nil && retry.retry(ctx, err):
+				continue // another process created it first, or a try to read back
+			case err != nil:
 				return "", fmt.Errorf("bucket %s on %s: %v", b.kv.Bucket(), b.redacted(), err)
 			}
+			retry.ok()
 		}
 		return gen, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -88,6 +89,7 @@ type natsBroker struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	kv  jetstream.KeyValue // PCRUN_<pipeline>
+	log *slog.Logger       // the run's: retried failures (retry.go)
 	brokerState
 }
 
@@ -450,7 +452,7 @@ func (q *natsQueue) WriterDone(ctx context.Context, stage string) error {
 // finishStageNow is finishStage on a context of its own: even after a
 // second signal, the other processes wait for this.
 func (q *natsQueue) finishStageNow(ctx context.Context, stage string) (ended bool, markers int, err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rosterTimeout)
 	defer cancel()
 	return q.finishStage(ctx, stage)
 }

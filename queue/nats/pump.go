@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,7 +39,11 @@ func (q *natsQueue) startPump() {
 // closes it when the queue is closed and the broker has nothing left. A
 // fetch is never cancelled halfway (a message the broker sent and nobody
 // saw would wait out ack_wait): each ends by itself within natsPoll.
+// A failed fetch or check (a cluster electing a leader for the stream or
+// its consumer) is tried again after natsPoll, and said (retry.go).
 func (q *natsQueue) pump() {
+	fetching := episode{log: q.env.Log, what: fmt.Sprintf("queue %s: fetching from stream %s", q.spec.Name, q.spec.Stream)}
+	checking := episode{log: q.env.Log, what: fmt.Sprintf("queue %s: asking whether stream %s is drained", q.spec.Name, q.spec.Stream)}
 	for {
 		select {
 		case <-q.stop:
@@ -48,6 +53,7 @@ func (q *natsQueue) pump() {
 		n := max(1, cap(q.deliveries)-len(q.deliveries))
 		batch, err := q.cons.Fetch(n, jetstream.FetchMaxWait(natsPoll))
 		if err != nil {
+			fetching.failed(err)
 			if sleepStop(q.stop, natsPoll) {
 				return
 			}
@@ -71,15 +77,23 @@ func (q *natsQueue) pump() {
 				q.hmu.Unlock()
 			}
 		}
+		fetching.done(batch.Error())
 		if got > 0 {
 			continue
 		}
 		if err := q.b.checkGen(context.Background(), false); err != nil {
 			q.env.Abort(err)
 		}
-		if (q.env.Strategy == config.Close || q.unmarked.Load()) && q.closedAndDrained() {
-			close(q.deliveries)
-			<-q.stop
+		if q.env.Strategy == config.Close || q.unmarked.Load() {
+			drained, err := q.closedAndDrained()
+			checking.done(err)
+			if drained {
+				close(q.deliveries)
+				<-q.stop
+				return
+			}
+		}
+		if batch.Error() != nil && sleepStop(q.stop, natsPoll) { // a failure answers at once: no busy loop
 			return
 		}
 	}
@@ -103,20 +117,21 @@ func (q *natsQueue) ours(m jetstream.Msg) bool {
 
 // closedAndDrained reports whether every writer has ended and the broker
 // holds no item that is not yet delivered or not yet acknowledged.
-func (q *natsQueue) closedAndDrained() bool {
+// A failure to ask is returned (it is false then).
+func (q *natsQueue) closedAndDrained() (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if !q.ended.Load() {
 		if r, err := q.roster(ctx); err != nil || r == nil || !r.Ended || q.awaitsResume(r) {
-			return false
+			return false, err
 		}
 		q.ended.Store(true)
 	}
 	if len(q.deliveries) > 0 {
-		return false
+		return false, nil
 	}
 	info, err := q.cons.Info(ctx)
-	return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	return err == nil && info.NumPending == 0 && info.NumAckPending == 0, err
 }
 
 // keep tells the broker every ack_wait/2 that the items held here are in

@@ -235,16 +235,23 @@ func (b *natsBroker) generation() string {
 // updateRoster changes a roster by compare-and-set, calling f on the
 // current value (again after a conflict). With mustExist, a missing key
 // means the generation was reset: errReset.
+//
+// A failure a cluster gives while it elects the bucket's leader is
+// retried from the read (retry.go): a change whose answer was lost may
+// have been made, and f sees it.
 func (b *natsBroker) updateRoster(ctx context.Context, key string, mustExist bool, f func(*Roster) error) error {
+	retry := episode{log: b.log, what: fmt.Sprintf("changing key %s of bucket %s on %s", key, b.kv.Bucket(), b.redacted())}
 	for {
 		var r Roster
 		var rev uint64
-		e, err := b.kv.Get(ctx, key)
+		e, err := getKey(ctx, b.kv, key)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			if mustExist {
 				return errReset
 			}
+		case err != nil && retry.retry(ctx, err):
+			continue
 		case err != nil:
 			return fmt.Errorf("key %s on %s: %v", key, b.redacted(), err)
 		default:
@@ -260,17 +267,17 @@ func (b *natsBroker) updateRoster(ctx context.Context, key string, mustExist boo
 		if err != nil {
 			return err
 		}
-		if rev == 0 {
-			_, err = b.kv.Create(ctx, key, data)
-		} else {
-			_, err = b.kv.Update(ctx, key, data, rev)
-		}
+		err = putKey(ctx, b.kv, key, data, rev)
 		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			continue // changed since we read it
+		}
+		if err != nil && retry.retry(ctx, err) {
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("key %s on %s: %v", key, b.redacted(), err)
 		}
+		retry.ok()
 		return nil
 	}
 }
@@ -384,6 +391,13 @@ func (q *natsQueue) finishStage(ctx context.Context, stage string) (ended bool, 
 	b.touched.Store(true)
 	err = b.updateRoster(ctx, rosterKey(b.generation(), q.key), true, func(r *Roster) error {
 		ended, markers = false, 0
+		if r.Ended && r.EndedBy == q.proc {
+			// This call ended it, and the answer was lost (a leader
+			// change): no other call here can find the queue ended by
+			// this process, as it ends only after every writer here.
+			ended, markers = true, r.Markers
+			return nil
+		}
 		if r.Writers[q.proc] == nil {
 			return errReset // our registration is gone: the generation was reset
 		}
