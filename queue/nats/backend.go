@@ -215,7 +215,13 @@ func connectNats(ctx context.Context, brokers map[string]*natsBroker, env *queue
 	if b := brokers[url]; b != nil {
 		return b, nil
 	}
-	nc, err := dial(url, q.Auth, nats.Name("pcrun "+scope), nats.MaxReconnects(-1))
+	nc, err := dial(url, q.Auth, nats.Name("pcrun "+scope), nats.MaxReconnects(-1),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			// What the broker reports outside a request (a permissions
+			// violation, a slow consumer): the request that meets it says
+			// so with a hint; here it is a debug line, not raw stderr.
+			env.Log.Debug(fmt.Sprintf("queue %s: the broker at %s: %v", queue, stages.Redacted(url), err), "err", err.Error())
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("queue %s: cannot connect to the NATS broker at %s: %v", queue, stages.Redacted(url), err)
 	}
@@ -339,7 +345,7 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.En
 		return s, asyncCause(b.nc, err) // a permissions violation is no election: not retried
 	})
 	if err != nil {
-		return nil, fmt.Errorf("queue %s: stream %s on %s: %v", q.Name, q.Stream, stages.Redacted(q.URL), err)
+		return nil, fmt.Errorf("queue %s: stream %s on %s: %v%s", q.Name, q.Stream, stages.Redacted(q.URL), err, brokerHint(err))
 	}
 	ccfg := jetstream.ConsumerConfig{
 		Durable: natsConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: q.AckWait,
@@ -354,7 +360,7 @@ func openNats(ctx context.Context, brokers map[string]*natsBroker, env *queue.En
 		return cons, asyncCause(b.nc, err)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("queue %s: consumer of stream %s: %v", q.Name, q.Stream, err)
+		return nil, fmt.Errorf("queue %s: consumer of stream %s: %v%s", q.Name, q.Stream, err, brokerHint(err))
 	}
 	if err := b.openBucket(ctx, env, scope, q.Name); err != nil {
 		return nil, err
