@@ -122,6 +122,10 @@ type natsQueue struct {
 	done         finished               // the messages finished here lately (dedupe.go)
 	orphans      []*delivery            // fetched while stopping; Drain takes them
 
+	pubOnce sync.Once
+	pubs    atomic.Pointer[pubWindow] // a producer's publishes awaiting their acknowledgement (window.go)
+	pubErr  error
+
 	put, taken, markers, redelivered, acked, abandoned atomic.Int64
 	maxDepth                                           atomic.Int64
 	markerSeq                                          atomic.Uint64
@@ -152,7 +156,12 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 	if err != nil {
 		return err
 	}
-	if err := q.publish(ctx, msg, id); err != nil {
+	if asyncPut(ctx, it) {
+		err = q.publishAsync(ctx, it, msg, id)
+	} else {
+		err = q.publish(ctx, msg, id)
+	}
+	if err != nil {
 		return err
 	}
 	if it.Marker {
@@ -160,7 +169,7 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 	} else {
 		q.put.Add(1)
 	}
-	depth := q.put.Load() + q.markers.Load() - q.acked.Load() // as this process sees it
+	depth := q.put.Load() + q.markers.Load() - q.acked.Load() - q.unsent() // as this process sees it
 	for {
 		m := q.maxDepth.Load()
 		if depth <= m || q.maxDepth.CompareAndSwap(m, depth) {
@@ -307,6 +316,9 @@ func (q *natsQueue) hold(d *delivery) {
 // Join waits until the stream holds no item: every item put, here or
 // elsewhere, has been acknowledged.
 func (q *natsQueue) Join(ctx context.Context) error {
+	if err := q.flush(ctx); err != nil {
+		return err
+	}
 	for {
 		if idle, err := q.empty(ctx); err == nil && idle {
 			return nil
@@ -336,6 +348,7 @@ func (q *natsQueue) Close() { q.ended.Store(true) }
 // broker and returns nothing: the items stay for other processes.
 func (q *natsQueue) Drain() []queue.Item {
 	q.shutdown()
+	lost := q.unconfirmed() // put here, never stored: abandoned here, shared or not
 	var ds []*delivery
 	for q.deliveries != nil && len(q.deliveries) > 0 { // the pump has returned: nothing adds to it
 		ds = append(ds, <-q.deliveries)
@@ -349,7 +362,8 @@ func (q *natsQueue) Drain() []queue.Item {
 			q.settle(d, false)
 			d.msg.Nak()
 		}
-		return nil
+		q.abandoned.Add(int64(len(lost)))
+		return lost
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -369,7 +383,7 @@ func (q *natsQueue) Drain() []queue.Item {
 			break
 		}
 	}
-	var out []queue.Item
+	out := lost
 	for _, d := range ds {
 		it := q.item(d)
 		q.settle(d, true)
@@ -429,6 +443,7 @@ func (q *natsQueue) WriterDone(ctx context.Context, stage string) error {
 	if !stageDone {
 		return nil
 	}
+	q.flushNow(ctx)
 	ended, markers, err := q.finishStageNow(ctx, stage)
 	switch {
 	case errors.Is(err, errReset):
