@@ -107,7 +107,7 @@ for w in $WORKLOADS; do
 		one pcrun "$tmp/pcrun" run -q --set "broker=$url" --set "n=$N" "bench/$w-nats.yaml"
 		split "$w" "$N"
 		one natsraw "$tmp/natsraw" -w "$w" -url "$url" "$N"
-		[[ $w == w1 ]] && one python python3 bench/ref/python/w1.py "$N"
+		if [[ $w == w1 ]]; then one python python3 bench/ref/python/w1.py "$N"; fi
 	done | awk -v w="$w" '{ print w, $0 }' | tee -a "$RAW" >"$tmp/runs"
 	awk -v w="$w" -v n="$N" '
 		function median(a, k,   i, j, t) {

@@ -80,6 +80,12 @@ type delivery struct {
 	deliveries uint64      // NumDelivered: 1 on the first delivery
 	expired    bool        // delivered more than max_deliver times
 	dups       []*delivery // later deliveries of the message while this one is held (dedupe.go)
+
+	q     *natsQueue    // for a consumer's item: its queue, the worker holding it (emit.go) and since when
+	by    *queue.Worker //
+	at    time.Time     //
+	emu   sync.Mutex
+	emits *emits // its emits not yet stored (emit.go)
 }
 
 // natsBroker is a connection to one broker, shared by the queues on it.
@@ -122,6 +128,8 @@ type natsQueue struct {
 	done         finished               // the messages finished here lately (dedupe.go)
 	orphans      []*delivery            // fetched while stopping; Drain takes them
 
+	handling atomic.Int64 // how long a reader here holds an item, in ns: a moving average (pump.go)
+
 	pubOnce sync.Once
 	pubs    atomic.Pointer[pubWindow] // a producer's publishes awaiting their acknowledgement (window.go)
 	pubErr  error
@@ -156,8 +164,8 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 	if err != nil {
 		return err
 	}
-	if asyncPut(ctx, it) {
-		err = q.publishAsync(ctx, it, msg, id)
+	if async, p := asyncPut(ctx, it); async {
+		err = q.publishAsync(ctx, it, msg, id, p)
 	} else {
 		err = q.publish(ctx, msg, id)
 	}
@@ -221,6 +229,8 @@ func (q *natsQueue) Get(ctx context.Context) (queue.Item, error) {
 	}
 	if d, ok := it.Receipt.(*delivery); err == nil && ok && d.expired && !it.Marker {
 		return it, &queue.ExpiredError{Item: it, Deliveries: d.deliveries, Max: q.spec.MaxDeliver}
+	} else if ok && err == nil && !it.Marker {
+		q.took(ctx, d)
 	}
 	return it, err
 }
@@ -283,15 +293,10 @@ func (q *natsQueue) item(d *delivery) queue.Item {
 // Ack acknowledges a finished item: the broker removes it.
 func (q *natsQueue) Ack(it queue.Item) {
 	d, ok := it.Receipt.(*delivery)
-	if !ok {
+	if !ok || d.deferAck() { // its emits are not stored yet: the last one acknowledges it
 		return
 	}
-	q.settle(d, true)
-	// Counted before the broker hears of it: once it has, a writer here
-	// may put into the room the ack made, and the depth this process
-	// estimates (put - acked) must not count the item twice meanwhile.
-	q.acked.Add(1)
-	d.msg.Ack()
+	q.ackNow(d)
 }
 
 // Shared reports whether other processes share the queue: then an item
@@ -302,6 +307,7 @@ func (q *natsQueue) Shared() bool { return q.shared }
 // which delivers it again at once (to another reader, maybe elsewhere).
 func (q *natsQueue) HandBack(it queue.Item) {
 	if d, ok := it.Receipt.(*delivery); ok {
+		d.handedBack()
 		q.settle(d, false)
 		d.msg.Nak()
 	}

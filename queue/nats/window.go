@@ -22,10 +22,11 @@ import (
 // its message id (the stream stores it once), as publish does: a full
 // stream quietly (backpressure), any other failure with a backoff and a
 // warning with the broker's words once per episode, and a notice when
-// publishing works again. Puts of consumers (emits, dead letters) and end
-// markers are confirmed before Put returns (publish): a consumer
-// acknowledges its item once its emits are stored, and markers follow
-// every item.
+// publishing works again. The emits of a consumer that took its item from
+// a NATS queue go through the window too, and that item is acknowledged
+// once they are stored (emit.go). Other puts (a consumer's item from a
+// memory queue) and end markers are confirmed before Put returns
+// (publish): markers follow every item.
 //
 // Before the queue ends (WriterDone) and before Join, every pending
 // publish is confirmed (flush). When the queue stops (shutdown) a refused
@@ -54,10 +55,12 @@ type pubWindow struct {
 
 // pubEntry is one asynchronous publish of an item.
 type pubEntry struct {
-	it  queue.Item
-	msg *nats.Msg
-	id  string
-	f   jetstream.PubAckFuture
+	it     queue.Item
+	parent *delivery // the item a consumer emitted it from (emit.go)
+	msg    *nats.Msg
+	id     string
+	f      jetstream.PubAckFuture
+	sent   time.Time // when it was last sent
 }
 
 // windowSize is how many publishes of a queue may await their
@@ -71,10 +74,19 @@ func windowSize(capacity int) int {
 }
 
 // asyncPut reports whether Put publishes it in the window: an item a
-// producer (or the replay of a spill file) puts.
-func asyncPut(ctx context.Context, it queue.Item) bool {
+// producer (or the replay of a spill file) puts, or one a consumer emits
+// while it holds an item taken from a NATS queue (p, acknowledged once
+// the emit is stored: emit.go).
+func asyncPut(ctx context.Context, it queue.Item) (async bool, p *delivery) {
+	if it.Marker {
+		return false, nil
+	}
 	w := queue.WorkerFrom(ctx)
-	return !it.Marker && w != nil && w.Kind == queue.Producer
+	if w != nil && w.Kind == queue.Producer {
+		return true, nil
+	}
+	p = parent(ctx)
+	return p != nil, p
 }
 
 // window returns the queue's window, starting its confirmer the first
@@ -97,7 +109,7 @@ func (q *natsQueue) window() (*pubWindow, error) {
 // publishAsync sends the item in the window, waiting for a slot. An
 // error that no retry can cure (the item is too large) is returned; a
 // send that fails otherwise (no connection) falls back to publish.
-func (q *natsQueue) publishAsync(ctx context.Context, it queue.Item, msg *nats.Msg, id string) error {
+func (q *natsQueue) publishAsync(ctx context.Context, it queue.Item, msg *nats.Msg, id string, p *delivery) error {
 	w, err := q.window()
 	if err != nil {
 		return q.publish(ctx, msg, id)
@@ -114,10 +126,13 @@ func (q *natsQueue) publishAsync(ctx context.Context, it queue.Item, msg *nats.M
 		<-w.slots
 		return q.publish(ctx, msg, id)
 	}
+	if p != nil {
+		p.emitting()
+	}
 	w.mu.Lock()
 	w.pending++
 	w.mu.Unlock()
-	w.inflight <- &pubEntry{it: it, msg: msg, id: id, f: f} // room: a slot is held
+	w.inflight <- &pubEntry{it: it, parent: p, msg: msg, id: id, f: f, sent: time.Now()} // room: a slot is held
 	return nil
 }
 
@@ -125,8 +140,7 @@ func (q *natsQueue) publishAsync(ctx context.Context, it queue.Item, msg *nats.M
 // again what was refused, until the queue stops; then it waits for those
 // still in flight, and gives up on those refused.
 func (q *natsQueue) confirm(w *pubWindow) {
-	var since time.Time // when the current episode of failures began
-	broken := time.Duration(0)
+	r := retrier{q: q}
 	for {
 		var e *pubEntry
 		select {
@@ -138,42 +152,68 @@ func (q *natsQueue) confirm(w *pubWindow) {
 		for try := 0; ; try++ {
 			err := q.ack(e.f, q.stop)
 			if err == nil {
-				if !since.IsZero() {
-					q.recovered(since)
-					since, broken = time.Time{}, 0
-				}
-				w.done(nil)
+				r.stored()
+				w.done(e, true)
 				break
 			}
-			if errors.Is(err, errStopped) {
-				w.done(&e.it)
+			if errors.Is(err, errStopped) || sleepStop(q.stop, r.failed(e, try, err)) {
+				w.done(e, false)
 				q.giveUp(w)
 				return
 			}
-			pause := time.Duration(0)
-			var apiErr *jetstream.APIError
-			if errors.As(err, &apiErr) && apiErr.ErrorCode == errMaxMsgs {
-				if try > 0 { // full: the first retry at once, then wait for a reader to finish an item
-					pause = min(time.Duration(try)*retryFull, maxPutWait)
-				}
-			} else {
-				if since.IsZero() {
-					since = time.Now()
-					q.env.Log.Warn(fmt.Sprintf("queue %s: publishing to stream %s failed: %v; retrying until it works or the run stops",
-						q.spec.Name, q.spec.Stream, err), "queue", q.spec.Name, "err", err.Error())
-				}
-				broken = min(max(2*broken, retryFirst), retryMax)
-				pause = broken
-			}
-			if sleepStop(q.stop, pause) {
-				w.done(&e.it)
-				q.giveUp(w)
-				return
-			}
+			e.sent = time.Now()
 			if e.f, err = w.js.PublishMsgAsync(e.msg, jetstream.WithMsgID(e.id)); err != nil {
 				e.f = failed(err)
 			}
 		}
+	}
+}
+
+// retrier says how long the confirmer waits before it publishes again
+// what was refused, and logs the episodes of failures.
+type retrier struct {
+	q        *natsQueue
+	since    time.Time // when the current episode of failures began (zero: none)
+	lastFail time.Time // when the latest failure was seen
+	broken   time.Duration
+}
+
+// failed returns the wait before publishing e again after err. A full
+// stream is retried at once the first time, then after a short wait (a
+// reader makes room). Any other failure of a publish sent after the
+// latest one seen starts or prolongs an episode: a warning with the
+// broker's words when it starts, and a backoff. A publish that was in
+// flight when an earlier failure was seen says nothing new of the broker
+// (a restart fails every publish in flight at once): it is sent again at
+// once, in silence.
+func (r *retrier) failed(e *pubEntry, try int, err error) time.Duration {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errMaxMsgs {
+		if try == 0 {
+			return 0
+		}
+		return min(time.Duration(try)*retryFull, maxPutWait)
+	}
+	stale := e.sent.Before(r.lastFail)
+	r.lastFail = time.Now()
+	if stale {
+		return 0
+	}
+	if r.since.IsZero() {
+		r.since = r.lastFail
+		q := r.q
+		q.env.Log.Warn(fmt.Sprintf("queue %s: publishing to stream %s failed: %v; retrying until it works or the run stops",
+			q.spec.Name, q.spec.Stream, err), "queue", q.spec.Name, "err", err.Error())
+	}
+	r.broken = min(max(2*r.broken, retryFirst), retryMax)
+	return r.broken
+}
+
+// stored ends the episode of failures, if any: publishing works again.
+func (r *retrier) stored() {
+	if !r.since.IsZero() {
+		r.q.recovered(r.since)
+		r.since, r.broken = time.Time{}, 0
 	}
 }
 
@@ -206,9 +246,9 @@ func (q *natsQueue) giveUp(w *pubWindow) {
 			case err = <-e.f.Err():
 			}
 			if err != nil {
-				w.done(&e.it)
+				w.done(e, false)
 			} else {
-				w.done(nil)
+				w.done(e, true)
 			}
 		default:
 			return
@@ -216,18 +256,21 @@ func (q *natsQueue) giveUp(w *pubWindow) {
 	}
 }
 
-// done ends one pending publish: confirmed (it nil) or given up.
-func (w *pubWindow) done(it *queue.Item) {
+// done ends one pending publish: stored, or given up (the stop).
+func (w *pubWindow) done(e *pubEntry, stored bool) {
 	<-w.slots
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.pending--
-	if it != nil {
-		w.unconfirmed = append(w.unconfirmed, *it)
+	if !stored {
+		w.unconfirmed = append(w.unconfirmed, e.it)
 	}
 	if w.pending == 0 && w.settled != nil {
 		close(w.settled)
 		w.settled = nil
+	}
+	w.mu.Unlock()
+	if e.parent != nil {
+		e.parent.emitted(!stored)
 	}
 }
 
