@@ -29,6 +29,9 @@
 # items/s and CPU ns/item of each, and the medians of the pairwise ratios
 # (items/s of pcrun or split over natsraw's and python's in the same
 # pair; > 1 means pcrun is faster). RAW=FILE keeps every run's numbers.
+#
+# REV=REV runs pcrun as it was at git revision REV instead (the figures
+# before a change): `REV=main N=50000 PAIRS=3 bench/nats.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +48,13 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-go build -o "$tmp/pcrun" ./cmd/pcrun
+if [[ -n ${REV:-} ]]; then
+	mkdir "$tmp/base"
+	git archive "$REV" | tar -x -C "$tmp/base"
+	(cd "$tmp/base" && go build -o "$tmp/pcrun" ./cmd/pcrun)
+else
+	go build -o "$tmp/pcrun" ./cmd/pcrun
+fi
 go build -o "$tmp/measure" ./bench/measure
 go build -o "$tmp/natsraw" ./bench/ref/natsraw
 
@@ -100,7 +109,7 @@ SCRIPT
 	one split bash "$tmp/split.sh"
 }
 
-echo "GOMAXPROCS=$GOMAXPROCS pairs=$PAIRS N=$N $(go version | cut -d' ' -f3) $(uname -m) $(python3 --version)"
+echo "GOMAXPROCS=$GOMAXPROCS pairs=$PAIRS N=$N $(go version | cut -d' ' -f3) $(uname -m) $(python3 --version)${REV:+ pcrun at $REV}"
 printf '%-4s %-8s %10s %10s %10s %10s %12s %12s\n' w run "items/s" "CPU ns/it" "broker ns" "total ns" "/natsraw" "/python"
 for w in $WORKLOADS; do
 	for _ in $(seq "$PAIRS"); do

@@ -56,7 +56,7 @@ const (
 	retryFirst     = 50 * time.Millisecond // the first wait after a failed publish
 	retryMax       = 2 * time.Second       // the longest
 	publishTimeout = 10 * time.Second
-	maxBatch       = 64
+	maxBatch       = 256
 )
 
 // natsPoll is how long an empty fetch waits for a message before the
