@@ -25,7 +25,9 @@ import (
 // into a full stream fails, and Put retries it: backpressure), and one
 // durable pull consumer that every reader of the queue, in every process,
 // fetches from. Items travel as JSON (natsWire) with a Nats-Msg-Id header,
-// so a publish retried after a lost answer is stored once.
+// so a publish retried after a lost answer is stored once. A producer's
+// items and a consumer's emits are published asynchronously, a window of
+// them awaiting the broker's confirmation at once (window.go, emit.go).
 //
 // Delivery is at least once: an item is acknowledged after the consumer's
 // steps finished; one whose reader died, or held it past ack_wait without
