@@ -510,9 +510,7 @@ consumers:
 		t.Fatal(err)
 	}
 	l := o.res.Total
-	// 5 in the stream (2 of them being handled), the sixth in the
-	// producer's window of one publish (refused: the stream is full, and
-	// given up at the stop), and the seventh being put.
+	// 5 in the stream (2 being handled), the sixth refused in the window of one publish, the seventh being put.
 	if l.Produced != 7 || l.Abandoned != 7 || o.res.Spilled != 7 {
 		t.Errorf("ledger %v, spilled %d; want 7 produced, all abandoned and spilled", l, o.res.Spilled)
 	}
