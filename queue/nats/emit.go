@@ -108,3 +108,15 @@ func (q *natsQueue) ackNow(d *delivery) {
 	q.acked.Add(1)
 	d.msg.Ack()
 }
+
+// forgetWorkers forgets the workers holding q's deliveries (the queue
+// stopped: an item abandoned at the stop is never acknowledged nor handed
+// back).
+func (q *natsQueue) forgetWorkers() {
+	taking.Range(func(w, d any) bool {
+		if d.(*delivery).q == q {
+			taking.CompareAndDelete(w, d)
+		}
+		return true
+	})
+}

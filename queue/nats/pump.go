@@ -181,6 +181,7 @@ func (q *natsQueue) shutdown() {
 	}
 	q.hmu.Unlock()
 	q.wg.Wait()
+	q.forgetWorkers()
 }
 
 // sleepStop waits d or until stop is closed, and reports the latter.
