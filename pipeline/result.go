@@ -45,7 +45,14 @@ func (r *run) result(elapsed time.Duration, stop error) *observe.Result {
 // shared with other processes are added to res.Received.
 func (r *run) queueLedger(res *observe.Result, q *stages.Queue) observe.QueueLedger {
 	qc := r.qstats[q.Name]
+	rc := r.received[q.Name]
 	for _, it := range r.queues[q.Name].Drain() {
+		if rc != nil {
+			// Shared: what Drain returns was put here and never reached
+			// the broker (queue.Queue.Drain), so it was not handed off.
+			r.stats[it.Origin].handedOff.Add(-1)
+			qc.handedOff.Add(-1)
+		}
 		r.stats[it.Origin].abandoned.Add(1)
 		qc.abandoned.Add(1)
 		r.spillItem(q.Name, int(it.Origin), it.ID, it.Value)
@@ -56,7 +63,6 @@ func (r *run) queueLedger(res *observe.Result, q *stages.Queue) observe.QueueLed
 		Produced: st.Put, Done: qc.done.Load(), Filtered: qc.filtered.Load(),
 		Failed: qc.failed.Load(), Abandoned: qc.abandoned.Load(),
 	}}
-	rc := r.received[q.Name]
 	if rc == nil {
 		return ql
 	}

@@ -73,7 +73,9 @@ type Queue interface {
 	// with no writer.
 	Close()
 	// Drain removes and returns the items still queued (end of a run);
-	// a queue shared with other processes leaves them to the others.
+	// a queue shared with other processes leaves them to the others, and
+	// returns only the items put here that never reached it (a put
+	// returned before the broker confirmed it, and it never did).
 	Drain() []Item
 	// Stats returns the counters for the summary.
 	Stats() QueueStats

@@ -26,7 +26,9 @@ import (
 // into a full stream fails, and Put retries it: backpressure), and one
 // durable pull consumer that every reader of the queue, in every process,
 // fetches from. Items travel as JSON (natsWire) with a Nats-Msg-Id header,
-// so a publish retried after a lost answer is stored once.
+// so a publish retried after a lost answer is stored once. A producer's
+// items and a consumer's emits are published asynchronously, a window of
+// them awaiting the broker's confirmation at once (window.go, emit.go).
 //
 // Delivery is at least once: an item is acknowledged after the consumer's
 // steps finished; one whose reader died, or held it past ack_wait without
@@ -57,7 +59,7 @@ const (
 	retryFirst     = 50 * time.Millisecond // the first wait after a failed publish
 	retryMax       = 2 * time.Second       // the longest
 	publishTimeout = 10 * time.Second
-	maxBatch       = 64
+	maxBatch       = 256
 )
 
 // natsPoll is how long an empty fetch waits for a message before the
@@ -81,6 +83,12 @@ type delivery struct {
 	deliveries uint64      // NumDelivered: 1 on the first delivery
 	expired    bool        // delivered more than max_deliver times
 	dups       []*delivery // later deliveries of the message while this one is held (dedupe.go)
+
+	q     *natsQueue    // for a consumer's item: its queue, the worker holding it (emit.go) and since when
+	by    *queue.Worker //
+	at    time.Time     //
+	emu   sync.Mutex
+	emits *emits // its emits not yet stored (emit.go)
 }
 
 // natsBroker is a connection to one broker, shared by the queues on it.
@@ -124,6 +132,12 @@ type natsQueue struct {
 	done         finished               // the messages finished here lately (dedupe.go)
 	orphans      []*delivery            // fetched while stopping; Drain takes them
 
+	handling atomic.Int64 // how long a reader here holds an item, in ns: a moving average (pump.go)
+
+	pubOnce sync.Once
+	pubs    atomic.Pointer[pubWindow] // a producer's publishes awaiting their acknowledgement (window.go)
+	pubErr  error
+
 	put, taken, markers, redelivered, acked, abandoned atomic.Int64
 	maxDepth                                           atomic.Int64
 	markerSeq                                          atomic.Uint64
@@ -154,7 +168,12 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 	if err != nil {
 		return err
 	}
-	if err := q.publish(ctx, msg, id); err != nil {
+	if async, p := asyncPut(ctx, it); async {
+		err = q.publishAsync(ctx, it, msg, id, p)
+	} else {
+		err = q.publish(ctx, msg, id)
+	}
+	if err != nil {
 		return err
 	}
 	if it.Marker {
@@ -162,7 +181,7 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 	} else {
 		q.put.Add(1)
 	}
-	depth := q.put.Load() + q.markers.Load() - q.acked.Load() // as this process sees it
+	depth := q.put.Load() + q.markers.Load() - q.acked.Load() - q.unsent() // as this process sees it
 	for {
 		m := q.maxDepth.Load()
 		if depth <= m || q.maxDepth.CompareAndSwap(m, depth) {
@@ -217,6 +236,8 @@ func (q *natsQueue) Get(ctx context.Context) (queue.Item, error) {
 	}
 	if d, ok := it.Receipt.(*delivery); err == nil && ok && d.expired && !it.Marker {
 		return it, &queue.ExpiredError{Item: it, Deliveries: d.deliveries, Max: q.spec.MaxDeliver}
+	} else if ok && err == nil && !it.Marker {
+		q.took(ctx, d)
 	}
 	return it, err
 }
@@ -279,15 +300,10 @@ func (q *natsQueue) item(d *delivery) queue.Item {
 // Ack acknowledges a finished item: the broker removes it.
 func (q *natsQueue) Ack(it queue.Item) {
 	d, ok := it.Receipt.(*delivery)
-	if !ok {
+	if !ok || d.deferAck() { // its emits are not stored yet: the last one acknowledges it
 		return
 	}
-	q.settle(d, true)
-	// Counted before the broker hears of it: once it has, a writer here
-	// may put into the room the ack made, and the depth this process
-	// estimates (put - acked) must not count the item twice meanwhile.
-	q.acked.Add(1)
-	d.msg.Ack()
+	q.ackNow(d)
 }
 
 // Shared reports whether other processes share the queue: then an item
@@ -298,6 +314,7 @@ func (q *natsQueue) Shared() bool { return q.shared }
 // which delivers it again at once (to another reader, maybe elsewhere).
 func (q *natsQueue) HandBack(it queue.Item) {
 	if d, ok := it.Receipt.(*delivery); ok {
+		d.handedBack()
 		q.settle(d, false)
 		d.msg.Nak()
 	}
@@ -312,6 +329,9 @@ func (q *natsQueue) hold(d *delivery) {
 // Join waits until the stream holds no item: every item put, here or
 // elsewhere, has been acknowledged.
 func (q *natsQueue) Join(ctx context.Context) error {
+	if err := q.flush(ctx); err != nil {
+		return err
+	}
 	for {
 		if idle, err := q.empty(ctx); err == nil && idle {
 			return nil
@@ -341,6 +361,7 @@ func (q *natsQueue) Close() { q.ended.Store(true) }
 // broker and returns nothing: the items stay for other processes.
 func (q *natsQueue) Drain() []queue.Item {
 	q.shutdown()
+	lost := q.unconfirmed() // put here, never stored: abandoned here, shared or not
 	var ds []*delivery
 	for q.deliveries != nil && len(q.deliveries) > 0 { // the pump has returned: nothing adds to it
 		ds = append(ds, <-q.deliveries)
@@ -354,7 +375,8 @@ func (q *natsQueue) Drain() []queue.Item {
 			q.settle(d, false)
 			d.msg.Nak()
 		}
-		return nil
+		q.abandoned.Add(int64(len(lost)))
+		return lost
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -374,7 +396,7 @@ func (q *natsQueue) Drain() []queue.Item {
 			break
 		}
 	}
-	var out []queue.Item
+	out := lost
 	for _, d := range ds {
 		it := q.item(d)
 		q.settle(d, true)
@@ -434,6 +456,7 @@ func (q *natsQueue) WriterDone(ctx context.Context, stage string) error {
 	if !stageDone {
 		return nil
 	}
+	q.flushNow(ctx) // every pending publish confirmed (window.go), then the record (procs.go), then the end
 	if q.b.beforeEnd != nil {
 		q.b.beforeEnd(ctx)
 	}

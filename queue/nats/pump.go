@@ -14,25 +14,58 @@ import (
 
 // startPump starts the goroutines that serve this process's readers.
 func (q *natsQueue) startPump() {
-	batch := maxBatch
+	n := maxBatch
 	if q.capacity > 0 {
-		batch = min(batch, q.capacity)
-	}
-	if q.shared {
-		// Fetch no more than this process's readers can start on, so
-		// that the items go to the processes with idle readers.
-		n := 0
-		for _, r := range q.readers {
-			n += r
-		}
-		batch = min(batch, max(1, n))
+		n = min(n, q.capacity)
 	}
 	if q.env.Strategy == config.Sentinel {
-		batch = 1 // a reader leaving on its marker leaves nothing fetched behind
+		n = 1 // a reader leaving on its marker leaves nothing fetched behind
 	}
-	q.deliveries = make(chan *delivery, batch)
+	q.deliveries = make(chan *delivery, n)
 	q.wg.Go(q.pump)
 	q.wg.Go(q.keep)
+}
+
+// fetchHorizon is how much work, at the pace of this process's readers,
+// the pump of a shared queue fetches ahead: items fetched here wait for a
+// reader here, while another process's readers may be idle.
+const fetchHorizon = 2 * time.Millisecond
+
+// fetchSize is how many items the local buffer may hold. A queue this
+// process owns fills the whole buffer. A shared one fetches for each
+// local reader what it finishes within fetchHorizon (by the moving
+// average of how long a reader holds an item), at least one: readers
+// whose items take long get one each, so the items go to the processes
+// with idle readers; fast readers get batches.
+func (q *natsQueue) fetchSize() int {
+	n := cap(q.deliveries)
+	if !q.shared || n == 1 {
+		return n
+	}
+	readers := 0
+	for _, r := range q.readers {
+		readers += r
+	}
+	per := int64(1)
+	if h := q.handling.Load(); h > 0 {
+		per = max(1, int64(fetchHorizon)/h)
+	}
+	return int(min(int64(n), int64(max(1, readers))*per))
+}
+
+// handled adds how long a reader here held an item to the moving
+// average (a weight of 1/8 for the newest).
+func (q *natsQueue) handled(d time.Duration) {
+	for {
+		old := q.handling.Load()
+		avg := int64(d)
+		if old > 0 {
+			avg = old + (int64(d)-old)/8
+		}
+		if q.handling.CompareAndSwap(old, max(avg, 1)) {
+			return
+		}
+	}
 }
 
 // pump fetches as many messages as the local buffer has room for, and
@@ -50,7 +83,7 @@ func (q *natsQueue) pump() {
 			return
 		default:
 		}
-		n := max(1, cap(q.deliveries)-len(q.deliveries))
+		n := max(1, q.fetchSize()-len(q.deliveries))
 		batch, err := q.cons.Fetch(n, jetstream.FetchMaxWait(natsPoll))
 		if err != nil {
 			fetching.failed(err)
@@ -163,6 +196,7 @@ func (q *natsQueue) shutdown() {
 	}
 	q.hmu.Unlock()
 	q.wg.Wait()
+	q.forgetWorkers()
 }
 
 // sleepStop waits d or until stop is closed, and reports the latter.
