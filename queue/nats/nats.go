@@ -25,7 +25,8 @@ import (
 // removed once acknowledged), a MaxMsgs limit with DiscardNew (a publish
 // into a full stream fails, and Put retries it: backpressure), and one
 // durable pull consumer that every reader of the queue, in every process,
-// fetches from. Items travel as JSON (natsWire) with a Nats-Msg-Id header,
+// fetches from. Items travel as JSON (wire.go) with a Nats-Msg-Id header
+// that begins with the generation of the run that put them,
 // so a publish retried after a lost answer is stored once. A producer's
 // items and a consumer's emits are published asynchronously, a window of
 // them awaiting the broker's confirmation at once (window.go, emit.go).
@@ -53,7 +54,6 @@ import (
 const (
 	natsConsumer   = "pcrun"        // the durable consumer of every queue stream
 	markerHeader   = "Pcrun-Marker" // set on sentinel end markers
-	genHeader      = "Pcrun-Gen"    // the generation of the run that put the message
 	errMaxMsgs     = 10077          // JetStream: maximum messages exceeded (the stream is full)
 	maxPutWait     = 50 * time.Millisecond
 	retryFirst     = 50 * time.Millisecond // the first wait after a failed publish
@@ -70,7 +70,6 @@ var natsPoll = 100 * time.Millisecond
 // natsWire is an item on the wire.
 type natsWire struct {
 	ID     uint64          `json:"id"`
-	Run    string          `json:"run"`    // the process run that put it
 	Origin string          `json:"origin"` // the stage that produced it
 	Value  json.RawMessage `json:"value"`
 }
@@ -196,24 +195,23 @@ func (q *natsQueue) Put(ctx context.Context, it queue.Item) error {
 
 // message is the item as it travels, and its Nats-Msg-Id.
 func (q *natsQueue) message(ctx context.Context, it queue.Item) (msg *nats.Msg, id string, err error) {
+	// The message id begins with the generation: a reader tells a
+	// message of another generation by it (ours).
+	gen := q.b.generation() + "."
 	msg = nats.NewMsg(q.spec.Subject)
-	msg.Header.Set(genHeader, q.b.generation())
 	if it.Marker {
 		msg.Header.Set(markerHeader, "1")
-		return msg, q.runID + ".m." + strconv.FormatUint(q.markerSeq.Add(1), 10), nil
+		return msg, gen + q.runID + ".m." + strconv.FormatUint(q.markerSeq.Add(1), 10), nil
 	}
-	v, err := json.Marshal(it.Value)
+	v, err := valueJSON(it.Value) // wire.go
 	if err != nil {
 		return nil, "", fmt.Errorf("queue %s: the item cannot travel as JSON: %v", q.spec.Name, err)
 	}
-	msg.Data, err = json.Marshal(natsWire{ID: it.ID, Run: q.runID, Origin: q.env.Stages[it.Origin], Value: v})
-	if err != nil {
-		return nil, "", err
-	}
+	msg.Data = appendWire(make([]byte, 0, len(v)+48), it.ID, q.env.Stages[it.Origin], v)
 	if id := q.producerMsgID(ctx); id != "" { // resume.go
-		return msg, id, nil
+		return msg, gen + id, nil
 	}
-	return msg, q.runID + "." + strconv.FormatUint(it.ID, 10), nil
+	return msg, gen + q.runID + "." + strconv.FormatUint(it.ID, 10), nil
 }
 
 // Get takes the next delivery. The first Get starts the pump (which
@@ -280,20 +278,29 @@ func (q *natsQueue) item(d *delivery) queue.Item {
 	if m.Headers().Get(markerHeader) != "" {
 		return queue.Item{Marker: true, Receipt: d}
 	}
-	var w natsWire
 	it := queue.Item{Receipt: d, Origin: int32(q.env.Row(""))}
-	if err := json.Unmarshal(m.Data(), &w); err != nil || w.Value == nil {
-		it.Value = string(m.Data())
+	id, origin, value, ok := readWire(m.Data()) // wire.go
+	if !ok {
+		var w natsWire
+		if err := json.Unmarshal(m.Data(), &w); err != nil || w.Value == nil {
+			it.Value = string(m.Data())
+			return it
+		}
+		id, origin, value = w.ID, w.Origin, w.Value
+	}
+	it.ID, it.Origin = id, int32(q.env.Row(origin))
+	if s, ok := plainString(value); ok {
+		it.Value = s
 		return it
 	}
-	dec := json.NewDecoder(bytes.NewReader(w.Value))
+	dec := json.NewDecoder(bytes.NewReader(value))
 	dec.UseNumber() // 3 stays the int 3
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		it.Value = string(m.Data())
+		it.ID, it.Origin, it.Value = 0, int32(q.env.Row("")), string(m.Data())
 		return it
 	}
-	it.ID, it.Origin, it.Value = w.ID, int32(q.env.Row(w.Origin)), stages.FromJSON(v)
+	it.Value = stages.FromJSON(v)
 	return it
 }
 

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -137,7 +138,9 @@ func (q *natsQueue) pump() {
 // reset (roster.go); if it was and the process cannot join the new
 // one, the message goes back and the run stops.
 func (q *natsQueue) ours(m jetstream.Msg) bool {
-	if g := m.Headers().Get(genHeader); g != "" && g != q.b.generation() {
+	// A generation is a nuid: 22 characters (an outside publisher's
+	// message id says nothing about it).
+	if g, _, found := strings.Cut(m.Headers().Get(jetstream.MsgIDHeader), "."); found && len(g) == 22 && g != q.b.generation() {
 		if err := q.b.checkGen(context.Background(), true); err != nil {
 			m.Nak()
 			q.env.Abort(err)

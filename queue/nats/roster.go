@@ -64,7 +64,7 @@ import (
 //     it has not put, fetched or finished anything yet; otherwise it stops
 //     with errReset. It looks on every empty fetch (at most every
 //     natsPoll), when one of its writer stages finishes, and at once when
-//     it fetches a message put in another generation (genHeader).
+//     it fetches a message put in another generation (its message id).
 
 // errReset stops a process whose queues were reset by another's --fresh.
 var errReset = errors.New("the pipeline's NATS queues were reset by a run started with --fresh after this one; " +
