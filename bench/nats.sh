@@ -12,13 +12,13 @@
 #
 #   pcrun   pcrun run FILE: every stage in one process (it owns its
 #           queues: their streams are purged when it starts)
-#   split   the same file over 3 processes (`pcrun run --only`): W1 the
-#           producer with --fresh, then two processes of 2 consumers
-#           each; W3 the producer with --fresh, then one process for
-#           cook and one for eat. The others start once `pcrun status`
-#           shows the producer registered in the new run (its queue
-#           holds at most 1000 items meanwhile); the time counts from
-#           the producer's start to the last exit, the poll included
+#   split   the same file over 3 processes (`pcrun run --only`), each
+#           pair's with a run id of its own (--run-id): W1 two processes
+#           of 2 consumers each and the producer; W3 one process for
+#           cook, one for eat, and the producer. All three start
+#           together, the consumers first (they wait for their
+#           producer); the time counts from the first start to the last
+#           exit
 #   natsraw bench/ref/natsraw (makes its streams anew each run)
 #   python  the Python seed's W1 (W1 only)
 #
@@ -84,26 +84,21 @@ one() {
 	echo "$name $(echo "$m" | cut -d' ' -f1) $(echo "$m" | cut -d' ' -f3) $(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN { print (b - a) / hz }')"
 }
 
-# split W N: the workload over 3 processes, as one shell that waits for
-# them (measure counts the CPU of all three).
+# split W N K: the workload over 3 processes started together, as one
+# shell that waits for them (measure counts the CPU of all three), as
+# run K with a run id of its own: the consumers wait for their producer.
 split() {
-	local w=$1 n=$2 q others
-	local run="$tmp/pcrun run -q --set broker=$url --set n=$n" file="bench/$w-nats.yaml"
+	local w=$1 n=$2 k=$3 others
+	local run="$tmp/pcrun run -q --run-id bench-$k --set broker=$url --set n=$n" file="bench/$w-nats.yaml"
 	if [[ $w == w1 ]]; then
-		q=main
 		others="$run --only c --set readers=2 $file & b=\$!; $run --only c --set readers=2 $file & c=\$!"
 	else
-		q=raw
 		others="$run --only cook $file & b=\$!; $run --only eat $file & c=\$!"
 	fi
 	cat >"$tmp/split.sh" <<SCRIPT
 set -u
-$run --only p --fresh $file & a=\$!
-for _ in \$(seq 500); do
-	$tmp/pcrun status --set broker=$url bench/$w-nats.yaml 2>/dev/null | grep -q "^$q .* 0/1 " && break
-	sleep 0.01
-done
 $others
+$run --only p $file & a=\$!
 wait \$a && wait \$b && wait \$c
 SCRIPT
 	one split bash "$tmp/split.sh"
@@ -112,9 +107,9 @@ SCRIPT
 echo "GOMAXPROCS=$GOMAXPROCS pairs=$PAIRS N=$N $(go version | cut -d' ' -f3) $(uname -m) $(python3 --version)${REV:+ pcrun at $REV}"
 printf '%-4s %-8s %10s %10s %10s %10s %12s %12s\n' w run "items/s" "CPU ns/it" "broker ns" "total ns" "/natsraw" "/python"
 for w in $WORKLOADS; do
-	for _ in $(seq "$PAIRS"); do
+	for k in $(seq "$PAIRS"); do
 		one pcrun "$tmp/pcrun" run -q --set "broker=$url" --set "n=$N" "bench/$w-nats.yaml"
-		split "$w" "$N"
+		split "$w" "$N" "$w-$k"
 		one natsraw "$tmp/natsraw" -w "$w" -url "$url" "$N"
 		if [[ $w == w1 ]]; then one python python3 bench/ref/python/w1.py "$N"; fi
 	done | awk -v w="$w" '{ print w, $0 }' | tee -a "$RAW" >"$tmp/runs"
