@@ -22,6 +22,7 @@ import (
 //
 //	<gen>.p.<process>   its ProcessRecord (JSON): host, pid, stages, state,
 //	                    its part of the run's ledger, and a heartbeat.
+//	<gen>.p._all        the ids of the generation's processes (JSON list).
 //
 // While it runs, the process rewrites its record every beatEvery (the
 // heartbeat, with its ledger so far); when its run ends, it writes its
@@ -40,10 +41,13 @@ import (
 // taken for dead that was only paused finds its record gone at its next
 // beat and stops: its queues have ended without it.
 
-// A var so tests may shorten them.
+// A var so tests may shorten them. The lease outlasts what a cluster
+// takes to move a bucket's leader, and a connection its server, on a
+// loaded machine (TestNatsClusterLeaderLoss saw a writer's heartbeats
+// fail for 6s): a writer that cannot write meanwhile is not dead.
 var (
 	beatEvery = time.Second
-	leaseFor  = 6 * time.Second
+	leaseFor  = 15 * time.Second
 )
 
 // Process states in records. A record in stateRunning whose heartbeat
@@ -204,8 +208,12 @@ func (s *set) writeRecord(ctx context.Context) error {
 		}
 		at, key := s.rec.revs[b], procKey(gen, s.rec.rec.ID)
 		var rev uint64
-		if at.gen != gen {
-			rev, err = b.kv.Put(ctx, key, data) // a new generation (joined, or our first)
+		if at.gen != gen { // a new generation (joined, or our first)
+			if err := b.indexProcess(ctx, gen, s.rec.rec.ID); err != nil {
+				first = cmpOr(first, err)
+				continue
+			}
+			rev, err = b.kv.Put(ctx, key, data)
 		} else {
 			rev, err = b.kv.Update(ctx, key, data, at.rev)
 		}
@@ -250,19 +258,14 @@ func getRecord(ctx context.Context, kv jetstream.KeyValue, key string) (*Process
 // ReadRecords reads the records of generation gen's processes; the
 // second result is when each was last written, by the broker's clock.
 func ReadRecords(ctx context.Context, kv jetstream.KeyValue, gen string) ([]ProcessRecord, []time.Time, error) {
-	lister, err := kv.ListKeysFiltered(ctx, gen+".p.*")
+	ids, _, err := readIndex(ctx, kv, gen)
 	if err != nil {
 		return nil, nil, err
 	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys) // a listing may repeat a key
 	var recs []ProcessRecord
 	var when []time.Time
-	for _, k := range keys {
+	for _, id := range ids {
+		k := procKey(gen, id)
 		e, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
@@ -278,6 +281,55 @@ func ReadRecords(ctx context.Context, kv jetstream.KeyValue, gen string) ([]Proc
 		when = append(when, e.Created())
 	}
 	return recs, when, nil
+}
+
+// The processes of a generation are listed in one key, <gen>.p._all (a
+// JSON list of their ids, changed by compare-and-set), rather than found
+// by listing the bucket's keys: a listing made while records are being
+// rewritten (every heartbeat) can miss one.
+
+func indexKey(gen string) string { return gen + ".p._all" }
+
+// readIndex reads the list of gen's processes and its revision (0: none).
+func readIndex(ctx context.Context, kv jetstream.KeyValue, gen string) ([]string, uint64, error) {
+	e, err := kv.Get(ctx, indexKey(gen))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	var ids []string
+	if err := json.Unmarshal(e.Value(), &ids); err != nil {
+		return nil, 0, fmt.Errorf("key %s: %v", indexKey(gen), err)
+	}
+	return ids, e.Revision(), nil
+}
+
+// indexProcess adds process id to gen's list of processes.
+func (b *natsBroker) indexProcess(ctx context.Context, gen, id string) error {
+	for {
+		ids, rev, err := readIndex(ctx, b.kv, gen)
+		if err != nil {
+			return fmt.Errorf("listing this process on %s: %v", b.redacted(), err)
+		}
+		if slices.Contains(ids, id) {
+			return nil
+		}
+		data, _ := json.Marshal(append(ids, id)) // strings always encode
+		if rev == 0 {
+			_, err = b.kv.Create(ctx, indexKey(gen), data)
+		} else {
+			_, err = b.kv.Update(ctx, indexKey(gen), data, rev)
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue // another process listed itself meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("listing this process on %s: %v", b.redacted(), err)
+		}
+		return nil
+	}
 }
 
 // Finish writes this process's final record (its part, how it ended)
