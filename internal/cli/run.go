@@ -13,6 +13,7 @@ import (
 	"github.com/pcrun/pcrun/config"
 	"github.com/pcrun/pcrun/observe"
 	"github.com/pcrun/pcrun/pipeline"
+	natsq "github.com/pcrun/pcrun/queue/nats"
 	"github.com/pcrun/pcrun/report"
 	"github.com/pcrun/pcrun/stages"
 )
@@ -291,9 +292,7 @@ func testFileOf(file string) (string, bool) {
 // of streams and keys.
 func runID(c *cli.Context) (string, error) {
 	id := c.String("run-id")
-	if len(id) > 32 || strings.IndexFunc(id, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-	}) >= 0 {
+	if len(id) > 32 || !natsq.IsToken(id) {
 		return "", usagef("pcrun: error: invalid run id %q\nhint: up to 32 letters, digits, - and _, the same in every process of the run, such as --run-id nightly-42", id)
 	}
 	return id, nil

@@ -85,8 +85,8 @@ func (s *set) Start(ctx context.Context) error {
 		}
 	}
 	for _, q := range s.env.Graph.Queues {
-		if b := s.brokers[q.URL]; b != nil && q.Backend == config.NATS && !slices.Contains(b.streams, scopedQueue(q, s.env.RunID).Stream) {
-			b.streams = append(b.streams, scopedQueue(q, s.env.RunID).Stream)
+		if b := s.brokers[q.URL]; b != nil && q.Backend == config.NATS {
+			b.pipelineQueues = append(b.pipelineQueues, scopedQueue(q, s.env.RunID))
 		}
 	}
 	for _, nq := range s.queues {

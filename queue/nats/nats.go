@@ -144,15 +144,35 @@ type natsQueue struct {
 
 func bucketName(pipeline string) string { return "PCRUN_" + kvToken(pipeline) }
 
-// kvToken makes a name fit one token of a key or bucket name.
+// kvToken makes a name fit one token of a key or bucket name. A name
+// that fits already (every stage and queue name does) is returned as it
+// is: message ids are made of them for every item.
 func kvToken(s string) string {
+	if IsToken(s) {
+		return s
+	}
 	b := []byte(s)
 	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+		if !tokenByte(c) {
 			b[i] = '_'
 		}
 	}
 	return string(b)
+}
+
+// IsToken reports whether s can be one token of a key, a bucket or a
+// stream name as it is: letters, digits, _ and -.
+func IsToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !tokenByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func tokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
 func (q *natsQueue) Name() string { return q.spec.Name }

@@ -358,22 +358,15 @@ func (s *set) Finish(part observe.Part, state string) *observe.Whole {
 // whole sums the records of this process's generation on its brokers
 // (a process recorded on several brokers counts once).
 func (s *set) whole(ctx context.Context) *observe.Whole {
-	w := new(observe.Whole)
-	seen := map[string]bool{}
+	var kvs []jetstream.KeyValue
 	for _, b := range s.brokers {
-		recs, _, err := ReadRecords(ctx, b.kv, b.generation())
-		if err != nil {
-			return nil
-		}
-		for _, r := range recs {
-			if !seen[r.ID] {
-				seen[r.ID] = true
-				w.Count(r.State == stateRunning, r.State == stateGone)
-				w.Add(r.Part)
-			}
-		}
+		kvs = append(kvs, b.kv)
 	}
-	return w
+	run, err := ReadRun(ctx, kvs) // as `pcrun status` reads it
+	if err != nil {
+		return nil
+	}
+	return &run.Ledger
 }
 
 // Err names the writers of queues read here that were taken for dead:

@@ -210,17 +210,17 @@ func processID() string {
 
 // brokerState is what a run keeps about its generation on one broker.
 type brokerState struct {
-	rmu       sync.Mutex // serializes this process's roster changes and rejoining
-	gen       atomic.Pointer[string]
-	touched   atomic.Bool // something was put, fetched or finished in this generation
-	lastCheck atomic.Int64
-	queues    []*natsQueue
-	joined    bool                  // registered (run's goroutine only)
-	streams   []string              // the streams of every NATS queue of the pipeline on this broker
-	keepRun   bool                  // join the current run even if it has ended (--resume-run)
-	beforeEnd func(context.Context) // writes this process's record (procs.go); nil before it has one
-	resumed   *resumption           // the dead process this one takes over (resume.go)
-	notice    func(string)          // a line on stderr
+	rmu            sync.Mutex // serializes this process's roster changes and rejoining
+	gen            atomic.Pointer[string]
+	touched        atomic.Bool // something was put, fetched or finished in this generation
+	lastCheck      atomic.Int64
+	queues         []*natsQueue
+	joined         bool                  // registered (run's goroutine only)
+	pipelineQueues []*stages.Queue       // every NATS queue of the pipeline on this broker, as the run names them (scope.go)
+	keepRun        bool                  // join the current run even if it has ended (--resume-run)
+	beforeEnd      func(context.Context) // writes this process's record (procs.go); nil before it has one
+	resumed        *resumption           // the dead process this one takes over (resume.go)
+	notice         func(string)          // a line on stderr
 }
 
 func (b *natsBroker) redacted() string { return stages.Redacted(b.url) }

@@ -54,29 +54,19 @@ func (b *natsBroker) runEnded(ctx context.Context, gen string) (bool, error) {
 	if err != nil || run.Generation != gen || !run.Ended {
 		return false, err
 	}
-	lister, err := b.kv.ListKeysFiltered(ctx, gen+".*")
-	if err != nil {
-		return false, fmt.Errorf("bucket %s on %s: %v", b.kv.Bucket(), b.redacted(), err)
-	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	for _, k := range keys {
-		e, err := b.kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
-		}
-		if err != nil {
+	for _, q := range b.pipelineQueues {
+		e, err := b.kv.Get(ctx, rosterKey(gen, kvToken(q.Name)))
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound): // no process of the run used it
+		case err != nil:
 			return false, err
+		default:
+			var r Roster
+			if err := json.Unmarshal(e.Value(), &r); err != nil || !r.Ended {
+				return false, err
+			}
 		}
-		var r Roster
-		if err := json.Unmarshal(e.Value(), &r); err != nil || !r.Ended {
-			return false, err
-		}
-	}
-	for _, name := range b.streams {
-		s, err := b.js.Stream(ctx, name)
+		s, err := b.js.Stream(ctx, q.Stream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			continue
 		}
