@@ -87,8 +87,7 @@ func (r *run) broken() error {
 	for _, set := range r.sets {
 		if f, ok := set.(queue.Failing); ok {
 			if err := f.Err(); err != nil {
-				r.opts.Log.Error(err.Error())
-				return err
+				return err // the run's error: the command says it
 			}
 		}
 	}

@@ -39,7 +39,8 @@ type ProcessStatus struct {
 	// process last wrote its own, by the broker's clock: a running
 	// process whose silence passed its lease is shown gone.
 	Silent time.Duration `json:"silent_ns"`
-	// Heard is when the broker stored the record last (its clock).
+	// Heard is when the broker stored the record last (its clock); for a
+	// process taken for dead, its last heartbeat (by its own clock).
 	Heard time.Time `json:"heard"`
 }
 
@@ -79,7 +80,14 @@ func ReadRun(ctx context.Context, kvs []jetstream.KeyValue) (RunStatus, error) {
 		for i, r := range recs {
 			if !seen[r.ID] {
 				seen[r.ID] = true
-				st.Processes = append(st.Processes, ProcessStatus{ProcessRecord: r, Silent: now.Sub(when[i]), Heard: when[i]})
+				heard := when[i]
+				if r.State == stateGone {
+					// Rewritten by the process that took it for dead:
+					// its own last heartbeat, by its own clock, is the
+					// last word from it.
+					heard = r.Beat
+				}
+				st.Processes = append(st.Processes, ProcessStatus{ProcessRecord: r, Silent: now.Sub(heard), Heard: heard})
 			}
 		}
 	}
